@@ -19,6 +19,8 @@ module.exports = function preset(dir, kind) {
       ],
     },
     moduleNameMapper: {
+      // Relative imports may carry the `.js` extension that nodenext output needs; map them to the .ts source.
+      '^(\\.{1,2}/.*)\\.js$': '$1',
       '^@kubeaws/([a-z-]+)$': path.join(__dirname, 'packages/$1/src/index.ts'),
     },
     moduleFileExtensions: ['ts', 'js', 'json'],

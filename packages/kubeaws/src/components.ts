@@ -1,0 +1,54 @@
+import * as path from 'node:path';
+
+/**
+ * A kubeaws component that `kubeaws up` runs as a child process.
+ *
+ * `main` is the built entry point relative to the repository root (`nx run <name>:build` writes it).
+ * `manifests` is the folder whose ServiceAccount and RBAC are applied so the component runs under its own
+ * ServiceAccount on a local cluster. `examples` holds the demo workloads applied for it.
+ */
+export interface ComponentSpec {
+  name: string;
+  main: string;
+  manifests: string;
+  examples: string;
+  serviceAccount: { namespace: string; name: string };
+  /** Extra flags for a local run. */
+  args: string[];
+  /** Prometheus series summarised in the status view: label → metric name (summed over all series). */
+  counters: Record<string, string>;
+}
+
+/** Every component `kubeaws up` knows, in start order. */
+export const COMPONENTS: ComponentSpec[] = [
+  {
+    name: 'pdb-controller',
+    main: 'dist/packages/pdb-controller/lib/main.js',
+    manifests: 'manifests/pdb-controller',
+    examples: 'examples/pdb-controller',
+    serviceAccount: { namespace: 'kube-system', name: 'kubeaws-pdb-controller' },
+    args: ['--resync-period=1m'],
+    counters: {
+      'managed PDBs': 'kubeaws_pdb_controller_managed_pdbs',
+      created: 'kubeaws_pdb_controller_pdb_writes_total{operation="create",result="success"}',
+      updated: 'kubeaws_pdb_controller_pdb_writes_total{operation="apply",result="success"}',
+      deleted: 'kubeaws_pdb_controller_pdb_writes_total{operation="delete",result="success"}',
+      'invalid input': 'kubeaws_pdb_controller_invalid_input_total',
+    },
+  },
+];
+
+/** The repository root: the nearest ancestor of `from` holding `nx.json`. */
+export function repoRoot(from: string = __dirname): string {
+  let dir = from;
+  for (;;) {
+    try {
+      require('node:fs').accessSync(path.join(dir, 'nx.json'));
+      return dir;
+    } catch {
+      const up = path.dirname(dir);
+      if (up === dir) throw new Error(`no nx.json above ${from}: run kubeaws from the kubeaws repository`);
+      dir = up;
+    }
+  }
+}

@@ -1,0 +1,269 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { CoreV1Api, EventsV1Api, KubeConfig } from '@kubernetes/client-node';
+import { Cluster, ensureBinaries, serviceAccountKubeConfig, startCluster } from '@kubeaws/testenv';
+import { applyObjects, readObjects } from './apply';
+import { COMPONENTS, ComponentSpec, repoRoot } from './components';
+import { sumSamples } from './prometheus';
+
+/** Options of `kubeaws up`. */
+export interface UpOptions {
+  /** Run against this cluster instead of starting a local one. */
+  kubeconfig?: string;
+  /** Apply the demo workloads of `examples/` (default true). */
+  examples: boolean;
+  /** Fake nodes of the local cluster (default 3). */
+  nodes: number;
+  /** Components to run (default all). */
+  components: string[];
+  /** Status refresh interval in milliseconds. */
+  refreshMs: number;
+  out: NodeJS.WriteStream;
+}
+
+interface RunningComponent {
+  spec: ComponentSpec;
+  child: ChildProcess;
+  metricsUrl: string;
+  readyzUrl: string;
+  logPath: string;
+  exited?: string;
+}
+
+interface RecentEvent {
+  time: string;
+  type: string;
+  reason: string;
+  object: string;
+  note: string;
+}
+
+/**
+ * `kubeaws up`: starts (or attaches to) a cluster, runs the components against it as child processes, applies
+ * the demo workloads and shows a live status until SIGINT/SIGTERM, then tears everything down.
+ *
+ * On a local cluster each component runs under its own ServiceAccount with the RBAC of `manifests/<component>`
+ * (a token from the TokenRequest API), exactly as in a real cluster. With `--kubeconfig` the given credentials
+ * are used and nothing in kube-system is changed.
+ * @returns the process exit code (0 after a clean Ctrl-C).
+ */
+export async function up(opts: UpOptions): Promise<number> {
+  const root = repoRoot();
+  const say = (line: string): void => void opts.out.write(`${line}\n`);
+  const selected = COMPONENTS.filter((c) => opts.components.length === 0 || opts.components.includes(c.name));
+  for (const c of selected) {
+    const main = path.join(root, c.main);
+    if (!fs.existsSync(main)) throw new Error(`${c.name} is not built (${main} missing): run \`npx nx run ${c.name}:build\``);
+  }
+
+  let cluster: Cluster | undefined;
+  const running: RunningComponent[] = [];
+  const stopAll = async (): Promise<void> => {
+    await Promise.all(running.map((r) => stopChild(r.child)));
+    if (cluster) {
+      say('stopping the local cluster');
+      await cluster.stop();
+    }
+  };
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubeaws-up-'));
+
+  try {
+    let kubeconfigPath = opts.kubeconfig;
+    if (!kubeconfigPath) {
+      say('building or reusing the control-plane binaries (first run: several minutes)');
+      const binaries = await ensureBinaries({ onProgress: (l: string) => say(`  ${l}`) });
+      say(`starting a local cluster with ${opts.nodes} fake nodes`);
+      const t0 = Date.now();
+      cluster = await startCluster({ nodes: opts.nodes, binaries, onProgress: (l: string) => say(`  ${l}`) });
+      kubeconfigPath = cluster.kubeconfigPath;
+      say(`cluster ready in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${cluster.server}`);
+      say(`  export KUBECONFIG=${kubeconfigPath}`);
+    }
+    const adminKc = new KubeConfig();
+    adminKc.loadFromFile(kubeconfigPath as string);
+
+    for (const spec of selected) {
+      let componentKubeconfig = kubeconfigPath;
+      if (cluster) {
+        // Run under the component's own ServiceAccount with exactly the shipped RBAC.
+        const rbac = readObjects(path.join(root, spec.manifests), (f) => f === 'serviceaccount.yaml' || f === 'rbac.yaml');
+        await applyObjects(adminKc, rbac);
+        const saKc = await serviceAccountKubeConfig(adminKc, spec.serviceAccount.namespace, spec.serviceAccount.name, {
+          expirationSeconds: 24 * 3600,
+        });
+        componentKubeconfig = path.join(workDir, `${spec.name}.kubeconfig`);
+        fs.writeFileSync(componentKubeconfig, saKc.exportConfig(), { mode: 0o600 });
+      }
+      running.push(await startComponent(root, workDir, spec, componentKubeconfig as string));
+      say(`started ${spec.name} (logs: ${running[running.length - 1].logPath})`);
+    }
+
+    if (opts.examples) {
+      for (const spec of selected) {
+        const applied = await applyObjects(adminKc, readObjects(path.join(root, spec.examples)));
+        say(`applied ${applied.length} demo objects from ${spec.examples}`);
+      }
+    }
+
+    return await statusLoop(opts, adminKc, running, cluster);
+  } finally {
+    await stopAll();
+    fs.rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function startComponent(root: string, workDir: string, spec: ComponentSpec, kubeconfig: string): Promise<RunningComponent> {
+  const metricsPort = await freePort();
+  const probePort = await freePort();
+  const logPath = path.join(workDir, `${spec.name}.log`);
+  const log = fs.openSync(logPath, 'a');
+  const child = spawn(
+    process.execPath,
+    [
+      path.join(root, spec.main),
+      `--kubeconfig=${kubeconfig}`,
+      `--metrics-bind-address=127.0.0.1:${metricsPort}`,
+      `--health-probe-bind-address=127.0.0.1:${probePort}`,
+      '--lease-namespace=kube-system',
+      ...spec.args,
+    ],
+    { stdio: ['ignore', log, log], env: { ...process.env, POD_NAME: `${spec.name}-local`, POD_NAMESPACE: 'kube-system' } },
+  );
+  const r: RunningComponent = {
+    spec,
+    child,
+    logPath,
+    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+    readyzUrl: `http://127.0.0.1:${probePort}/readyz`,
+  };
+  child.on('exit', (code, signal) => (r.exited = signal ? `killed by ${signal}` : `exited with code ${code}`));
+  return r;
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 35_000);
+  await done;
+  clearTimeout(timer);
+}
+
+async function fetchText(url: string): Promise<{ status: number; text: string } | undefined> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    return { status: res.status, text: await res.text() };
+  } catch {
+    return undefined;
+  }
+}
+
+async function recentEvents(events: EventsV1Api, controllers: string[]): Promise<RecentEvent[]> {
+  try {
+    const list = await events.listEventForAllNamespaces({ limit: 500 });
+    return list.items
+      .filter((e) => controllers.includes(e.reportingController ?? ''))
+      .map((e) => {
+        const when = e.series?.lastObservedTime ?? e.eventTime ?? e.metadata?.creationTimestamp;
+        const r = e.regarding;
+        return {
+          time: when ? new Date(when as unknown as string).toISOString().slice(11, 19) : '',
+          type: e.type ?? '',
+          reason: e.reason ?? '',
+          object: `${r?.kind}/${r?.namespace ? `${r.namespace}/` : ''}${r?.name}`,
+          note: e.note ?? '',
+        };
+      })
+      .sort((a, b) => a.time.localeCompare(b.time));
+  } catch {
+    return [];
+  }
+}
+
+async function statusLoop(opts: UpOptions, kc: KubeConfig, running: RunningComponent[], cluster?: Cluster): Promise<number> {
+  const tty = Boolean(opts.out.isTTY);
+  let stop = false;
+  const onSignal = (): void => {
+    stop = true;
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const core = kc.makeApiClient(CoreV1Api);
+  const eventsApi = kc.makeApiClient(EventsV1Api);
+  let last = '';
+  const seenEvents = new Set<string>();
+  while (!stop) {
+    const lines: string[] = [];
+    let nodes = '?';
+    try {
+      const list = await core.listNode();
+      const ready = list.items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+      nodes = `${ready.length}/${list.items.length}`;
+    } catch {
+      nodes = 'unreachable';
+    }
+    lines.push(`kubeaws up: ${cluster ? `local cluster ${cluster.server}` : kc.getCurrentCluster()?.server}, nodes Ready ${nodes}`);
+    for (const r of running) {
+      const [metrics, readyz] = await Promise.all([fetchText(r.metricsUrl), fetchText(r.readyzUrl)]);
+      const state = r.exited ? `DOWN (${r.exited}; see ${r.logPath})` : readyz?.status === 200 ? 'up, ready' : 'up, not ready';
+      const counters = metrics
+        ? Object.entries(r.spec.counters)
+            .map(([label, sel]) => `${label} ${sumSamples(metrics.text, sel)}`)
+            .join(', ')
+        : 'metrics unavailable';
+      lines.push(`  ${r.spec.name.padEnd(26)} ${state}; ${counters}`);
+    }
+    const events = await recentEvents(
+      eventsApi,
+      running.map((r) => `kubeaws.io/${r.spec.name}`),
+    );
+    const warnings = events.filter((e) => e.type === 'Warning').length;
+    lines.push(`  events: ${events.length} (${warnings} warnings)`);
+    if (tty) {
+      for (const e of events.slice(-12)) lines.push(`    ${e.time} ${e.type.padEnd(7)} ${e.reason.padEnd(22)} ${e.object}: ${e.note}`);
+      const frame = lines.join('\n');
+      if (frame !== last) opts.out.write(`\x1b[2J\x1b[H${frame}\n\n(Ctrl-C stops everything)\n`);
+      last = frame;
+    } else {
+      const head = lines.join('\n');
+      if (head !== last) opts.out.write(`${head}\n`);
+      last = head;
+      for (const e of events) {
+        const key = `${e.time}|${e.reason}|${e.object}|${e.note}`;
+        if (seenEvents.has(key)) continue;
+        seenEvents.add(key);
+        opts.out.write(`    ${e.time} ${e.type} ${e.reason} ${e.object}: ${e.note}\n`);
+      }
+    }
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, opts.refreshMs);
+      const check = setInterval(() => {
+        if (stop) {
+          clearTimeout(t);
+          clearInterval(check);
+          resolve();
+        }
+      }, 100);
+      t.unref?.();
+      setTimeout(() => clearInterval(check), opts.refreshMs + 10);
+    });
+  }
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  opts.out.write('\nshutting down\n');
+  return 0;
+}
