@@ -1,2 +1,114 @@
-import { KubeConfig } from '@kubernetes/client-node';
-export function loadKubeConfig(): KubeConfig { const kc = new KubeConfig(); kc.loadFromDefault(); return kc; }
+/**
+ * @kubeaws/runtime: the shared controller runtime of kubeaws components, following client-go and
+ * controller-runtime semantics. See the README of this package for a wiring example.
+ */
+export { type Clock, type TimerHandle, realClock, FakeClock, sleep, flushMicrotasks } from './clock.js';
+export {
+  ApiError,
+  NotLeaderError,
+  ConfigError,
+  type Status,
+  type StatusCause,
+  type ErrorClass,
+  type ErrorClassification,
+  classifyError,
+  isNotFound,
+  isConflict,
+  isAlreadyExists,
+  isGone,
+  isInvalid,
+  isForbidden,
+  isNamespaceTerminating,
+} from './errors.js';
+export { ComponentMetrics, detachedMetrics } from './metrics.js';
+export { type Logger, type LogLevel, type LoggerOptions, LOG_LEVELS, createLogger, silentLogger } from './logging.js';
+export {
+  type RateLimiter,
+  TokenBucket,
+  ExponentialFailureRateLimiter,
+  BucketRateLimiter,
+  MaxOfRateLimiter,
+  Backoff,
+  defaultControllerRateLimiter,
+} from './ratelimit.js';
+export { WorkQueue, type WorkQueueOptions } from './workqueue.js';
+export {
+  KubeClient,
+  type KubeClientOptions,
+  type KubeObject,
+  type ObjectMeta,
+  type KubeList,
+  type WatchEvent,
+  type ResourceRef,
+  type Verb,
+  type AccessRecord,
+  type RequestOptions,
+  type WriteOptions,
+  type DeleteOptions,
+  type ListOptions,
+  type PolicyRule,
+  resourcePath,
+  parseApiPath,
+  rbacAllows,
+} from './client.js';
+export { Store, type ReadonlyStore, type IndexFunc, NAMESPACE_INDEX, objectKey, splitKey } from './cache.js';
+export { Informer, type InformerOptions, type EventHandler, dropManagedFields } from './informer.js';
+export {
+  Controller,
+  type ControllerOptions,
+  type Reconciler,
+  type ReconcileResult,
+  type ReconcileContext,
+  type Syncable,
+} from './controller.js';
+export {
+  LeaderElector,
+  type LeaderElectionOptions,
+  type Lease,
+  type LeaseSpec,
+  type LeaseDecision,
+  decideLease,
+  defaultIdentity,
+  microTime,
+} from './leaderelection.js';
+export {
+  EventRecorder,
+  type EventRecorderOptions,
+  EventAggregator,
+  type AggregationDecision,
+  type EventInput,
+  type EventType,
+  type ObjectReference,
+  objectReference,
+} from './events.js';
+export {
+  ProbeServer,
+  type ProbeServerOptions,
+  type HealthCheck,
+  type CheckReport,
+  type ListeningAddresses,
+  type BindAddress,
+  parseBindAddress,
+} from './server.js';
+export {
+  type FlagSpec,
+  type FlagSpecs,
+  type FlagValues,
+  type ParseFlagsOptions,
+  type SharedConfig,
+  flag,
+  parsers,
+  parseDuration,
+  parseFlags,
+  sharedFlags,
+  HelpDisplayed,
+} from './flags.js';
+export {
+  Manager,
+  type ManagerOptions,
+  type ManagedInformerOptions,
+  type MainContext,
+  type RunMainOptions,
+  loadKubeConfig,
+  runMain,
+} from './manager.js';

@@ -1,0 +1,91 @@
+import { EventAggregator, objectReference } from './events';
+
+const ev = (note = 'n') => ({
+  regarding: {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    namespace: 'ns',
+    name: 'web',
+    uid: 'u1',
+  },
+  type: 'Warning' as const,
+  reason: 'InvalidAnnotation',
+  action: 'Reconcile',
+  note,
+});
+
+describe('EventAggregator', () => {
+  it('creates the first event, drops repeats within the patch interval, patches the count after it', () => {
+    const a = new EventAggregator(6 * 60_000, 30_000);
+    const k = EventAggregator.key(ev());
+    let t = 1_000_000;
+    expect(a.observe(k, t)).toEqual({ action: 'create' });
+    a.setName(k, 'web.123');
+    expect(a.observe(k, (t += 1000))).toEqual({ action: 'drop', count: 2 });
+    expect(a.observe(k, (t += 1000))).toEqual({ action: 'drop', count: 3 });
+    expect(a.observe(k, (t += 28_000))).toEqual({ action: 'patch', count: 4 });
+    expect(a.nameOf(k)).toBe('web.123');
+    expect(a.observe(k, (t += 1000))).toEqual({ action: 'drop', count: 5 });
+  });
+
+  it('starts a new event after the window of silence', () => {
+    const a = new EventAggregator(60_000, 1000);
+    const k = EventAggregator.key(ev());
+    expect(a.observe(k, 0).action).toBe('create');
+    expect(a.observe(k, 50_000).action).toBe('patch');
+    expect(a.observe(k, 110_001).action).toBe('create');
+  });
+
+  it('treats different notes, reasons or objects as different series', () => {
+    const a = new EventAggregator();
+    expect(EventAggregator.key(ev('a'))).not.toBe(EventAggregator.key(ev('b')));
+    expect(a.observe(EventAggregator.key(ev('a')), 0).action).toBe('create');
+    expect(a.observe(EventAggregator.key(ev('b')), 0).action).toBe('create');
+    const other = {
+      ...ev('a'),
+      regarding: { ...ev('a').regarding, name: 'api' },
+    };
+    expect(a.observe(EventAggregator.key(other), 0).action).toBe('create');
+    expect(a.size).toBe(3);
+  });
+
+  it('reset forgets a series', () => {
+    const a = new EventAggregator();
+    const k = EventAggregator.key(ev());
+    a.observe(k, 0);
+    a.reset(k);
+    expect(a.observe(k, 1).action).toBe('create');
+  });
+
+  it('bounds its memory', () => {
+    const a = new EventAggregator(60_000, 1000, 100);
+    for (let i = 0; i < 1000; i++) a.observe(`k${i}`, i);
+    expect(a.size).toBeLessThanOrEqual(100);
+  });
+});
+
+describe('objectReference', () => {
+  it('takes apiVersion/kind from arguments when the object lacks them', () => {
+    expect(
+      objectReference(
+        {
+          metadata: {
+            name: 'a',
+            namespace: 'ns',
+            uid: 'u',
+            resourceVersion: '5',
+          },
+        },
+        'apps/v1',
+        'Deployment',
+      ),
+    ).toEqual({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      name: 'a',
+      namespace: 'ns',
+      uid: 'u',
+      resourceVersion: '5',
+    });
+  });
+});

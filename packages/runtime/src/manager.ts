@@ -1,0 +1,455 @@
+import * as fs from 'node:fs';
+import { KubeConfig } from '@kubernetes/client-node';
+import { type Clock, realClock } from './clock.js';
+import { KubeClient, type KubeObject } from './client.js';
+import { Controller, type ControllerOptions } from './controller.js';
+import { ConfigError } from './errors.js';
+import { EventRecorder } from './events.js';
+import { HelpDisplayed, type SharedConfig } from './flags.js';
+import { Informer, type InformerOptions } from './informer.js';
+import { LeaderElector, defaultIdentity } from './leaderelection.js';
+import { type Logger, createLogger } from './logging.js';
+import { ComponentMetrics } from './metrics.js';
+import { type HealthCheck, type ListeningAddresses, ProbeServer } from './server.js';
+
+/**
+ * Loads a KubeConfig: from `path` when given, else client-node's default loading rules
+ * (`KUBECONFIG`, `~/.kube/config`, in-cluster service account).
+ */
+export function loadKubeConfig(path?: string): KubeConfig {
+  const kc = new KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromDefault();
+  return kc;
+}
+
+/** Options of {@link Manager}. */
+export interface ManagerOptions {
+  /** Component name, e.g. "pdb-controller": metric prefix, log `component`, User-Agent. */
+  component: string;
+  /** Parsed shared flags ({@link sharedFlags}). */
+  config: SharedConfig;
+  /** Cluster access; default {@link loadKubeConfig}(config.kubeconfig). */
+  kubeConfig?: KubeConfig;
+  /** Lease identity and Events' reportingInstance; default {@link defaultIdentity} (POD_NAME). */
+  identity?: string;
+  /** Dry run: no Lease (this replica acts as leader), Events logged but not written. */
+  dryRun?: boolean;
+  /** Client-side write limit (requests/s, burst); default 20 / 40. */
+  qps?: number;
+  burst?: number;
+  /** Default field manager of the client; default `kubeaws-<component>`. */
+  fieldManager?: string;
+  /** Events' reportingController; default `kubeaws.io/<component>`. */
+  reportingController?: string;
+  /** Leader-election timings (ms); defaults 15 000 / 10 000 / 2 000. */
+  leaseDurationMs?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
+  /** Max time to drain the work queues on shutdown (ms); default 30 000. */
+  drainTimeoutMs?: number;
+  /**
+   * Time for reconcile timers and work queues (`requeueAfter`, `addAfter`, backoff), informer resync
+   * and Event aggregation; inject a {@link FakeClock} to test hour- or day-long timings. Leader
+   * election, client rate limiting and informer backoff/watchdogs always run on real time, because
+   * they pace network traffic and coordinate with other processes.
+   */
+  clock?: Clock;
+  logger?: Logger;
+  metrics?: ComponentMetrics;
+}
+
+/** Extra options of {@link Manager.informer}. */
+export interface ManagedInformerOptions {
+  /**
+   * An optional informer (e.g. a CRD that may be missing) does not count toward `/readyz` and is not
+   * awaited before controllers start. Default false.
+   */
+  optional?: boolean;
+}
+
+/**
+ * Wires a component together, like controller-runtime's manager:
+ *
+ * - one {@link KubeClient} (`client`; `leaderClient` refuses writes unless leading), an
+ *   {@link EventRecorder} (`events`), a logger, a metrics registry and the {@link ProbeServer};
+ * - informers run on every replica from {@link start}; controllers start only while this replica
+ *   leads (or always, with `--leader-elect=false` or dry run) and after the required informers synced;
+ *   on losing the Lease they pause at once and the replica campaigns again;
+ * - `/healthz`: event loop alive and no informer stalled; `/readyz`: every required informer synced,
+ *   plus checks added by the component, and not shutting down;
+ * - {@link shutdown} (SIGTERM/SIGINT through {@link Manager.run} / {@link runMain}): readiness fails,
+ *   queues stop accepting work and drain (at most `drainTimeoutMs`), the Lease is released, pending
+ *   Events flushed, informers stopped, servers closed.
+ */
+export class Manager {
+  readonly component: string;
+  readonly logger: Logger;
+  readonly metrics: ComponentMetrics;
+  readonly clock: Clock;
+  /** Client for reads and writes (never guarded). */
+  readonly client: KubeClient;
+  /** Client whose writes throw NotLeaderError unless this replica currently leads. */
+  readonly leaderClient: KubeClient;
+  readonly events: EventRecorder;
+  readonly probes: ProbeServer;
+  /** Lease identity of this replica. */
+  readonly identity: string;
+  private readonly informers: Array<{
+    inf: Informer<KubeObject>;
+    optional: boolean;
+  }> = [];
+  private readonly controllers: Controller[] = [];
+  private elector?: LeaderElector;
+  private electorAbort?: AbortController;
+  private electorRun?: Promise<void>;
+  private leading = false;
+  private leadSignal?: AbortSignal;
+  private started = false;
+  private stopping = false;
+  private stopped?: Promise<void>;
+  private startedHooks: Array<(signal: AbortSignal) => void> = [];
+  private stoppedHooks: Array<() => void> = [];
+  private shutdownHooks: Array<() => Promise<void> | void> = [];
+  private addresses?: ListeningAddresses;
+
+  constructor(private readonly opts: ManagerOptions) {
+    this.component = opts.component;
+    this.clock = opts.clock ?? realClock;
+    this.logger = opts.logger ?? createLogger({ component: opts.component, level: opts.config.logLevel });
+    this.metrics = opts.metrics ?? new ComponentMetrics(opts.component);
+    this.identity = opts.identity ?? defaultIdentity();
+    this.client = new KubeClient({
+      kubeConfig: opts.kubeConfig ?? loadKubeConfig(opts.config.kubeconfig || undefined),
+      component: opts.component,
+      metrics: this.metrics,
+      logger: this.logger,
+      qps: opts.qps,
+      burst: opts.burst,
+      fieldManager: opts.fieldManager ?? `kubeaws-${opts.component}`,
+    });
+    this.leaderClient = this.client.withWriteGuard(() => this.isLeader());
+    this.events = new EventRecorder({
+      client: this.client,
+      reportingController: opts.reportingController ?? `kubeaws.io/${opts.component}`,
+      reportingInstance: this.identity,
+      dryRun: opts.dryRun,
+      clock: this.clock,
+      logger: this.logger,
+      metrics: this.metrics,
+    });
+    this.probes = new ProbeServer({
+      metricsBindAddress: opts.config.metricsBindAddress,
+      healthProbeBindAddress: opts.config.healthProbeBindAddress,
+      registry: this.metrics.registry,
+      logger: this.logger,
+    });
+    this.probes.addHealthzCheck('informers', () => {
+      const stalled = this.informers.filter((i) => i.inf.isStalled()).map((i) => i.inf.name);
+      return stalled.length ? `informer(s) stalled: ${stalled.join(', ')}` : true;
+    });
+    this.probes.addReadyzCheck('informers-synced', () => {
+      const pending = this.informers.filter((i) => !i.optional && !i.inf.hasSynced()).map((i) => i.inf.name);
+      return pending.length ? `informer(s) not synced: ${pending.join(', ')}` : true;
+    });
+    this.probes.addReadyzCheck('shutdown', () => (this.stopping ? 'shutting down' : true));
+  }
+
+  /** True while this replica may write: it holds the Lease (or leader election is off / dry run). */
+  isLeader(): boolean {
+    if (this.elector) return this.leading && this.elector.isLeader();
+    return this.leading;
+  }
+
+  /** The listening addresses of the probe and metrics servers (after {@link start}). */
+  get listening(): ListeningAddresses | undefined {
+    return this.addresses;
+  }
+
+  /**
+   * Creates an informer on the manager's client, clock, logger and metrics. Started by {@link start},
+   * or at once when the manager already runs.
+   */
+  informer<T extends KubeObject>(
+    opts: Omit<InformerOptions<T>, 'client' | 'clock' | 'logger' | 'metrics'> & ManagedInformerOptions,
+  ): Informer<T> {
+    const { optional, ...rest } = opts;
+    const inf = new Informer<T>({
+      ...rest,
+      client: this.client,
+      clock: this.clock,
+      logger: this.logger,
+      metrics: this.metrics,
+    });
+    this.informers.push({
+      inf: inf as unknown as Informer<KubeObject>,
+      optional: optional ?? false,
+    });
+    if (this.started && !this.stopping) inf.start();
+    return inf;
+  }
+
+  /** Stops an informer and forgets it (e.g. a CRD that disappeared). */
+  async removeInformer<T extends KubeObject>(inf: Informer<T>): Promise<void> {
+    const i = this.informers.findIndex((x) => x.inf === (inf as unknown));
+    if (i >= 0) this.informers.splice(i, 1);
+    await inf.stop();
+  }
+
+  /**
+   * Creates a controller on the manager's clock, logger and metrics. Its `waitFor` defaults to every
+   * required (non-optional) informer registered when the controller starts.
+   */
+  controller(opts: Omit<ControllerOptions, 'clock' | 'logger' | 'metrics'>): Controller {
+    const c = new Controller({
+      ...opts,
+      waitFor: opts.waitFor ?? [
+        {
+          hasSynced: () => this.requiredSynced(),
+          waitForSync: (s) => this.waitRequiredSynced(s),
+        },
+      ],
+      clock: this.clock,
+      logger: this.logger,
+      metrics: this.metrics,
+    });
+    this.controllers.push(c);
+    if (this.leading && this.leadSignal) void c.start(this.leadSignal);
+    return c;
+  }
+
+  private requiredSynced(): boolean {
+    return this.informers.every((i) => i.optional || i.inf.hasSynced());
+  }
+
+  private async waitRequiredSynced(signal?: AbortSignal): Promise<boolean> {
+    for (;;) {
+      const pending = this.informers.filter((i) => !i.optional && !i.inf.hasSynced());
+      if (pending.length === 0) return true;
+      if (!(await pending[0]!.inf.waitForSync(signal))) return false;
+    }
+  }
+
+  /** Adds a `/healthz` check. */
+  addHealthzCheck(name: string, check: HealthCheck): void {
+    this.probes.addHealthzCheck(name, check);
+  }
+
+  /** Adds a `/readyz` check (e.g. "config-valid"). */
+  addReadyzCheck(name: string, check: HealthCheck): void {
+    this.probes.addReadyzCheck(name, check);
+  }
+
+  /** Runs `fn` whenever this replica starts leading (after controllers were started). */
+  onStartedLeading(fn: (signal: AbortSignal) => void): void {
+    this.startedHooks.push(fn);
+  }
+
+  /** Runs `fn` whenever this replica stops leading. */
+  onStoppedLeading(fn: () => void): void {
+    this.stoppedHooks.push(fn);
+  }
+
+  /** Runs `fn` during shutdown, after controllers drained and before informers stop. */
+  onShutdown(fn: () => Promise<void> | void): void {
+    this.shutdownHooks.push(fn);
+  }
+
+  /**
+   * Starts the probe/metrics servers, the informers and leader election (or the controllers directly
+   * when leader election is off or in dry run). Resolves with the listening addresses once the
+   * servers listen; does not wait for sync or leadership.
+   */
+  async start(): Promise<ListeningAddresses> {
+    if (this.started) return this.addresses ?? {};
+    this.started = true;
+    this.addresses = await this.probes.start();
+    for (const i of this.informers) i.inf.start();
+    const cfg = this.opts.config;
+    if (cfg.leaderElect && !this.opts.dryRun) {
+      this.elector = new LeaderElector({
+        client: this.client,
+        namespace: cfg.leaseNamespace,
+        name: cfg.leaseName,
+        identity: this.identity,
+        leaseDurationMs: this.opts.leaseDurationMs,
+        renewDeadlineMs: this.opts.renewDeadlineMs,
+        retryPeriodMs: this.opts.retryPeriodMs,
+        releaseOnCancel: true,
+        logger: this.logger,
+        metrics: this.metrics,
+        onStartedLeading: (signal) => this.becomeLeader(signal),
+        onStoppedLeading: () => this.loseLeadership(),
+        onNewLeader: (id) => this.logger.info({ leader: id }, 'observed leader'),
+      });
+      this.electorAbort = new AbortController();
+      this.electorRun = this.elector.run(this.electorAbort.signal);
+    } else {
+      this.logger.info({ dryRun: !!this.opts.dryRun }, 'leader election disabled; running controllers');
+      this.becomeLeader(new AbortController().signal);
+    }
+    return this.addresses;
+  }
+
+  private becomeLeader(signal: AbortSignal): void {
+    if (this.stopping) return;
+    this.leading = true;
+    this.leadSignal = signal;
+    for (const c of this.controllers) void c.start(signal);
+    for (const h of this.startedHooks) {
+      try {
+        h(signal);
+      } catch (err) {
+        this.logger.error({ err }, 'onStartedLeading hook threw');
+      }
+    }
+  }
+
+  private loseLeadership(): void {
+    const was = this.leading;
+    this.leading = false;
+    this.leadSignal = undefined;
+    if (!this.stopping) {
+      for (const c of this.controllers) void c.pause();
+      if (was) this.logger.error('leadership lost; controllers paused, campaigning again');
+    }
+    for (const h of this.stoppedHooks) {
+      try {
+        h();
+      } catch (err) {
+        this.logger.error({ err }, 'onStoppedLeading hook threw');
+      }
+    }
+  }
+
+  /** {@link start}, then waits for `signal` to abort, then {@link shutdown}. */
+  async run(signal: AbortSignal): Promise<void> {
+    await this.start();
+    if (!signal.aborted) await new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
+    await this.shutdown();
+  }
+
+  /** Graceful shutdown (idempotent; see the class docs). */
+  shutdown(): Promise<void> {
+    if (!this.stopped) this.stopped = this.doShutdown();
+    return this.stopped;
+  }
+
+  private async doShutdown(): Promise<void> {
+    this.stopping = true;
+    const drainMs = this.opts.drainTimeoutMs ?? 30_000;
+    this.logger.info({ drainTimeoutMs: drainMs }, 'shutting down');
+    const drained = await Promise.all(this.controllers.map((c) => c.stop(drainMs)));
+    if (drained.some((d) => !d)) this.logger.warn('work queues not drained before the deadline');
+    for (const h of this.shutdownHooks) {
+      try {
+        await h();
+      } catch (err) {
+        this.logger.error({ err }, 'shutdown hook threw');
+      }
+    }
+    this.electorAbort?.abort();
+    await this.electorRun;
+    if (!this.elector) this.leading = false;
+    await Promise.race([this.events.flush(), new Promise((r) => setTimeout(r, 5000).unref())]);
+    await Promise.all(this.informers.map((i) => i.inf.stop()));
+    await this.probes.stop();
+    this.logger.info('shutdown complete');
+  }
+}
+
+/** Passed to the main function of {@link runMain}. */
+export interface MainContext {
+  /** Aborted on the first SIGTERM or SIGINT. */
+  signal: AbortSignal;
+  argv: string[];
+  env: NodeJS.ProcessEnv;
+}
+
+/** Options of {@link runMain} (for tests; defaults fit a container). */
+export interface RunMainOptions {
+  argv?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** Termination message file; written only when it exists and is writable. Default `/dev/termination-log`. */
+  terminationLogPath?: string;
+  /** Default `process.exit`. */
+  exit?: (code: number) => void;
+  /** Default writes to process.stderr. */
+  stderr?: (s: string) => void;
+  /** Install SIGTERM/SIGINT handlers (default true). */
+  handleSignals?: boolean;
+}
+
+/**
+ * Runs a component's main function with container-friendly process handling:
+ *
+ * - SIGTERM / SIGINT abort `ctx.signal` (the main function should then shut down gracefully, e.g.
+ *   {@link Manager.run}); a second signal exits with 130 at once;
+ * - main resolves: exit with its return value (default 0);
+ * - {@link ConfigError}: `error: <message>` on stderr and in the termination log, exit code 2 (main is
+ *   expected to parse flags before any API call);
+ * - `--help` ({@link HelpDisplayed}): exit 0;
+ * - any other error: message on stderr and in the termination log, exit code 1.
+ *
+ * Resolves with the exit code (after calling `exit`).
+ */
+export async function runMain(
+  main: (ctx: MainContext) => Promise<void | number>,
+  opts: RunMainOptions = {},
+): Promise<number> {
+  const exit = opts.exit ?? ((c: number) => process.exit(c));
+  const stderr = opts.stderr ?? ((s: string) => process.stderr.write(s));
+  const termPath = opts.terminationLogPath ?? '/dev/termination-log';
+  const ac = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      stderr(`received ${sig} again; exiting now\n`);
+      exit(130);
+      return;
+    }
+    ac.abort();
+  };
+  const handle = opts.handleSignals ?? true;
+  if (handle) {
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  }
+  const terminationMessage = (msg: string) => {
+    try {
+      if (fs.existsSync(termPath)) fs.writeFileSync(termPath, msg);
+    } catch {
+      // not writable: stderr has it
+    }
+  };
+  let code: number;
+  try {
+    const r = await main({
+      signal: ac.signal,
+      argv: opts.argv ?? process.argv.slice(2),
+      env: opts.env ?? process.env,
+    });
+    code = typeof r === 'number' ? r : 0;
+  } catch (err) {
+    if (err instanceof HelpDisplayed) code = 0;
+    else if (err instanceof ConfigError) {
+      const msg = `error: ${err.message}\n`;
+      stderr(msg);
+      terminationMessage(msg);
+      code = 2;
+    } else {
+      const msg = `error: ${(err as Error)?.stack ?? String(err)}\n`;
+      stderr(msg);
+      terminationMessage(`error: ${(err as Error)?.message ?? String(err)}\n`);
+      code = 1;
+    }
+  } finally {
+    if (handle) {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+    }
+  }
+  exit(code);
+  return code;
+}
