@@ -29,6 +29,7 @@ export const COMPONENTS: ComponentSpec[] = [
     serviceAccount: { namespace: 'kube-system', name: 'kubeaws-pdb-controller' },
     args: ['--resync-period=1m'],
     counters: {
+      leader: 'kubeaws_pdb_controller_leader_election_is_leader',
       'managed PDBs': 'kubeaws_pdb_controller_managed_pdbs',
       created: 'kubeaws_pdb_controller_pdb_writes_total{operation="create",result="success"}',
       updated: 'kubeaws_pdb_controller_pdb_writes_total{operation="apply",result="success"}',

@@ -1,0 +1,2 @@
+#!/usr/bin/env node
+require('../../../dist/packages/kubeaws/lib/main.js');

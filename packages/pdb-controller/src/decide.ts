@@ -1,0 +1,628 @@
+/**
+ * The decision function of the pdb-controller: from one workload, the PDBs and other workloads of its
+ * namespace, the settings and the current time, compute the workload's state (spec §3.1), the writes
+ * that converge its managed PDB (spec §3.3–§3.5), the Events (spec §4, §5) and the invalid inputs
+ * (spec §4). Pure: no I/O, no clock; the caller performs the actions.
+ */
+import type { V1PodDisruptionBudget } from '@kubernetes/client-node';
+import type { Settings } from './config';
+import { adoptionPatch, buildDesiredPdb, diffPdb } from './desired';
+import {
+  BOOL_EXPECTED,
+  DURATION_EXPECTED,
+  INT_OR_PERCENT_EXPECTED,
+  type IntOrPercent,
+  TIMESTAMP_EXPECTED,
+  formatDuration,
+  formatTimestamp,
+  parseDuration,
+  parseIntOrPercent,
+  parseTimestamp,
+} from './grammar';
+import { desiredPdbName } from './naming';
+import {
+  ANN_DEFAULT_PDB,
+  ANN_LEGACY_NON_READY_SINCE,
+  ANN_LEGACY_NON_READY_TTL,
+  ANN_MAX_UNAVAILABLE,
+  ANN_NON_READY_SINCE,
+  ANN_NON_READY_TTL,
+  controllerRef,
+  createdMs,
+  isLegacy,
+  isManaged,
+  isTerminating,
+  isUserOwned,
+  LABEL_WORKLOAD_KIND,
+} from './ownership';
+import { covers, overlaps } from './selectors';
+import { API_VERSION, WORKLOAD_KINDS, type Workload, type WorkloadKind, supportedKind, workloadKey } from './workload';
+
+/** Workload states of spec §3.1 (the `state` label of `kubeaws_pdb_controller_workloads`). */
+export type WorkloadState =
+  | 'deleting'
+  | 'excluded'
+  | 'unsupported'
+  | 'opted_out'
+  | 'below_min_replicas'
+  | 'covered'
+  | 'overlapping'
+  | 'name_conflict'
+  | 'protected'
+  | 'not_ready'
+  | 'ttl_expired';
+
+/** The settings {@link decide} reads (spec §2.1). */
+export type DecideSettings = Pick<
+  Settings,
+  | 'maxUnavailable'
+  | 'nonReadyTtlMs'
+  | 'minReplicas'
+  | 'unhealthyPodEvictionPolicy'
+  | 'pdbNameSuffix'
+  | 'excludeNamespaces'
+  | 'fieldManager'
+>;
+
+/**
+ * Input of {@link decide}. `pdbs`: every PDB of the workload's namespace (others are ignored).
+ * `others`: the other workloads of the namespace, of every enabled kind (the workload itself may be
+ * included; it is skipped). `now`: epoch milliseconds.
+ */
+export interface DecideInput {
+  workload: Workload;
+  pdbs: readonly V1PodDisruptionBudget[];
+  others: readonly Workload[];
+  settings: DecideSettings;
+  now: number;
+}
+
+/** Reference to an object for `events.k8s.io/v1` `regarding` / `related`. */
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  uid?: string;
+}
+
+/**
+ * An Event to emit (spec §4, §5). `regarding` is the decided workload when absent. `related` names
+ * the PDB or the other workload concerned.
+ */
+export interface ControllerEvent {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  note: string;
+  regarding?: ObjectRef;
+  related?: ObjectRef;
+}
+
+/**
+ * One bad input of spec §4 for the structured log line and
+ * `kubeaws_pdb_controller_invalid_input_total{field}`: the annotation key, the offending value, the
+ * expected form and what is used instead.
+ */
+export interface InvalidInput {
+  field: string;
+  value: string;
+  expected: string;
+  fallback: string;
+}
+
+/** `POST` of a new PDB with the generated name (spec §3.5.2); `events` are emitted once it succeeds. */
+export interface CreateAction {
+  type: 'create';
+  name: string;
+  pdb: V1PodDisruptionBudget;
+  events: ControllerEvent[];
+}
+
+/**
+ * Server-side apply of `body` (the full desired object of spec §3.3.3) with the field manager and
+ * `force: true` (spec §3.5.3); sent only because `changedFields` is non-empty.
+ */
+export interface ApplyAction {
+  type: 'apply';
+  name: string;
+  body: V1PodDisruptionBudget;
+  changedFields: string[];
+  events: ControllerEvent[];
+}
+
+/**
+ * JSON merge patch (`application/merge-patch+json`) with the `resourceVersion` precondition inside
+ * `patch.metadata.resourceVersion`: `adopt` for a legacy PDB (spec §3.5.6), `repair` when a field
+ * must be removed that apply cannot remove (`minAvailable`, or a field written by POST or patch).
+ */
+export interface PatchAction {
+  type: 'patch';
+  purpose: 'adopt' | 'repair';
+  name: string;
+  resourceVersion: string | undefined;
+  patch: Record<string, unknown>;
+  changedFields: string[];
+  events: ControllerEvent[];
+}
+
+/** `DELETE` with `preconditions: {uid, resourceVersion}` (spec §3.5.4); 404/409 end in a requeue. */
+export interface DeleteAction {
+  type: 'delete';
+  name: string;
+  namespace: string;
+  uid: string | undefined;
+  resourceVersion: string | undefined;
+  reason: string;
+  events: ControllerEvent[];
+}
+
+/** A desired write. An empty action list is the `none` action of the logs. */
+export type Action = CreateAction | ApplyAction | PatchAction | DeleteAction;
+
+/**
+ * Output of {@link decide}.
+ * - `state`: spec §3.1 state;
+ * - `actions`: writes in order (duplicate deletions first); empty = none;
+ * - `events`: condition Events (bad input, overlap, name conflict, unsupported, SyncFailed), to emit
+ *   when first observed (the caller de-duplicates across resyncs, spec §4); Events that report a write
+ *   are on the action and are emitted after the write succeeds;
+ * - `invalidInputs`: spec §4 rows for the log line and metric;
+ * - `requeueAfterMs`: TTL timer of spec §3.4.4 (ms from `now` to the expiry instant);
+ * - `syncFailed`: the kept managed PDB reports `SyncFailed` (spec §3.7, gauge);
+ * - `managedPdb`: name of the managed PDB kept or created, if any (gauge of managed PDBs).
+ */
+export interface Decision {
+  key: string;
+  state: WorkloadState;
+  actions: Action[];
+  events: ControllerEvent[];
+  invalidInputs: InvalidInput[];
+  requeueAfterMs?: number;
+  syncFailed: boolean;
+  managedPdb?: string;
+}
+
+/** Tolerated clock skew of `kubeaws.io/non-ready-since` into the future (spec §4). */
+export const MAX_FUTURE_SKEW_MS = 5 * 60_000;
+
+/** Event reasons of spec §4 and §5. */
+export const REASON = {
+  created: 'PDBCreated',
+  updated: 'PDBUpdated',
+  deleted: 'PDBDeleted',
+  adopted: 'PDBAdopted',
+  unsupported: 'Unsupported',
+  invalidAnnotation: 'InvalidAnnotation',
+  conflictingAnnotations: 'ConflictingAnnotations',
+  nameConflict: 'PDBNameConflict',
+  overlapping: 'OverlappingSelectors',
+  ttlExpired: 'NonReadyTTLExpired',
+  syncFailed: 'PDBSyncFailed',
+} as const;
+
+function pdbRef(p: V1PodDisruptionBudget): ObjectRef {
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    namespace: p.metadata?.namespace ?? '',
+    name: p.metadata?.name ?? '',
+    uid: p.metadata?.uid,
+  };
+}
+
+function workloadRef(w: Workload): ObjectRef {
+  return { apiVersion: API_VERSION[w.kind], kind: w.kind, namespace: w.namespace, name: w.name, uid: w.uid };
+}
+
+function deleteAction(p: V1PodDisruptionBudget, reason: string, events?: ControllerEvent[]): DeleteAction {
+  const name = p.metadata?.name ?? '';
+  return {
+    type: 'delete',
+    name,
+    namespace: p.metadata?.namespace ?? '',
+    uid: p.metadata?.uid,
+    resourceVersion: p.metadata?.resourceVersion,
+    reason,
+    events: events ?? [
+      {
+        type: 'Normal',
+        reason: REASON.deleted,
+        note: `Deleted PodDisruptionBudget ${name}: ${reason}`,
+        related: pdbRef(p),
+      },
+    ],
+  };
+}
+
+/**
+ * The PDBs that belong to W (spec §3.3.2, §3.5.6), not terminating, best first:
+ * managed PDBs whose controller ownerReference has W's UID (generated name first, then oldest, then
+ * by name), followed by adoptable legacy PDBs (an ownerReference of any kind to W's UID and no other
+ * controller reference), ordered the same way. The first one is kept; the others are duplicates.
+ */
+export function ownedPdbs(
+  w: Workload,
+  pdbs: readonly V1PodDisruptionBudget[],
+  generatedName: string,
+): V1PodDisruptionBudget[] {
+  const rank = (p: V1PodDisruptionBudget) => [
+    isManaged(p) ? 0 : 1,
+    p.metadata?.name === generatedName ? 0 : 1,
+    createdMs(p),
+  ];
+  const mine = pdbs.filter((p) => {
+    if (p.metadata?.namespace !== w.namespace || isTerminating(p)) return false;
+    if (isManaged(p)) return controllerRef(p)?.uid === w.uid;
+    if (!isLegacy(p)) return false;
+    const refs = p.metadata?.ownerReferences ?? [];
+    return refs.some((r) => r.uid === w.uid) && !refs.some((r) => r.controller === true && r.uid !== w.uid);
+  });
+  return mine.sort((a, b) => {
+    const ra = rank(a);
+    const rb = rank(b);
+    for (let i = 0; i < ra.length; i++) if (ra[i] !== rb[i]) return ra[i] < rb[i] ? -1 : 1;
+    return (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? '');
+  });
+}
+
+function isExcluded(namespace: string, settings: DecideSettings): boolean {
+  return settings.excludeNamespaces.some((re) => re.test(namespace));
+}
+
+function isUnsupported(w: Workload): boolean {
+  return w.workloadRef !== undefined || w.selector === undefined;
+}
+
+/**
+ * Whether another workload passes rows a–e of spec §3.1 (so that overlapping it puts W in row f).
+ * Unsupported Rollouts never get a PDB and do not count.
+ */
+function passesAtoE(o: Workload, pdbs: readonly V1PodDisruptionBudget[], settings: DecideSettings): boolean {
+  return (
+    !o.deleting &&
+    !isExcluded(o.namespace, settings) &&
+    !isUnsupported(o) &&
+    o.annotations[ANN_DEFAULT_PDB] !== 'false' &&
+    o.replicas >= settings.minReplicas &&
+    !pdbs.some((p) => !isTerminating(p) && covers(p, o))
+  );
+}
+
+/** Collects bad input (spec §4) into the decision: one InvalidInput and one Warning Event each. */
+function badInput(d: Decision, field: string, value: string, expected: string, fallback: string): void {
+  d.invalidInputs.push({ field, value, expected, fallback });
+  d.events.push({
+    type: 'Warning',
+    reason: REASON.invalidAnnotation,
+    note: `${field}=${JSON.stringify(value)} is invalid (expected ${expected}); using ${fallback}`,
+  });
+}
+
+function fmtBudget(v: IntOrPercent): string {
+  return typeof v === 'number' ? String(v) : v;
+}
+
+/**
+ * Effective `maxUnavailable` (spec §2.2, §4 row 1): the `kubeaws.io/max-unavailable` annotation, else
+ * (absent or invalid, including `0`/`0%`) the `--max-unavailable` setting.
+ */
+function effectiveMaxUnavailable(w: Workload, s: DecideSettings, d: Decision): IntOrPercent {
+  const raw = w.annotations[ANN_MAX_UNAVAILABLE];
+  if (raw === undefined) return s.maxUnavailable;
+  const r = parseIntOrPercent(raw);
+  if (r.ok) return r.value;
+  badInput(
+    d,
+    ANN_MAX_UNAVAILABLE,
+    raw,
+    INT_OR_PERCENT_EXPECTED,
+    `${fmtBudget(s.maxUnavailable)} from --max-unavailable`,
+  );
+  return s.maxUnavailable;
+}
+
+/**
+ * Effective non-ready TTL in ms (spec §3.4.1, §4 rows 2–4): `kubeaws.io/non-ready-ttl`, else
+ * `pdb-controller.zalando.org/non-ready-ttl`, else `--non-ready-ttl`. An invalid level falls through
+ * to the next with an InvalidAnnotation; two valid but different annotations give
+ * ConflictingAnnotations and ours wins. 0 = never expire.
+ */
+function effectiveTtl(w: Workload, s: DecideSettings, d: Decision): number {
+  const oursRaw = w.annotations[ANN_NON_READY_TTL];
+  const aliasRaw = w.annotations[ANN_LEGACY_NON_READY_TTL];
+  const ours = oursRaw === undefined ? undefined : parseDuration(oursRaw);
+  const alias = aliasRaw === undefined ? undefined : parseDuration(aliasRaw);
+  const flag = `${formatDuration(s.nonReadyTtlMs)} from --non-ready-ttl`;
+  if (ours && !ours.ok) {
+    const fallback = alias?.ok ? `${formatDuration(alias.value)} from ${ANN_LEGACY_NON_READY_TTL}` : flag;
+    badInput(d, ANN_NON_READY_TTL, oursRaw!, DURATION_EXPECTED, fallback);
+  }
+  if (alias && !alias.ok) {
+    const fallback = ours?.ok ? `${formatDuration(ours.value)} from ${ANN_NON_READY_TTL}` : flag;
+    badInput(d, ANN_LEGACY_NON_READY_TTL, aliasRaw!, DURATION_EXPECTED, fallback);
+  }
+  if (ours?.ok && alias?.ok && ours.value !== alias.value) {
+    d.events.push({
+      type: 'Warning',
+      reason: REASON.conflictingAnnotations,
+      note: `${ANN_NON_READY_TTL}=${JSON.stringify(oursRaw)} and ${ANN_LEGACY_NON_READY_TTL}=${JSON.stringify(aliasRaw)} differ; using ${formatDuration(ours.value)} from ${ANN_NON_READY_TTL}`,
+    });
+  }
+  if (ours?.ok) return ours.value;
+  if (alias?.ok) return alias.value;
+  return s.nonReadyTtlMs;
+}
+
+/** `kubeaws.io/default-pdb` is `"false"` (spec §3.1 c); any other value except `"true"` is bad input (§4). */
+function optedOut(w: Workload, d: Decision): boolean {
+  const raw = w.annotations[ANN_DEFAULT_PDB];
+  if (raw === undefined || raw === 'true') return false;
+  if (raw === 'false') return true;
+  badInput(d, ANN_DEFAULT_PDB, raw, BOOL_EXPECTED, '"true" (protected)');
+  return false;
+}
+
+/**
+ * The `non-ready-since` instant of a kept PDB (spec §3.4.3, §4 row 6), in epoch ms truncated to
+ * seconds: the existing annotation (ours, or for a legacy PDB the upstream one), else `now`. An
+ * unparsable value, or one more than 5 min in the future, is bad input and resets to `now`.
+ */
+function nonReadySince(p: V1PodDisruptionBudget, now: number, d: Decision): number {
+  const nowSec = Math.floor(now / 1000) * 1000;
+  const anns = p.metadata?.annotations ?? {};
+  const field =
+    anns[ANN_NON_READY_SINCE] !== undefined || !isLegacy(p) ? ANN_NON_READY_SINCE : ANN_LEGACY_NON_READY_SINCE;
+  const raw = anns[field];
+  if (raw === undefined) return nowSec;
+  const t = parseTimestamp(raw);
+  if (t.ok && t.value <= now + MAX_FUTURE_SKEW_MS) return Math.floor(t.value / 1000) * 1000;
+  badInput(d, field, raw, `${TIMESTAMP_EXPECTED}, at most 5m in the future`, 'now (the TTL clock restarts)');
+  return nowSec;
+}
+
+/**
+ * Decides one workload (spec §3.1–§3.5, §3.7, §4). Rows in order:
+ * a deleting (nothing) → b excluded → unsupported Rollout (§3.1.3) → c opted_out → d below_min_replicas
+ * → e covered → f overlapping (rows b–f delete W's PDBs, legacy ones included) → g name_conflict →
+ * h protected (create, adopt or converge) → i not_ready / ttl_expired (§3.4).
+ * Annotations are validated (and bad input reported) for every workload that reaches row c.
+ */
+export function decide(input: DecideInput): Decision {
+  const { workload: w, settings: s, now } = input;
+  const pdbs = input.pdbs.filter((p) => p.metadata?.namespace === w.namespace);
+  const d: Decision = {
+    key: workloadKey(w),
+    state: 'protected',
+    actions: [],
+    events: [],
+    invalidInputs: [],
+    syncFailed: false,
+  };
+  const name = desiredPdbName(w.kind, w.name, s.pdbNameSuffix);
+  const mine = ownedPdbs(w, pdbs, name);
+  const end = (state: WorkloadState, reason?: string): Decision => {
+    d.state = state;
+    if (reason !== undefined) for (const p of mine) d.actions.push(deleteAction(p, reason));
+    return d;
+  };
+
+  if (w.deleting) return end('deleting');
+  if (isExcluded(w.namespace, s)) return end('excluded', `namespace ${w.namespace} is excluded`);
+  if (isUnsupported(w)) {
+    const why = w.workloadRef
+      ? 'Rollouts with spec.workloadRef are not supported'
+      : 'the workload has no spec.selector';
+    d.events.push({ type: 'Normal', reason: REASON.unsupported, note: `No default PodDisruptionBudget: ${why}` });
+    return end('unsupported', `unsupported: ${why}`);
+  }
+
+  const isOptedOut = optedOut(w, d);
+  const maxUnavailable = effectiveMaxUnavailable(w, s, d);
+  const ttl = effectiveTtl(w, s, d);
+
+  if (isOptedOut) return end('opted_out', `opted out (${ANN_DEFAULT_PDB}: "false")`);
+  if (w.replicas < s.minReplicas)
+    return end('below_min_replicas', `below min replicas (${w.replicas} < ${s.minReplicas})`);
+  const coverer = pdbs
+    .filter((p) => !isTerminating(p) && covers(p, w))
+    .sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''))[0];
+  if (coverer) return end('covered', `covered by ${w.namespace}/${coverer.metadata?.name}`);
+  const overlapping = input.others
+    .filter((o) => o.uid !== w.uid && overlaps(w, o) && passesAtoE(o, pdbs, s))
+    .sort((a, b) => workloadKey(a).localeCompare(workloadKey(b)));
+  if (overlapping.length) {
+    for (const o of overlapping) {
+      d.events.push({
+        type: 'Warning',
+        reason: REASON.overlapping,
+        note: `Selector overlaps ${o.kind} ${o.namespace}/${o.name}; neither gets a default PodDisruptionBudget`,
+        related: workloadRef(o),
+      });
+    }
+    return end('overlapping', `selector overlaps ${overlapping.map((o) => `${o.kind} ${o.name}`).join(', ')}`);
+  }
+
+  const [keep, ...duplicates] = mine;
+  for (const p of duplicates)
+    d.actions.push(deleteAction(p, `duplicate of PodDisruptionBudget ${keep.metadata?.name}`));
+
+  if (!keep) {
+    const holder = pdbs.find((p) => p.metadata?.name === name);
+    if (holder && !isTerminating(holder)) {
+      d.state = 'name_conflict';
+      // A managed PDB of another owner (e.g. of a deleted workload with the same name) is removed by the
+      // garbage collector or the orphan rule; only foreign PDBs are reported.
+      if (!isManaged(holder)) {
+        d.events.push({
+          type: 'Warning',
+          reason: REASON.nameConflict,
+          note: `PodDisruptionBudget ${name} exists and is not managed by pdb-controller; no default PodDisruptionBudget is created`,
+          related: pdbRef(holder),
+        });
+      }
+      return d;
+    }
+    d.state = w.fullyReady ? 'protected' : 'not_ready';
+    // Never create for a workload that is not fully ready (spec §3.4.2), nor while the name is still
+    // held by a terminating PDB (the create would fail with 409).
+    if (!w.fullyReady || holder) return d;
+    const pdb = buildDesiredPdb(w, {
+      name,
+      maxUnavailable,
+      unhealthyPodEvictionPolicy: s.unhealthyPodEvictionPolicy,
+      nonReadySince: undefined,
+    });
+    d.actions.push({
+      type: 'create',
+      name,
+      pdb,
+      events: [
+        {
+          type: 'Normal',
+          reason: REASON.created,
+          note: `Created PodDisruptionBudget ${name} (maxUnavailable: ${fmtBudget(maxUnavailable)})`,
+          related: { ...pdbRef(pdb), uid: undefined },
+        },
+      ],
+    });
+    d.managedPdb = name;
+    return d;
+  }
+
+  const keepName = keep.metadata?.name ?? '';
+  let since: string | undefined;
+  if (w.fullyReady) {
+    d.state = 'protected';
+  } else {
+    const sinceMs = nonReadySince(keep, now, d);
+    if (ttl > 0 && now >= sinceMs + ttl) {
+      d.state = 'ttl_expired';
+      d.actions.push(
+        deleteAction(keep, 'non-ready TTL expired', [
+          {
+            type: 'Warning',
+            reason: REASON.ttlExpired,
+            note: `Not fully ready since ${formatTimestamp(sinceMs)} (TTL ${formatDuration(ttl)}); deleted PodDisruptionBudget ${keepName}`,
+            related: pdbRef(keep),
+          },
+        ]),
+      );
+      return d;
+    }
+    d.state = 'not_ready';
+    since = formatTimestamp(sinceMs);
+    if (ttl > 0) d.requeueAfterMs = sinceMs + ttl - now;
+  }
+
+  d.managedPdb = keepName;
+  const desired = buildDesiredPdb(w, {
+    name: keepName,
+    maxUnavailable,
+    unhealthyPodEvictionPolicy: s.unhealthyPodEvictionPolicy,
+    nonReadySince: since,
+  });
+  const related = pdbRef(keep);
+  if (isLegacy(keep)) {
+    const { patch, changedFields } = adoptionPatch(keep, desired);
+    d.actions.push({
+      type: 'patch',
+      purpose: 'adopt',
+      name: keepName,
+      resourceVersion: keep.metadata?.resourceVersion,
+      patch,
+      changedFields,
+      events: [{ type: 'Normal', reason: REASON.adopted, note: `Adopted PodDisruptionBudget ${keepName}`, related }],
+    });
+  } else {
+    const diff = diffPdb(keep, desired, s.fieldManager);
+    if (diff.changedFields.length) {
+      // Setting or clearing our own non-ready-since annotation is bookkeeping, not an update worth an Event.
+      const reported = diff.changedFields.filter((f) => f !== `metadata.annotations[${ANN_NON_READY_SINCE}]`);
+      const events: ControllerEvent[] = reported.length
+        ? [
+            {
+              type: 'Normal',
+              reason: REASON.updated,
+              note: `Updated PodDisruptionBudget ${keepName}: ${reported.join(', ')}`,
+              related,
+            },
+          ]
+        : [];
+      d.actions.push(
+        diff.needsPatch
+          ? {
+              type: 'patch',
+              purpose: 'repair',
+              name: keepName,
+              resourceVersion: keep.metadata?.resourceVersion,
+              patch: diff.patch,
+              changedFields: diff.changedFields,
+              events,
+            }
+          : { type: 'apply', name: keepName, body: desired, changedFields: diff.changedFields, events },
+      );
+    }
+  }
+
+  const cond = keep.status?.conditions?.find((c) => c.type === 'DisruptionAllowed');
+  if (cond?.reason === 'SyncFailed') {
+    d.syncFailed = true;
+    d.events.push({
+      type: 'Warning',
+      reason: REASON.syncFailed,
+      note: `PodDisruptionBudget ${keepName} status cannot be computed: ${cond.message ?? ''}`,
+      related,
+    });
+  }
+  return d;
+}
+
+/**
+ * Managed and legacy PDBs to delete because their owner is gone (spec §3.5.6, §3.5.7).
+ * `liveOwnerUids[kind]`: UIDs of every cached workload of that kind; `syncedKinds`: kinds whose
+ * informer runs and has synced. A managed PDB is an orphan when its controller ownerReference's UID is
+ * not live (or it has none; the kind then comes from `kubeaws.io/workload-kind`); a legacy PDB when
+ * none of its supported-kind ownerReferences is live. PDBs whose owner kind is not synced, legacy PDBs
+ * without such a reference, and terminating PDBs are left untouched. Each delete carries a
+ * `PDBDeleted` Event regarding the PDB itself.
+ */
+export function findOrphans(
+  pdbs: readonly V1PodDisruptionBudget[],
+  liveOwnerUids: Readonly<Partial<Record<WorkloadKind, ReadonlySet<string>>>>,
+  syncedKinds: ReadonlySet<WorkloadKind>,
+): DeleteAction[] {
+  const out: DeleteAction[] = [];
+  const labelKind = (p: V1PodDisruptionBudget): WorkloadKind | undefined =>
+    WORKLOAD_KINDS.find((k) => k === p.metadata?.labels?.[LABEL_WORKLOAD_KIND]);
+  const orphan = (p: V1PodDisruptionBudget, reason: string) => {
+    const ev: ControllerEvent = {
+      type: 'Normal',
+      reason: REASON.deleted,
+      note: `Deleted PodDisruptionBudget ${p.metadata?.name}: ${reason}`,
+      regarding: pdbRef(p),
+    };
+    out.push(deleteAction(p, reason, [ev]));
+  };
+  for (const p of pdbs) {
+    if (isTerminating(p) || isUserOwned(p)) continue;
+    const refs = (p.metadata?.ownerReferences ?? []).flatMap((r) => {
+      const kind = supportedKind(r.apiVersion, r.kind);
+      return kind ? [{ kind, uid: r.uid }] : [];
+    });
+    if (isManaged(p)) {
+      const ref = controllerRef(p);
+      const kind = ref ? supportedKind(ref.apiVersion, ref.kind) : labelKind(p);
+      if (!kind || !syncedKinds.has(kind)) continue;
+      if (!ref || !liveOwnerUids[kind]?.has(ref.uid))
+        orphan(
+          p,
+          ref ? `orphaned (owner ${kind} ${ref.name} ${ref.uid} is gone)` : `orphaned (no ${kind} owner reference)`,
+        );
+    } else {
+      if (!refs.length || refs.some((r) => !syncedKinds.has(r.kind))) continue;
+      if (!refs.some((r) => liveOwnerUids[r.kind]?.has(r.uid)))
+        orphan(p, 'orphaned (legacy PodDisruptionBudget whose owner is gone)');
+    }
+  }
+  return out;
+}

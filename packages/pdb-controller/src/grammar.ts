@@ -1,0 +1,159 @@
+/**
+ * Value grammars of the pdb-controller (spec §2.3): intOrPercent, duration, bool, plus the RFC 3339
+ * timestamps of the `non-ready-since` annotations (spec §2.2). Every parser is total: it never throws
+ * and returns either the value or a human-readable description of the expected form, so callers can
+ * build errors that name the field, the value and the expected form (spec §4).
+ */
+
+/**
+ * Result of a parser: the value, or the expected form (a phrase such as `"true" or "false"`) that the
+ * caller quotes in its error, Event or log line.
+ */
+export type Parsed<T> = { ok: true; value: T } | { ok: false; expected: string };
+
+/** Builds a successful {@link Parsed}. */
+export function ok<T>(value: T): Parsed<T> {
+  return { ok: true, value };
+}
+
+/** Builds a failed {@link Parsed} carrying the expected form. */
+export function fail<T>(expected: string): Parsed<T> {
+  return { ok: false, expected };
+}
+
+/**
+ * A PodDisruptionBudget budget as written to `spec.maxUnavailable`: an integer 1..2147483647 (number)
+ * or a percentage `"1%"`..`"100%"` (string). Same shape as `IntOrString` of the Kubernetes API.
+ */
+export type IntOrPercent = number | string;
+
+/** Expected form of {@link parseIntOrPercent}, quoted in errors. */
+export const INT_OR_PERCENT_EXPECTED = 'an integer 1..2147483647 or a percentage 1%..100%';
+
+const MAX_INT32 = 2147483647;
+
+/**
+ * Parses `intOrPercent = int | pct` (spec §2.3): `int` is 1..2147483647 without sign or leading zero,
+ * `pct` is `1%`..`100%`. `0` and `0%` are invalid (a zero budget blocks every voluntary eviction).
+ * Returns a number for `int` and the original string for `pct`.
+ */
+export function parseIntOrPercent(raw: string): Parsed<IntOrPercent> {
+  if (/^[1-9][0-9]*$/.test(raw)) {
+    const n = Number(raw);
+    return raw.length <= 10 && n <= MAX_INT32 ? ok(n) : fail(INT_OR_PERCENT_EXPECTED);
+  }
+  if (/^(?:[1-9][0-9]?|100)%$/.test(raw)) return ok(raw);
+  return fail(INT_OR_PERCENT_EXPECTED);
+}
+
+/** Milliseconds per duration unit of spec §2.3 (`d` = 24 h). */
+const UNIT_MS: Readonly<Record<string, bigint>> = {
+  ms: 1n,
+  s: 1000n,
+  m: 60_000n,
+  h: 3_600_000n,
+  d: 86_400_000n,
+};
+
+/** Longest valid duration (spec §2.3: above `365d` is invalid), in milliseconds. */
+export const MAX_DURATION_MS = 365 * 86_400_000;
+
+/** Expected form of {@link parseDuration}, quoted in errors. */
+export const DURATION_EXPECTED = 'a duration such as 0, 90 (seconds), 500ms, 30s, 1.5h, 1h30m or 7d, at most 365d';
+
+/**
+ * Parses `duration = "0" | digits | term {term}` with `term = digits ["." digits] unit` and unit
+ * `ms|s|m|h|d` (spec §2.3). Bare digits are seconds. Durations above 365d are invalid.
+ * Returns milliseconds; fractions are computed exactly and rounded up to a whole millisecond, so a
+ * non-zero duration never becomes 0 (which would mean "off" for a TTL).
+ */
+export function parseDuration(raw: string): Parsed<number> {
+  let totalNum = 0n; // sum of fractions, over the common denominator `den`
+  let den = 1n;
+  if (/^[0-9]+$/.test(raw)) {
+    totalNum = BigInt(raw) * UNIT_MS.s;
+  } else {
+    if (!/^(?:[0-9]+(?:\.[0-9]+)?(?:ms|s|m|h|d))+$/.test(raw)) return fail(DURATION_EXPECTED);
+    for (const m of raw.matchAll(/([0-9]+)(?:\.([0-9]+))?(ms|s|m|h|d)/g)) {
+      const frac = m[2] ?? '';
+      const termDen = 10n ** BigInt(frac.length);
+      const termNum = BigInt(m[1] + frac) * UNIT_MS[m[3]];
+      // a/den + b/termDen = (a*termDen + b*den) / (den*termDen)
+      totalNum = totalNum * termDen + termNum * den;
+      den *= termDen;
+    }
+  }
+  const ms = (totalNum + den - 1n) / den;
+  if (ms > BigInt(MAX_DURATION_MS)) return fail(DURATION_EXPECTED);
+  return ok(Number(ms));
+}
+
+/** Expected form of {@link parseBool}, quoted in errors. */
+export const BOOL_EXPECTED = '"true" or "false" (lower case)';
+
+/** Parses `bool = "true" | "false"` (spec §2.3, lower case only). */
+export function parseBool(raw: string): Parsed<boolean> {
+  if (raw === 'true') return ok(true);
+  if (raw === 'false') return ok(false);
+  return fail(BOOL_EXPECTED);
+}
+
+/** Expected form of {@link parseTimestamp}, quoted in errors. */
+export const TIMESTAMP_EXPECTED = 'an RFC 3339 timestamp such as 2025-03-01T10:00:00Z';
+
+/**
+ * Parses an RFC 3339 `date-time` (`YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`), as written in the
+ * `kubeaws.io/non-ready-since` and upstream `pdb-controller.zalando.org/non-ready-since` annotations
+ * (spec §2.2). Returns epoch milliseconds. Out-of-range fields (month 13, Feb 30, hour 24, leap
+ * second 60) are invalid.
+ */
+export function parseTimestamp(raw: string): Parsed<number> {
+  const m =
+    /^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]+)?(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))$/.exec(
+      raw,
+    );
+  if (!m) return fail(TIMESTAMP_EXPECTED);
+  const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number);
+  if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return fail(TIMESTAMP_EXPECTED);
+  const base = Date.UTC(y, mo - 1, d, h, mi, s);
+  if (new Date(base).getUTCDate() !== d) return fail(TIMESTAMP_EXPECTED);
+  let offsetMin = 0;
+  if (!m[8]) {
+    const oh = Number(m[10]);
+    const om = Number(m[11]);
+    if (oh > 23 || om > 59) return fail(TIMESTAMP_EXPECTED);
+    offsetMin = (m[9] === '-' ? -1 : 1) * (oh * 60 + om);
+  }
+  const fracMs = m[7] ? Math.floor(Number(`0${m[7]}`) * 1000) : 0;
+  return ok(base + fracMs - offsetMin * 60_000);
+}
+
+/**
+ * Formats epoch milliseconds as RFC 3339 UTC with whole seconds (`2025-03-01T10:00:00Z`), the form
+ * of `kubeaws.io/non-ready-since` (spec §2.2). Sub-second parts are truncated.
+ */
+export function formatTimestamp(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/\.[0-9]{3}Z$/, 'Z');
+}
+
+/**
+ * Formats milliseconds in the duration grammar of spec §2.3 (`0`, `1d2h`, `1m30s`, `1500ms` → `1s500ms`),
+ * for Events and log lines. Round-trips through {@link parseDuration} for whole milliseconds.
+ */
+export function formatDuration(ms: number): string {
+  if (ms <= 0) return '0';
+  let rest = Math.round(ms);
+  let out = '';
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+    ['ms', 1],
+  ] as const) {
+    const n = Math.floor(rest / size);
+    if (n > 0) out += `${n}${unit}`;
+    rest -= n * size;
+  }
+  return out;
+}
