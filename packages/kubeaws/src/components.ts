@@ -37,6 +37,22 @@ export const COMPONENTS: ComponentSpec[] = [
       'invalid input': 'kubeaws_pdb_controller_invalid_input_total',
     },
   },
+  {
+    name: 'downscaler',
+    main: 'dist/packages/downscaler/lib/main.js',
+    manifests: 'manifests/downscaler',
+    examples: 'examples/downscaler',
+    serviceAccount: { namespace: 'kube-system', name: 'kubeaws-downscaler' },
+    // A 10 s evaluation interval so the demo namespace visibly goes down and up every two minutes.
+    args: ['--interval=10s', '--include-resources=deployments,statefulsets,cronjobs,horizontalpodautoscalers'],
+    counters: {
+      leader: 'kubeaws_downscaler_leader_election_is_leader',
+      'downscaled now': 'kubeaws_downscaler_downscaled_workloads',
+      'scaled down': 'kubeaws_downscaler_scaled_total{direction="down"}',
+      'scaled up': 'kubeaws_downscaler_scaled_total{direction="up"}',
+      'invalid config': 'kubeaws_downscaler_invalid_config_total',
+    },
+  },
 ];
 
 /** The repository root: the nearest ancestor of `from` holding `nx.json`. */

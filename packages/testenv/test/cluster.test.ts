@@ -16,7 +16,7 @@ import {
   serviceAccountKubeConfig,
   testKubeConfig,
   waitFor,
-} from '@kubeaws/testenv';
+} from '../src';
 
 function code(err: unknown): number | undefined {
   const c = (err as { code?: unknown })?.code;

@@ -1,4 +1,4 @@
-import { type MotoServer, startMoto } from '@kubeaws/testenv';
+import { type MotoServer, startMoto } from '../src';
 
 /** A SigV4-shaped Authorization header: moto routes by the credential scope's service and does not verify signatures. */
 function authFor(service: string, region = 'us-east-1'): string {

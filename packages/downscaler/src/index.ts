@@ -1,0 +1,17 @@
+/**
+ * The downscaler: a kube-downscaler compatible controller. Pure logic: value grammars, the zone
+ * allow-list, schedule matching, annotations and scopes, and the per-object decision. Wiring:
+ * informers, ticks, writes, Events and metrics ({@link Downscaler}), and {@link startDownscaler} to run it
+ * in-process. The container entry point is `main.ts`.
+ */
+export * from './grammar';
+export * from './zones';
+export * from './tz';
+export * from './match';
+export * from './annotations';
+export * from './settings';
+export * from './workload';
+export * from './decide';
+export * from './metrics';
+export * from './controller';
+export * from './start';
