@@ -22,6 +22,7 @@ function objectPath(obj: any): string {
     ServiceAccount: 'serviceaccounts', ClusterRole: 'clusterroles', ClusterRoleBinding: 'clusterrolebindings', Role: 'roles',
     RoleBinding: 'rolebindings', Deployment: 'deployments', DaemonSet: 'daemonsets', PodDisruptionBudget: 'poddisruptionbudgets',
     Service: 'services', ConfigMap: 'configmaps', APIService: 'apiservices', CustomResourceDefinition: 'customresourcedefinitions',
+    Namespace: 'namespaces',
   };
   const resource = plural[obj.kind];
   if (!resource) throw new Error(`no REST mapping for kind ${obj.kind}: extend objectPath`);
@@ -42,6 +43,23 @@ async function apply(obj: any, dryRun: boolean): Promise<void> {
 
 describe('server-side dry-run of every manifest', () => {
   const objects = componentDirs().flatMap((d) => loadComponent(d));
+
+  // Namespaces and CRDs are applied for real first (and CRDs awaited Established), so that the objects that
+  // live in those namespaces or are instances of those CRDs can be dry-run (infra-and-manifests spec §2.6).
+  beforeAll(async () => {
+    for (const { obj } of objects.filter((o) => ['Namespace', 'CustomResourceDefinition'].includes(o.obj.kind))) {
+      await apply(obj, false);
+      if (obj.kind === 'CustomResourceDefinition') {
+        await waitFor(
+          async () => {
+            const crd = await client.get<any>(objectPath(obj));
+            return crd.status?.conditions?.some((c: any) => c.type === 'Established' && c.status === 'True') ? true : undefined;
+          },
+          { timeoutMs: 30_000, description: `CRD ${obj.metadata.name} Established` },
+        );
+      }
+    }
+  });
   it.each(objects.map((o) => [`${o.file} ${o.obj.kind}/${o.obj.metadata.name}`, o.obj]))('%s is accepted', async (_name, obj) => {
     await expect(apply(obj, true)).resolves.toBeUndefined();
   });

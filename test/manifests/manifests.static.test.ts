@@ -4,6 +4,12 @@ import { componentDirs, loadComponent, ManifestObject } from './load';
 
 // Rules of the infra-and-manifests spec §2.1–§2.3 that hold for every component folder.
 const dirs = componentDirs();
+const CLUSTER_SCOPED = ['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'APIService', 'CustomResourceDefinition'];
+/**
+ * Namespaces a component spec requires besides kube-system: the authnz-webhook keeps emergency-access
+ * grants (AccessRequests), their Role and its Lease in `kubeaws-access` (authnz-webhook spec, emergency access).
+ */
+const OWN_NAMESPACES: Record<string, string[]> = { 'authnz-webhook': ['kubeaws-access'] };
 
 test('at least one component ships manifests', () => {
   expect(dirs.map((d) => path.basename(d))).toContain('pdb-controller');
@@ -23,10 +29,11 @@ describe.each(dirs.map((d) => [path.basename(d), d]))('%s', (component, dir) => 
     }
   });
 
-  it('puts every namespaced object into kube-system and names objects kubeaws-<component>', () => {
+  it('puts every namespaced object into kube-system (or its documented own namespace) and names objects kubeaws-<component>', () => {
+    const allowed = ['kube-system', ...(OWN_NAMESPACES[component] ?? [])];
     for (const { file, obj } of objects) {
-      if (!['ClusterRole', 'ClusterRoleBinding', 'APIService', 'CustomResourceDefinition'].includes(obj.kind)) {
-        expect({ file, kind: obj.kind, namespace: obj.metadata.namespace }).toEqual({ file, kind: obj.kind, namespace: 'kube-system' });
+      if (!CLUSTER_SCOPED.includes(obj.kind)) {
+        expect({ file, kind: obj.kind, namespace: allowed.includes(obj.metadata.namespace) }).toEqual({ file, kind: obj.kind, namespace: true });
       }
       if (['Deployment', 'DaemonSet', 'ServiceAccount', 'Service'].includes(obj.kind)) {
         expect({ file, kind: obj.kind, name: obj.metadata.name }).toEqual({ file, kind: obj.kind, name });

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 /**
@@ -60,7 +61,7 @@ export function repoRoot(from: string = __dirname): string {
   let dir = from;
   for (;;) {
     try {
-      require('node:fs').accessSync(path.join(dir, 'nx.json'));
+      fs.accessSync(path.join(dir, 'nx.json'));
       return dir;
     } catch {
       const up = path.dirname(dir);

@@ -44,6 +44,11 @@ describe('Informer against kube-apiserver', () => {
       await client.create(cmPath(ns), {
         metadata: { name: `cm-${i}`, labels: { team: i % 2 ? 'odd' : 'even' } },
       });
+    // The controller manager publishes kube-root-ca.crt into every new namespace asynchronously.
+    await waitFor(() => client.get(`${cmPath(ns)}/kube-root-ca.crt`), {
+      timeoutMs: 30_000,
+      description: 'kube-root-ca.crt published into the test namespace',
+    });
     const inf = new Informer<ConfigMap>({
       client,
       metrics,

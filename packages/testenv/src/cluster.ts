@@ -16,6 +16,7 @@ import {
   kwokFlags,
   schedulerFlags,
   toFlags,
+  type ExtraArgs,
 } from './flags';
 import { writeKubeconfig } from './kubeconfig';
 import { packageDir } from './paths';
@@ -75,15 +76,16 @@ export interface StartClusterOptions {
   keepDataDir?: boolean;
   /**
    * Extra kube-apiserver flags (`['--name=value']` or `{ name: value }`); a flag replaces the default of
-   * the same name. E.g. `{ 'enable-admission-plugins': 'ValidatingAdmissionWebhook' }`.
+   * the same name, `null` removes it. E.g. `{ 'enable-admission-plugins': 'ValidatingAdmissionWebhook' }`,
+   * `{ 'authorization-config': file, 'authorization-mode': null }`.
    */
-  apiserverExtraArgs?: string[] | Record<string, string | string[]>;
+  apiserverExtraArgs?: ExtraArgs;
   /** Extra kube-controller-manager flags, as for `apiserverExtraArgs`. */
-  controllerManagerExtraArgs?: string[] | Record<string, string | string[]>;
+  controllerManagerExtraArgs?: ExtraArgs;
   /** Extra kube-scheduler flags, as for `apiserverExtraArgs`. */
-  schedulerExtraArgs?: string[] | Record<string, string | string[]>;
+  schedulerExtraArgs?: ExtraArgs;
   /** Extra kwok flags, as for `apiserverExtraArgs`. */
-  kwokExtraArgs?: string[] | Record<string, string | string[]>;
+  kwokExtraArgs?: ExtraArgs;
   /** Labels added to every fake Node (on top of hostname/os/arch/zone/region/instance-type labels). */
   nodeLabels?: Record<string, string>;
   /** `topology.kubernetes.io/zone` values assigned round-robin to the nodes. Default us-east-1a/b/c. */

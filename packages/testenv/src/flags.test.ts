@@ -25,6 +25,14 @@ describe('mergeFlags', () => {
   it('keeps repeated extra flags', () => {
     expect(mergeFlags(['--x=1'], ['--x=2', '--x=3'])).toEqual(['--x=2', '--x=3']);
   });
+
+  it('removes a default flag given as !--name and adds nothing for it', () => {
+    expect(mergeFlags(['--authorization-mode=Node,RBAC', '--a=1'], ['!--authorization-mode', '--authorization-config=/c.yaml'])).toEqual([
+      '--a=1',
+      '--authorization-config=/c.yaml',
+    ]);
+    expect(toFlags({ 'authorization-mode': null, v: '2' })).toEqual(['!--authorization-mode', '--v=2']);
+  });
 });
 
 describe('toFlags', () => {

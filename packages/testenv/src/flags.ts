@@ -91,26 +91,38 @@ function flagName(flag: string): string {
   return eq === -1 ? flag : flag.slice(0, eq);
 }
 
+/** Extra flags of a component: `['--name=value', '!--name']` or `{ name: value | values | null }`. */
+export type ExtraArgs = string[] | Record<string, string | string[] | null>;
+
+/** Prefix of an `extra` entry that removes a default flag instead of setting it: `!--authorization-mode`. */
+export const REMOVE_FLAG = '!';
+
 /**
  * Merges flag lists: every `--name=value` in `extra` replaces the defaults with the same `--name`;
- * a flag given several times in `extra` is kept several times (repeatable flags). Order: surviving
- * defaults first, then `extra`. Pure.
+ * a flag given several times in `extra` is kept several times (repeatable flags); an entry `!--name`
+ * removes the default `--name` and adds nothing (e.g. kube-apiserver refuses `--authorization-mode` next to
+ * `--authorization-config`). Order: surviving defaults first, then `extra`. Pure.
  */
 export function mergeFlags(defaults: string[], extra: string[] = []): string[] {
-  const overridden = new Set(extra.map(flagName));
-  return [...defaults.filter((f) => !overridden.has(flagName(f))), ...extra];
+  const overridden = new Set(extra.map((f) => flagName(f.startsWith(REMOVE_FLAG) ? f.slice(REMOVE_FLAG.length) : f)));
+  return [...defaults.filter((f) => !overridden.has(flagName(f))), ...extra.filter((f) => !f.startsWith(REMOVE_FLAG))];
 }
 
 /**
  * Normalises extra-args input: an array of `--name=value` strings is returned as is; a record
- * `{ name: value }` (name with or without leading dashes; array values repeat the flag) becomes flags.
+ * `{ name: value }` (name with or without leading dashes; array values repeat the flag; `null` removes the
+ * default flag of that name, see {@link mergeFlags}) becomes flags.
  */
-export function toFlags(extra: string[] | Record<string, string | string[]> | undefined): string[] {
+export function toFlags(extra: ExtraArgs | undefined): string[] {
   if (!extra) return [];
   if (Array.isArray(extra)) return extra;
   const out: string[] = [];
   for (const [name, value] of Object.entries(extra)) {
     const flag = name.startsWith('--') ? name : `--${name}`;
+    if (value === null) {
+      out.push(`${REMOVE_FLAG}${flag}`);
+      continue;
+    }
     for (const v of Array.isArray(value) ? value : [value]) out.push(`${flag}=${v}`);
   }
   return out;

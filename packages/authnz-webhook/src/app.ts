@@ -1,0 +1,342 @@
+/**
+ * Wiring of the webhook process (authnz-webhook spec §2, §7): configuration with hot reload (content
+ * hash polled every 10 s, SIGHUP forces a reload, invalid files rejected and counted), the token
+ * pipeline, the SAR policy, the webhook and access listeners with TLS reload, probes and metrics, the
+ * AccessRequest informer and leader-only housekeeping, and the graceful shutdown (readiness fails at
+ * once, serving continues for `--shutdown-delay`, then in-flight requests finish).
+ */
+import { readFileSync } from 'node:fs';
+import {
+  type Clock,
+  type Informer,
+  type Logger,
+  Manager,
+  ProbeServer,
+  createLogger,
+  dropManagedFields,
+  objectReference,
+  parseBindAddress,
+  realClock,
+} from '@kubeaws/runtime';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { AccessApi, type AccessRepo, type EmitEvent, MemoryAccessRepo } from './access-api.js';
+import { Housekeeper, KubeAccessRepo, USER_INDEX, accessRequestsPath } from './access-store.js';
+import { Authenticator } from './authenticator.js';
+import { type Policy, compilePolicy } from './authorize.js';
+import { type AuthnzConfig, ConfigFileError, parseConfig } from './config.js';
+import { DecisionLog } from './decision-log.js';
+import type { AccessRequest, GrantSource } from './grants.js';
+import { WebhookMetrics } from './metrics.js';
+import { type TlsFiles, WebhookServer } from './server.js';
+
+/** Options of {@link AuthnzWebhook.start}. */
+export interface AuthnzWebhookOptions {
+  /** Configuration file (§2.4). */
+  configPath: string;
+  /** Webhook listener: bind address and TLS (undefined TLS = `--insecure-loopback-webhook`). */
+  webhook: { bindAddress: string; tls?: TlsFiles };
+  /** Access API listener; undefined = off. */
+  access?: { bindAddress: string; tls: TlsFiles };
+  metricsBindAddress: string;
+  healthProbeBindAddress: string;
+  /** `--max-request-bytes`. */
+  maxRequestBytes: number;
+  /** `--shutdown-delay` in ms. */
+  shutdownDelayMs: number;
+  /**
+   * Cluster access for AccessRequests, Leases and Events. Undefined: AccessRequests live in memory
+   * (a single process without a cluster, e.g. tests and benchmarks).
+   */
+  kube?: { kubeConfig?: KubeConfig; kubeconfigPath?: string; leaderElect: boolean; identity?: string };
+  /** AccessRequest store without `kube` (default: a new in-memory store). */
+  repo?: MemoryAccessRepo;
+  clock?: Clock;
+  logger?: Logger;
+  metrics?: WebhookMetrics;
+  /** Config and TLS poll interval (ms); default 10 000. */
+  reloadIntervalMs?: number;
+  /** Housekeeping pass interval (ms); default 5 000. */
+  housekeepingIntervalMs?: number;
+}
+
+/** The listening addresses after start. */
+export interface AuthnzAddresses {
+  webhook: { host: string; port: number };
+  access?: { host: string; port: number };
+  metrics?: string;
+  health?: string;
+}
+
+/** A running webhook process. */
+export class AuthnzWebhook {
+  readonly metrics: WebhookMetrics;
+  readonly logger: Logger;
+  readonly authenticator: Authenticator;
+  readonly server: WebhookServer;
+  readonly decisionLog: DecisionLog;
+  readonly repo: AccessRepo;
+  readonly housekeeper: Housekeeper;
+  addresses!: AuthnzAddresses;
+  private cfg: AuthnzConfig;
+  private policyCache: Policy;
+  private shuttingDown = false;
+  private reloadTimer?: NodeJS.Timeout;
+  private manager?: Manager;
+  private probes?: ProbeServer;
+  private informer?: Informer<AccessRequest & { metadata: { name?: string } }>;
+  private stopped?: Promise<void>;
+  private readonly clock: Clock;
+
+  private constructor(
+    private readonly o: AuthnzWebhookOptions,
+    cfg: AuthnzConfig,
+  ) {
+    this.clock = o.clock ?? realClock;
+    this.metrics = o.metrics ?? new WebhookMetrics();
+    this.logger = o.logger ?? createLogger({ component: 'authnz-webhook' });
+    this.cfg = cfg;
+    this.policyCache = compilePolicy(cfg);
+    this.decisionLog = new DecisionLog(this.logger, this.clock, this.metrics);
+    this.decisionLog.mode = cfg.logging.decisions;
+    let emit: EmitEvent | undefined;
+    if (o.kube) {
+      this.manager = new Manager({
+        component: 'authnz-webhook',
+        config: {
+          kubeconfig: o.kube.kubeconfigPath ?? '',
+          leaderElect: o.kube.leaderElect,
+          leaseName: 'kubeaws-authnz-webhook',
+          leaseNamespace: cfg.emergencyAccess.namespace,
+          metricsBindAddress: o.metricsBindAddress,
+          healthProbeBindAddress: o.healthProbeBindAddress,
+          logLevel: 'info',
+        },
+        kubeConfig: o.kube.kubeConfig,
+        identity: o.kube.identity,
+        logger: this.logger,
+        metrics: this.metrics.base,
+        clock: this.clock,
+      });
+      this.informer = this.manager.informer<AccessRequest & { metadata: { name?: string } }>({
+        path: accessRequestsPath(cfg.emergencyAccess.namespace),
+        name: 'accessrequests.authnz.kubeaws.io',
+        transform: dropManagedFields,
+        indexers: { [USER_INDEX]: (o2) => (o2.spec?.user ? [o2.spec.user] : []) },
+      });
+      const repo = new KubeAccessRepo(this.manager.client, this.informer, cfg.emergencyAccess.namespace);
+      this.repo = repo;
+      const mgr = this.manager;
+      emit = (ar, type, reason, note) => {
+        const ref = objectReference(ar as never, 'authnz.kubeaws.io/v1alpha1', 'AccessRequest');
+        if (type === 'Warning') mgr.events.warning(ref, reason, 'Access', note);
+        else mgr.events.normal(ref, reason, 'Access', note);
+      };
+      this.authenticator = new Authenticator({
+        config: cfg,
+        clock: this.clock,
+        logger: this.logger,
+        metrics: this.metrics,
+        grants: repo,
+      });
+    } else {
+      const mem = o.repo ?? new MemoryAccessRepo(cfg.emergencyAccess.namespace);
+      this.repo = mem;
+      const grants: GrantSource = mem;
+      this.authenticator = new Authenticator({
+        config: cfg,
+        clock: this.clock,
+        logger: this.logger,
+        metrics: this.metrics,
+        grants,
+      });
+    }
+    this.housekeeper = new Housekeeper({
+      repo: this.repo,
+      config: () => this.cfg,
+      clock: this.clock,
+      logger: this.logger,
+      log: this.decisionLog,
+      metrics: this.metrics,
+      emit,
+      intervalMs: o.housekeepingIntervalMs,
+    });
+    const access = o.access
+      ? new AccessApi({
+          repo: this.repo,
+          authenticator: this.authenticator,
+          config: () => this.cfg,
+          clock: this.clock,
+          log: this.decisionLog,
+          metrics: this.metrics,
+          emit,
+        })
+      : undefined;
+    this.server = new WebhookServer({
+      authenticator: this.authenticator,
+      policy: () => this.policyCache,
+      clock: this.clock,
+      log: this.decisionLog,
+      logger: this.logger,
+      metrics: this.metrics,
+      maxRequestBytes: o.maxRequestBytes,
+      access,
+    });
+  }
+
+  /**
+   * Loads the configuration and starts everything.
+   * @throws ConfigFileError for an invalid configuration file (the process exits 1).
+   */
+  static async start(o: AuthnzWebhookOptions): Promise<AuthnzWebhook> {
+    const text = readConfigFile(o.configPath);
+    const cfg = parseConfig(text, o.configPath);
+    const app = new AuthnzWebhook(o, cfg);
+    await app.run();
+    return app;
+  }
+
+  /** The configuration in use. */
+  get config(): AuthnzConfig {
+    return this.cfg;
+  }
+
+  private readyChecks(add: (name: string, fn: () => true | string) => void): void {
+    add('config', () => (this.cfg ? true : 'configuration not loaded'));
+    add('issuers', () => {
+      const p = this.authenticator.readinessProblems();
+      return p.length ? p.join('; ') : true;
+    });
+    add('draining', () => (this.shuttingDown ? 'shutting down' : true));
+  }
+
+  private async run(): Promise<void> {
+    const o = this.o;
+    const wb = parseBindAddress(o.webhook.bindAddress);
+    if (!wb) throw new Error('--webhook-bind-address must not be 0');
+    const wa = await this.server.listenWebhook({ host: wb.host, port: wb.port, tls: o.webhook.tls });
+    this.addresses = { webhook: { host: wa.address, port: wa.port } };
+    if (o.access) {
+      const ab = parseBindAddress(o.access.bindAddress);
+      if (ab) {
+        const aa = await this.server.listenAccess({ host: ab.host, port: ab.port, tls: o.access.tls });
+        this.addresses.access = { host: aa.address, port: aa.port };
+      }
+    }
+    if (this.manager) {
+      const mgr = this.manager;
+      this.readyChecks((n, fn) => mgr.addReadyzCheck(n, fn));
+      mgr.onStartedLeading((signal) => this.housekeeper.start(signal));
+      const a = await mgr.start();
+      this.addresses.metrics = a.metrics?.url;
+      this.addresses.health = a.health?.url;
+    } else {
+      this.probes = new ProbeServer({
+        metricsBindAddress: o.metricsBindAddress,
+        healthProbeBindAddress: o.healthProbeBindAddress,
+        registry: this.metrics.base.registry,
+        logger: this.logger,
+      });
+      this.readyChecks((n, fn) => this.probes!.addReadyzCheck(n, fn));
+      const a = await this.probes.start();
+      this.addresses.metrics = a.metrics?.url;
+      this.addresses.health = a.health?.url;
+    }
+    this.metrics.configReloads.inc({ result: 'success' });
+    this.metrics.configLastSuccess.set(this.clock.now() / 1000);
+    const tick = () => {
+      void this.reload().finally(() => {
+        this.server.reloadTls();
+        for (const k of this.authenticator.keyStores()) k.updateGauges();
+        if (!this.manager) this.housekeeper.updateGauge();
+        if (!this.shuttingDown) {
+          this.reloadTimer = setTimeout(tick, o.reloadIntervalMs ?? 10_000);
+          this.reloadTimer.unref();
+        }
+      });
+    };
+    this.reloadTimer = setTimeout(tick, o.reloadIntervalMs ?? 10_000);
+    this.reloadTimer.unref();
+    this.logger.info(
+      { addresses: this.addresses, issuers: this.cfg.authentication.issuers.map((i) => i.name) },
+      'authnz-webhook started',
+    );
+  }
+
+  /**
+   * Re-reads the configuration file; a changed valid file is swapped in atomically (in-flight requests
+   * finish on the old snapshot), an invalid one is rejected, logged and counted while the old one stays.
+   * @returns 'unchanged', 'reloaded' or 'rejected'.
+   */
+  async reload(force = false): Promise<'unchanged' | 'reloaded' | 'rejected'> {
+    let text: string;
+    try {
+      text = readConfigFile(this.o.configPath);
+    } catch (err) {
+      this.metrics.configReloads.inc({ result: 'failure' });
+      this.logger.error(
+        { error: (err as Error).message },
+        'configuration file unreadable; keeping the previous configuration',
+      );
+      return 'rejected';
+    }
+    let next: AuthnzConfig;
+    try {
+      next = parseConfig(text, this.o.configPath);
+    } catch (err) {
+      this.metrics.configReloads.inc({ result: 'failure' });
+      const problems = err instanceof ConfigFileError ? err.problems : [(err as Error).message];
+      this.logger.error({ problems }, 'configuration rejected; keeping the previous configuration');
+      return 'rejected';
+    }
+    if (!force && next.contentHash === this.cfg.contentHash) return 'unchanged';
+    if (next.emergencyAccess.namespace !== this.cfg.emergencyAccess.namespace && this.manager)
+      this.logger.warn(
+        { namespace: next.emergencyAccess.namespace },
+        'emergencyAccess.namespace changed: takes effect after a restart',
+      );
+    this.authenticator.reload(next);
+    this.policyCache = compilePolicy(next);
+    this.decisionLog.mode = next.logging.decisions;
+    this.cfg = next;
+    this.metrics.configReloads.inc({ result: 'success' });
+    this.metrics.configLastSuccess.set(this.clock.now() / 1000);
+    this.logger.info({ hash: next.contentHash.slice(0, 12) }, 'configuration reloaded');
+    return 'reloaded';
+  }
+
+  /** True once shutdown began (readiness fails). */
+  get draining(): boolean {
+    return this.shuttingDown;
+  }
+
+  /**
+   * Graceful shutdown (§7): readiness fails at once; the listeners keep serving for `delayMs` (default
+   * `--shutdown-delay`), then stop accepting, finish in-flight requests and close. Idempotent.
+   */
+  stop(delayMs = this.o.shutdownDelayMs): Promise<void> {
+    if (!this.stopped) this.stopped = this.doStop(delayMs);
+    return this.stopped;
+  }
+
+  private async doStop(delayMs: number): Promise<void> {
+    this.shuttingDown = true;
+    this.logger.info({ delayMs }, 'shutdown: readiness failing, serving until the delay passes');
+    if (this.reloadTimer) clearTimeout(this.reloadTimer);
+    if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+    await this.server.close();
+    this.authenticator.stop();
+    if (this.manager) await this.manager.shutdown();
+    if (this.probes) await this.probes.stop();
+    this.logger.info('authnz-webhook stopped');
+  }
+}
+
+function readConfigFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigFileError(path, [
+      `(file): cannot read (got ${(err as NodeJS.ErrnoException).code ?? 'error'}; expected a readable YAML file)`,
+    ]);
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * Process entry point of the authnz-webhook: flags (exit 2 when invalid), configuration (exit 1 with one
+ * `<path>: <problem> (got …; expected …)` line per error), SIGHUP forces a configuration reload, SIGTERM
+ * starts the graceful shutdown (authnz-webhook spec §2.4, §2.5, §7).
+ */
+import pino from 'pino';
+import { createLogger, runMain } from '@kubeaws/runtime';
+import { AuthnzWebhook } from './app.js';
+import { ConfigFileError } from './config.js';
+import { parseAuthnzFlags } from './flags.js';
+
+void runMain(async ({ signal, argv, env }) => {
+  const flags = parseAuthnzFlags(argv, env);
+  const logger = createLogger({
+    component: 'authnz-webhook',
+    level: flags.logLevel,
+    destination: pino.destination({ dest: 1, sync: false, minLength: 4096 }),
+  });
+  let app: AuthnzWebhook;
+  try {
+    app = await AuthnzWebhook.start({
+      configPath: flags.config,
+      webhook: {
+        bindAddress: flags.webhookBindAddress,
+        tls: flags.insecureLoopbackWebhook
+          ? undefined
+          : {
+              certFile: flags.tlsCertFile,
+              keyFile: flags.tlsPrivateKeyFile,
+              clientCaFile: flags.clientCaFile,
+              allowedClientNames: flags.allowedClientNames,
+            },
+      },
+      access:
+        flags.accessApiBindAddress === ''
+          ? undefined
+          : {
+              bindAddress: flags.accessApiBindAddress,
+              tls: {
+                certFile: flags.accessApiTlsCertFile || flags.tlsCertFile,
+                keyFile: flags.accessApiTlsPrivateKeyFile || flags.tlsPrivateKeyFile,
+              },
+            },
+      metricsBindAddress: flags.metricsBindAddress,
+      healthProbeBindAddress: flags.healthProbeBindAddress,
+      maxRequestBytes: flags.maxRequestBytes,
+      shutdownDelayMs: flags.shutdownDelay,
+      kube: { kubeconfigPath: flags.kubeconfig || undefined, leaderElect: flags.leaderElect },
+      logger,
+    });
+  } catch (err) {
+    logger.flush();
+    if (err instanceof ConfigFileError) {
+      process.stderr.write(`error: invalid configuration ${err.file}\n${err.problems.join('\n')}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  if (flags.insecureLoopbackWebhook)
+    logger.warn('the webhook listener serves plain HTTP on loopback (--insecure-loopback-webhook)');
+  const onHup = () => void app.reload(true);
+  process.on('SIGHUP', onHup);
+  if (!signal.aborted) await new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
+  process.off('SIGHUP', onHup);
+  await app.stop();
+  logger.flush();
+  return 0;
+});

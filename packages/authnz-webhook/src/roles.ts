@@ -1,0 +1,73 @@
+/**
+ * The platform role model (authnz-webhook spec §3.1): five roles, carried as plain group names,
+ * compared case-sensitively and ranked Administrator > Emergency > Manual > PowerUser > ReadOnly.
+ */
+
+/** Every role group, lowest rank first. */
+export const ROLES = ['ReadOnly', 'PowerUser', 'Manual', 'Emergency', 'Administrator'] as const;
+/** One of {@link ROLES}. */
+export type Role = (typeof ROLES)[number];
+/** Roles that `roles.mapping` may assign; Manual and Emergency come only from grants (§2.4). */
+export const MAPPABLE_ROLES = ['ReadOnly', 'PowerUser', 'Administrator'] as const;
+/** Roles obtained through the emergency-access API (§3.6). */
+export type GrantRole = 'Manual' | 'Emergency';
+
+const RANK: Record<string, number> = { ReadOnly: 1, PowerUser: 2, Manual: 3, Emergency: 4, Administrator: 5 };
+
+/** True when `g` is exactly one of the role group names. */
+export function isRole(g: string): g is Role {
+  return Object.prototype.hasOwnProperty.call(RANK, g);
+}
+
+/** Rank of a role (1 = ReadOnly … 5 = Administrator); 0 for no role. */
+export function roleRank(r: Role | undefined): number {
+  return r ? RANK[r]! : 0;
+}
+
+/** The higher of two roles (undefined = no role). */
+export function higherRole(a: Role | undefined, b: Role | undefined): Role | undefined {
+  return roleRank(a) >= roleRank(b) ? a : b;
+}
+
+/** The effective role of a SAR: the highest role among its groups (§3.1), or undefined. */
+export function effectiveRole(groups: readonly string[]): Role | undefined {
+  let best: Role | undefined;
+  for (const g of groups) if (isRole(g) && roleRank(g) > roleRank(best)) best = g;
+  return best;
+}
+
+/** Manual and Emergency use the PowerUser policy (§3.1); this maps a role to the policy it uses. */
+export function policyOf(r: Role | undefined): 'ReadOnly' | 'PowerUser' | 'Administrator' | undefined {
+  if (r === 'Manual' || r === 'Emergency') return 'PowerUser';
+  return r;
+}
+
+/** One `roles.mapping` entry (§2.4): exactly one of `group`, `allOf` or `user`. */
+export interface RoleMapping {
+  group?: string;
+  allOf?: string[];
+  user?: string;
+  role: (typeof MAPPABLE_ROLES)[number];
+}
+
+/**
+ * Applies `roles.mapping` to an authenticated identity: every matching entry applies and the highest
+ * role wins (§2.4). `groups` are the prefixed IdP groups. Returns undefined when nothing matches.
+ */
+export function mapRole(
+  mapping: readonly RoleMapping[],
+  username: string,
+  groups: readonly string[],
+): Role | undefined {
+  let best: Role | undefined;
+  const set = groups.length > 8 ? new Set(groups) : undefined;
+  const has = (g: string) => (set ? set.has(g) : groups.includes(g));
+  for (const m of mapping) {
+    let match = false;
+    if (m.group !== undefined) match = has(m.group);
+    else if (m.allOf !== undefined) match = m.allOf.length > 0 && m.allOf.every(has);
+    else if (m.user !== undefined) match = m.user === username;
+    if (match && roleRank(m.role) > roleRank(best)) best = m.role;
+  }
+  return best;
+}

@@ -1,0 +1,243 @@
+/**
+ * The wire contract (authnz-webhook spec §2.2, §2.3, T15): parsing and validating TokenReview and
+ * SubjectAccessReview bodies, and building responses and Status JSON. Only known fields are copied into
+ * typed objects; unknown fields are ignored; `__proto__`, `constructor` and `prototype` never reach a
+ * merge. Kubernetes webhook docs: https://kubernetes.io/docs/reference/access-authn-authz/webhook/ and
+ * https://kubernetes.io/docs/reference/access-authn-authz/authentication/#webhook-token-authentication.
+ */
+import type { NonResourceAttributes, ResourceAttributes, SarInput } from './authorize.js';
+
+/** Maximum JSON nesting depth of a request body (T15). */
+export const MAX_JSON_DEPTH = 32;
+/** Accepted TokenReview versions. */
+export const TOKENREVIEW_VERSIONS = ['authentication.k8s.io/v1', 'authentication.k8s.io/v1beta1'] as const;
+/** Accepted SubjectAccessReview versions. */
+export const SAR_VERSIONS = ['authorization.k8s.io/v1', 'authorization.k8s.io/v1beta1'] as const;
+
+/** A 4xx answer with a Status JSON message. */
+export class BadRequest extends Error {
+  override readonly name = 'BadRequest';
+}
+
+/** The `metav1.Status` body of an error answer. */
+export interface StatusBody {
+  apiVersion: 'v1';
+  kind: 'Status';
+  status: 'Failure';
+  code: number;
+  reason: string;
+  message: string;
+}
+
+const REASONS: Record<number, string> = {
+  400: 'BadRequest',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'NotFound',
+  405: 'MethodNotAllowed',
+  409: 'Conflict',
+  413: 'RequestEntityTooLarge',
+  415: 'UnsupportedMediaType',
+  429: 'TooManyRequests',
+  503: 'ServiceUnavailable',
+};
+
+/** Builds a Status JSON body (§2.3). */
+export function statusBody(code: number, message: string): StatusBody {
+  return {
+    apiVersion: 'v1',
+    kind: 'Status',
+    status: 'Failure',
+    code,
+    reason: REASONS[code] ?? 'InternalError',
+    message,
+  };
+}
+
+/**
+ * Returns the maximum nesting depth of JSON text, scanning iteratively (strings and escapes honoured),
+ * stopping early once `limit` is exceeded.
+ */
+export function jsonDepth(text: string, limit = MAX_JSON_DEPTH): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+      continue;
+    }
+    if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      depth++;
+      if (depth > max) {
+        max = depth;
+        if (max > limit) return max;
+      }
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return max;
+}
+
+/** JSON type name for messages: string, number, boolean, null, array, object, nothing. */
+export function typeName(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  return typeof v;
+}
+
+/**
+ * Parses a request body: at most {@link MAX_JSON_DEPTH} deep, valid JSON, an object.
+ * @throws BadRequest naming the problem.
+ */
+export function parseBody(text: string): Record<string, unknown> {
+  if (jsonDepth(text) > MAX_JSON_DEPTH) throw new BadRequest(`body: JSON nesting deeper than ${MAX_JSON_DEPTH} levels`);
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new BadRequest(`body: not valid JSON (${(e as Error).message.split('\n')[0]}); expected a JSON object`);
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    throw new BadRequest(`body: expected a JSON object, got ${typeName(v)}`);
+  return v as Record<string, unknown>;
+}
+
+function own(o: Record<string, unknown>, k: string): unknown {
+  return Object.prototype.hasOwnProperty.call(o, k) ? o[k] : undefined;
+}
+
+function checkEnvelope(body: Record<string, unknown>, kind: string, versions: readonly string[], path: string): string {
+  const k = own(body, 'kind');
+  if (k !== kind)
+    throw new BadRequest(
+      `kind: expected "${kind}" for ${path}, got ${k === undefined ? 'nothing' : JSON.stringify(k)}`,
+    );
+  const v = own(body, 'apiVersion');
+  if (typeof v !== 'string' || !versions.includes(v))
+    throw new BadRequest(
+      `apiVersion: ${v === undefined ? 'missing' : JSON.stringify(v)} is not supported; expected one of ${versions.join(', ')}`,
+    );
+  return v;
+}
+
+function specOf(body: Record<string, unknown>): Record<string, unknown> {
+  const spec = own(body, 'spec');
+  if (spec === null || typeof spec !== 'object' || Array.isArray(spec))
+    throw new BadRequest(`spec: expected object, got ${typeName(spec)}`);
+  return spec as Record<string, unknown>;
+}
+
+function optString(o: Record<string, unknown>, k: string, path: string): string {
+  const v = own(o, k);
+  if (v === undefined || v === null) return '';
+  if (typeof v !== 'string') throw new BadRequest(`${path}.${k}: expected string, got ${typeName(v)}`);
+  return v;
+}
+
+function optStringArray(o: Record<string, unknown>, k: string, path: string): string[] {
+  const v = own(o, k);
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new BadRequest(`${path}.${k}: expected array of strings, got ${typeName(v)}`);
+  v.forEach((x, i) => {
+    if (typeof x !== 'string') throw new BadRequest(`${path}.${k}[${i}]: expected string, got ${typeName(x)}`);
+  });
+  return [...(v as string[])];
+}
+
+/** A validated TokenReview request. */
+export interface TokenReviewRequest {
+  apiVersion: string;
+  token: string;
+  audiences: string[];
+}
+
+/**
+ * Validates a TokenReview body (§2.2).
+ * @throws BadRequest (wrong kind or apiVersion, missing spec, `spec.token` not a string, …).
+ */
+export function parseTokenReview(body: Record<string, unknown>, path = '/authenticate'): TokenReviewRequest {
+  const apiVersion = checkEnvelope(body, 'TokenReview', TOKENREVIEW_VERSIONS, path);
+  const spec = specOf(body);
+  const token = own(spec, 'token');
+  if (typeof token !== 'string') throw new BadRequest(`spec.token: expected string, got ${typeName(token)}`);
+  return { apiVersion, token, audiences: optStringArray(spec, 'audiences', 'spec') };
+}
+
+/** A validated SubjectAccessReview request. */
+export interface SarRequest {
+  apiVersion: string;
+  input: SarInput;
+}
+
+function isPresent(v: unknown): boolean {
+  return v !== undefined && v !== null;
+}
+
+/**
+ * Validates a SubjectAccessReview body (§2.2): exactly one of the attribute sets; groups under `groups`
+ * or `group` (not both); `extra` as a map of string arrays.
+ * @throws BadRequest naming the field.
+ */
+export function parseSar(body: Record<string, unknown>, path = '/authorize'): SarRequest {
+  const apiVersion = checkEnvelope(body, 'SubjectAccessReview', SAR_VERSIONS, path);
+  const spec = specOf(body);
+  const ra = own(spec, 'resourceAttributes');
+  const nra = own(spec, 'nonResourceAttributes');
+  if (isPresent(ra) && isPresent(nra))
+    throw new BadRequest('spec: expected exactly one of resourceAttributes and nonResourceAttributes, got both');
+  if (!isPresent(ra) && !isPresent(nra))
+    throw new BadRequest('spec: expected exactly one of resourceAttributes and nonResourceAttributes, got neither');
+  const hasGroups = Object.prototype.hasOwnProperty.call(spec, 'groups');
+  const hasGroup = Object.prototype.hasOwnProperty.call(spec, 'group');
+  if (hasGroups && hasGroup) throw new BadRequest('spec: expected either groups (v1) or group (v1beta1), got both');
+  const groups = optStringArray(spec, hasGroup ? 'group' : 'groups', 'spec');
+  const extraRaw = own(spec, 'extra');
+  const extra: Record<string, string[]> = Object.create(null);
+  if (isPresent(extraRaw)) {
+    if (typeof extraRaw !== 'object' || Array.isArray(extraRaw))
+      throw new BadRequest(`spec.extra: expected object of string arrays, got ${typeName(extraRaw)}`);
+    for (const k of Object.keys(extraRaw as object)) {
+      extra[k] = optStringArray(extraRaw as Record<string, unknown>, k, 'spec.extra');
+    }
+  }
+  const input: SarInput = {
+    user: optString(spec, 'user', 'spec'),
+    groups,
+    uid: optString(spec, 'uid', 'spec'),
+    extra,
+  };
+  if (isPresent(ra)) {
+    if (typeof ra !== 'object' || Array.isArray(ra))
+      throw new BadRequest(`spec.resourceAttributes: expected object, got ${typeName(ra)}`);
+    const r = ra as Record<string, unknown>;
+    const p = 'spec.resourceAttributes';
+    const attrs: ResourceAttributes = {
+      namespace: optString(r, 'namespace', p),
+      verb: optString(r, 'verb', p),
+      group: optString(r, 'group', p),
+      version: optString(r, 'version', p),
+      resource: optString(r, 'resource', p),
+      subresource: optString(r, 'subresource', p),
+      name: optString(r, 'name', p),
+    };
+    input.resource = attrs;
+  } else {
+    if (typeof nra !== 'object' || Array.isArray(nra))
+      throw new BadRequest(`spec.nonResourceAttributes: expected object, got ${typeName(nra)}`);
+    const n = nra as Record<string, unknown>;
+    const p = 'spec.nonResourceAttributes';
+    const attrs: NonResourceAttributes = { path: optString(n, 'path', p), verb: optString(n, 'verb', p) };
+    input.nonResource = attrs;
+  }
+  return { apiVersion, input };
+}
+
+/** Checks a `Content-Type` header: `application/json`, parameters allowed. */
+export function isJsonContentType(ct: string | undefined): boolean {
+  if (!ct) return false;
+  return ct.split(';')[0]!.trim().toLowerCase() === 'application/json';
+}
