@@ -22,9 +22,9 @@ step() { printf '\n==> %s\n' "$*"; }
 step "node $(node --version), go $(go env GOVERSION 2>/dev/null || echo missing), python $(python3 --version 2>&1)"
 
 step "control-plane binaries (built from Go modules on first run, cached in $cache_root/kube-binaries)"
-bash tools/kube-binaries/build.sh kubernetes etcd kwok || { echo "control-plane build failed" >&2; status=1; }
+bash tools/kube-binaries/build.sh kubernetes etcd kwok kustomize || { echo "control-plane build failed" >&2; status=1; }
 
-step "python tools (moto) in a machine-level venv"
+step "python tools (moto, cfn-lint) in a machine-level venv"
 bash tools/python/ensure-venv.sh >/dev/null || { echo "python tools install failed" >&2; status=1; }
 
 # Resolve the base commit for nx affected (infra-and-manifests spec §4.3).
@@ -40,11 +40,11 @@ else
   sel=(run-many --all)
 fi
 
-step "lint, typecheck, unit tests, build"
-npx nx "${sel[@]}" -t lint typecheck test build --parallel=2 --nxBail=false --outputStyle=stream || status=1
+step "lint, typecheck, unit tests, build, bundles, Dockerfile checks"
+npx nx "${sel[@]}" -t lint typecheck test build bundle image-check --parallel=2 --nxBail=false --outputStyle=stream || status=1
 
-step "integration tests (one project at a time, each with its own local cluster)"
-npx nx "${sel[@]}" -t integration-test --parallel=1 --nxBail=false --outputStyle=stream || status=1
+step "cfn-lint, bundle smoke and integration tests (one project at a time, each with its own local cluster)"
+npx nx "${sel[@]}" -t cfn-lint bundle-smoke integration-test --parallel=1 --nxBail=false --outputStyle=stream || status=1
 
 # Sum the per-project results. A project whose jest run wrote no result (crashed before reporting)
 # counts as one failure.
@@ -55,7 +55,7 @@ const { execFileSync } = require('node:child_process');
 const [dir, ...sel] = process.argv.slice(2);
 let passed = 0, failed = 0;
 const expected = [];
-for (const [target, kind] of [['test', 'unit'], ['integration-test', 'integration']]) {
+for (const [target, kind] of [['test', 'unit'], ['image-check', 'image-check'], ['cfn-lint', 'cfn-lint'], ['bundle-smoke', 'bundle-smoke'], ['integration-test', 'integration']]) {
   const args = sel[0] === 'affected' ? ['show', 'projects', '--affected', sel[1], '--withTarget', target] : ['show', 'projects', '--withTarget', target];
   const out = execFileSync('npx', ['nx', ...args], { encoding: 'utf8' });
   for (const p of out.split('\n').map((s) => s.trim()).filter(Boolean)) expected.push(`${p}.${kind}`);

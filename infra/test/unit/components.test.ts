@@ -1,0 +1,211 @@
+/**
+ * The registry and the components agree (infra spec §1.9): every item consumed by a component names an env var
+ * that the component's exported flag schema accepts, or that its container args reference as `$(ENV)`; every env
+ * var the schema requires is supplied by some item. Components without code yet are checked once they export
+ * their flags. The rendered overlay is checked for the contract of §2.5.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+// eslint-disable-next-line @nx/enforce-module-boundaries -- the registry is checked against the config schema the downscaler exports (infra spec §1.9)
+import { downscalerFlags, parseDownscalerConfig } from '@kubeaws/downscaler';
+// eslint-disable-next-line @nx/enforce-module-boundaries -- infra is rendered and applied by the kubeaws CLI; its tests drive that code
+import {
+  buildOverlay,
+  componentConfig,
+  type ConfigItem,
+  defaultRegistry,
+  legacySort,
+  priorityExpanderConfigMap,
+  renderManifests,
+} from '@kubeaws/kubeaws';
+// eslint-disable-next-line @nx/enforce-module-boundaries -- the registry is checked against the config schema the pdb-controller exports (infra spec §1.9)
+import { pdbControllerFlags } from '@kubeaws/pdb-controller';
+import { parseFlags } from '@kubeaws/runtime';
+import { parse } from 'yaml';
+import { fixture, ROOT } from './helpers';
+
+type FlagSpecs = Record<string, { env?: string; default?: unknown }>;
+
+/** Per component: its exported flag schema and its parser of flags + environment (throws on a bad value). */
+const COMPONENTS: Record<string, { flags: () => FlagSpecs; parse: (env: NodeJS.ProcessEnv) => unknown }> = {
+  'pdb-controller': {
+    flags: () => pdbControllerFlags() as unknown as FlagSpecs,
+    parse: (env) => parseFlags(pdbControllerFlags(), { argv: [], env, name: 'pdb-controller', description: '' }),
+  },
+  downscaler: {
+    flags: () => downscalerFlags() as unknown as FlagSpecs,
+    parse: (env) => parseDownscalerConfig([], env),
+  },
+};
+
+/** Valid values of an item's type that differ from most defaults: an env var is read when one changes the parse. */
+function samples(item: ConfigItem): string[] {
+  switch (item.type) {
+    case 'duration':
+      return ['45s', '17m'];
+    case 'schedule':
+      return ['Mon-Fri 07:30-20:30 Europe/Berlin', 'never'];
+    case 'bool':
+      return ['true', 'false'];
+    case 'intOrPercent':
+    case 'int':
+      return ['3', '7'];
+    case 'enum':
+      return [...(item.values ?? [])];
+    case 'list':
+      return item.values ? [`${item.values[0]},${item.values[2]}`] : ['kube-system,monitoring'];
+    default:
+      return [];
+  }
+}
+
+/**
+ * Items whose env var the component does not read yet, with what is missing. The test fails when this list is
+ * out of date in either direction.
+ */
+const KNOWN_GAPS: Record<string, string> = {};
+
+/** JSON of parsed settings, with Sets, Maps and RegExps made visible. */
+function show(v: unknown): string {
+  return JSON.stringify(v, (_k, x) =>
+    x instanceof Set || x instanceof Map ? [...x] : x instanceof RegExp ? x.source : x,
+  );
+}
+
+function containerArgs(component: string): string[] {
+  const file = path.join(ROOT, 'manifests', component, 'deployment.yaml');
+  const d = parse(fs.readFileSync(file, 'utf8')) as {
+    spec: { template: { spec: { containers: { args?: string[] }[] } } };
+  };
+  return d.spec.template.spec.containers.flatMap((c) => c.args ?? []);
+}
+
+describe('registry ↔ components', () => {
+  const registry = defaultRegistry(path.join(ROOT, 'infra/config-defaults.yaml'));
+
+  it('every component item reaches an env var the component reads (or a $(ENV) flag in its args)', () => {
+    const gaps: Record<string, string> = {};
+    for (const [component, { parse: parseEnv }] of Object.entries(COMPONENTS)) {
+      const args = containerArgs(component);
+      const baseline = show(parseEnv({}));
+      for (const item of registry.values()) {
+        if (!(item.consumers as string[]).includes(component)) continue;
+        const viaArgs = item.flag !== undefined && args.includes(`--${item.flag}=$(${item.env})`);
+        const read = samples(item).some((v) => show(parseEnv({ [item.env!]: v })) !== baseline);
+        if (!read && !viaArgs) gaps[item.name] = KNOWN_GAPS[item.name] ?? `${component} reads no env ${item.env}`;
+      }
+    }
+    expect(gaps).toEqual(KNOWN_GAPS);
+  });
+
+  it.each(['prod-3az', 'test-1az', 'egress-off'])(
+    'the rendered component config of %s parses in every component',
+    (name) => {
+      const c = fixture(name);
+      for (const [component, { parse: parseEnv }] of Object.entries(COMPONENTS)) {
+        expect(() => parseEnv(componentConfig(c, component))).not.toThrow();
+      }
+    },
+  );
+
+  it('every env var a component requires is supplied by an item', () => {
+    for (const [component, { flags }] of Object.entries(COMPONENTS)) {
+      const required = Object.values(flags())
+        .filter((f) => f.env && f.default === undefined)
+        .map((f) => f.env);
+      const supplied = new Set(
+        [...registry.values()].filter((i) => (i.consumers as string[]).includes(component)).map((i) => i.env),
+      );
+      expect({ component, missing: required.filter((e) => !supplied.has(e)) }).toEqual({ component, missing: [] });
+    }
+  });
+
+  it('the component config carries the items in the form the components parse', () => {
+    const c = fixture('egress-off');
+    expect(componentConfig(c, 'pdb-controller')).toEqual({ MAX_UNAVAILABLE: '25%', NON_READY_TTL: '' });
+    expect(componentConfig(c, 'downscaler')).toMatchObject({
+      GRACE_PERIOD: '15m',
+      INCLUDE_RESOURCES: 'deployments,statefulsets',
+      DEFAULT_UPTIME: 'always',
+    });
+    const nlc = componentConfig(fixture('spot-fallback'), 'node-lifecycle-controller');
+    expect(nlc).toMatchObject({
+      CLUSTER_NAME: 'spot-1',
+      SLA_PROFILE: 'test',
+      DRAIN_GRACE_PERIOD: '2h',
+      SQS_QUEUE_URL: 'https://sqs.eu-central-1.amazonaws.com/123456789012/spot-1-interruption',
+      AWS_ROLE_ARN: 'arn:aws:iam::123456789012:role/spot-1-node-lifecycle-controller',
+    });
+    expect(componentConfig(fixture('spot-fallback'), 'metrics-adapter').METRICS_ADAPTER_AWS_REGIONS).toBe(
+      'eu-central-1,eu-west-1',
+    );
+  });
+});
+
+describe('manifest overlay', () => {
+  it('sets the image from the one version, the version label, the config hash and the generated ConfigMap', () => {
+    const o = buildOverlay({
+      component: 'pdb-controller',
+      baseDir: path.join(ROOT, 'manifests/pdb-controller'),
+      baseRelative: '../../../../manifests/pdb-controller',
+      registry: 'registry.example.org/kubeaws',
+      version: '1.2.3',
+      env: { MAX_UNAVAILABLE: '1', NON_READY_TTL: '' },
+    });
+    expect(parse(o.kustomization)).toEqual({
+      apiVersion: 'kustomize.config.k8s.io/v1beta1',
+      kind: 'Kustomization',
+      resources: ['../../../../manifests/pdb-controller'],
+      images: [
+        { name: 'kubeaws/pdb-controller', newName: 'registry.example.org/kubeaws/pdb-controller', newTag: '1.2.3' },
+      ],
+      labels: [{ pairs: { 'app.kubernetes.io/version': '1.2.3' }, includeSelectors: false }],
+      commonAnnotations: { 'kubeaws.io/config-hash': o.configHash },
+      configMapGenerator: [
+        {
+          name: 'kubeaws-pdb-controller-config',
+          namespace: 'kube-system',
+          envs: ['config.env'],
+          options: { disableNameSuffixHash: true },
+        },
+      ],
+    });
+    expect(o.configEnv).toBe('MAX_UNAVAILABLE=1\nNON_READY_TTL=\n');
+    const deployment = o.objects.find((x) => x.kind === 'Deployment') as any;
+    expect(deployment.spec.template.spec.containers[0].image).toBe('registry.example.org/kubeaws/pdb-controller:1.2.3');
+    expect(deployment.spec.template.metadata.annotations['kubeaws.io/config-hash']).toBe(o.configHash);
+    expect(deployment.metadata.labels['app.kubernetes.io/version']).toBe('1.2.3');
+    expect(deployment.spec.selector.matchLabels).not.toHaveProperty('app.kubernetes.io/version');
+    const cm = o.objects.find(
+      (x) => x.kind === 'ConfigMap' && x.metadata.name === 'kubeaws-pdb-controller-config',
+    ) as any;
+    expect(cm.data).toEqual({ MAX_UNAVAILABLE: '1', NON_READY_TTL: '' });
+    expect(o.objects.map((x) => x.kind)).toEqual(legacySort(o.objects).map((x) => x.kind));
+    expect(o.objects[0].kind).toBe('ServiceAccount');
+  });
+
+  it('leaves disabled components out and lists their objects for deletion', () => {
+    const prod = fixture('prod-3az');
+    const m = renderManifests(prod, ROOT, path.join(ROOT, 'out/prod-1/manifests'));
+    expect(m.overlays.map((o) => o.component)).not.toContain('downscaler');
+    expect(m.deletions).toContainEqual({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      namespace: 'kube-system',
+      name: 'kubeaws-downscaler',
+    });
+    const test = renderManifests(fixture('test-1az'), ROOT, path.join(ROOT, 'out/test-1/manifests'));
+    expect(test.overlays.map((o) => o.component)).toContain('downscaler');
+    expect(test.deletions.every((d) => d.name !== 'kubeaws-downscaler')).toBe(true);
+  });
+
+  it('maps priorities to worker ASG name regexes for the cluster-autoscaler priority expander', () => {
+    const cm = priorityExpanderConfigMap(fixture('spot-fallback'));
+    expect(cm.metadata).toMatchObject({ name: 'cluster-autoscaler-priority-expander', namespace: 'kube-system' });
+    expect(parse((cm as any).data.priorities)).toEqual({
+      '1000': ['^spot-1-pool-spot$'],
+      '500': ['^spot-1-pool-batch-spot$'],
+      '0': ['^spot-1-pool-batch$', '^spot-1-pool-fallback$'],
+    });
+  });
+});

@@ -1,0 +1,191 @@
+/**
+ * IAM of the cluster stack: node roles and the IRSA roles of the components (least privilege; write actions
+ * scoped by the cluster's ownership tag). Exported per component so that component tests can check the
+ * actions they call against the role they get.
+ */
+import { ownerTagKey } from './common';
+import { type Cfn, getAtt, policyDocument, ref, type Statement, sub } from './intrinsics';
+
+/** Components with an IRSA role, and their ServiceAccount in kube-system. */
+export const IRSA_COMPONENTS = {
+  'static-egress-controller': 'kubeaws-static-egress-controller',
+  'metrics-adapter': 'kubeaws-metrics-adapter',
+  'node-lifecycle-controller': 'kubeaws-node-lifecycle-controller',
+  'cluster-autoscaler': 'cluster-autoscaler',
+} as const;
+
+/** A component with an IRSA role. */
+export type IrsaComponent = keyof typeof IRSA_COMPONENTS;
+
+/** Logical ID of a component's role: `NodeLifecycleControllerRole`. */
+export function irsaLogicalId(component: IrsaComponent): string {
+  return `${component
+    .split('-')
+    .map((p) => p.charAt(0).toUpperCase() + p.slice(1))
+    .join('')}Role`;
+}
+
+const ASG_ARN =
+  'arn:${AWS::Partition}:autoscaling:${AWS::Region}:${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/${ClusterName}-pool-*';
+const EC2_ARN = (type: string): Cfn => sub(`arn:\${AWS::Partition}:ec2:\${AWS::Region}:\${AWS::AccountId}:${type}/*`);
+
+/** Inline policy statements of a component's role. `cluster` is the cluster name (tag condition keys). */
+export function componentStatements(component: IrsaComponent, cluster: string): Statement[] {
+  const owner = ownerTagKey(cluster);
+  const ownedResource = (prefix: string) => ({ StringEquals: { [`${prefix}:ResourceTag/${owner}`]: 'owned' } });
+  switch (component) {
+    case 'node-lifecycle-controller':
+      return [
+        {
+          Sid: 'ConsumeInterruptionQueue',
+          Effect: 'Allow',
+          Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'],
+          Resource: getAtt('InterruptionQueue', 'Arn'),
+        },
+        {
+          Sid: 'Describe',
+          Effect: 'Allow',
+          Action: [
+            'ec2:DescribeInstances',
+            'ec2:DescribeInstanceStatus',
+            'autoscaling:DescribeAutoScalingGroups',
+            'autoscaling:DescribeAutoScalingInstances',
+            'autoscaling:DescribeLifecycleHooks',
+            'elasticloadbalancing:DescribeTargetHealth',
+          ],
+          Resource: '*',
+        },
+        {
+          Sid: 'TerminateOwnedInstances',
+          Effect: 'Allow',
+          Action: 'ec2:TerminateInstances',
+          Resource: EC2_ARN('instance'),
+          Condition: ownedResource('ec2'),
+        },
+        {
+          Sid: 'ManageOwnedPools',
+          Effect: 'Allow',
+          Action: [
+            'autoscaling:CompleteLifecycleAction',
+            'autoscaling:RecordLifecycleActionHeartbeat',
+            'autoscaling:TerminateInstanceInAutoScalingGroup',
+            'autoscaling:SetDesiredCapacity',
+            'autoscaling:UpdateAutoScalingGroup',
+          ],
+          Resource: sub(ASG_ARN),
+          Condition: ownedResource('autoscaling'),
+        },
+      ];
+    case 'cluster-autoscaler':
+      return [
+        {
+          Sid: 'Describe',
+          Effect: 'Allow',
+          Action: ['autoscaling:Describe*', 'ec2:DescribeLaunchTemplateVersions', 'ec2:DescribeInstanceTypes'],
+          Resource: '*',
+        },
+        {
+          Sid: 'ScaleOwnedPools',
+          Effect: 'Allow',
+          Action: ['autoscaling:SetDesiredCapacity', 'autoscaling:TerminateInstanceInAutoScalingGroup'],
+          Resource: sub(ASG_ARN),
+          Condition: ownedResource('autoscaling'),
+        },
+      ];
+    case 'metrics-adapter':
+      return [
+        {
+          Sid: 'ReadQueueMetrics',
+          Effect: 'Allow',
+          Action: ['sqs:GetQueueUrl', 'sqs:GetQueueAttributes'],
+          Resource: ref('MetricsAdapterQueueArnPattern'),
+        },
+      ];
+    case 'static-egress-controller':
+      return [
+        {
+          Sid: 'Describe',
+          Effect: 'Allow',
+          Action: [
+            'ec2:DescribeVpcs',
+            'ec2:DescribeSubnets',
+            'ec2:DescribeRouteTables',
+            'ec2:DescribeAddresses',
+            'ec2:DescribeNatGateways',
+            'ec2:DescribeInternetGateways',
+          ],
+          Resource: '*',
+        },
+        {
+          Sid: 'CreateTaggedAddressesAndGateways',
+          Effect: 'Allow',
+          Action: ['ec2:AllocateAddress', 'ec2:CreateNatGateway'],
+          Resource: [EC2_ARN('elastic-ip'), EC2_ARN('natgateway')],
+          Condition: { StringEquals: { [`aws:RequestTag/${owner}`]: 'owned' } },
+        },
+        {
+          Sid: 'NatGatewaysInOwnedSubnetsWithOwnedAddresses',
+          Effect: 'Allow',
+          Action: 'ec2:CreateNatGateway',
+          Resource: [EC2_ARN('subnet'), EC2_ARN('elastic-ip')],
+          Condition: ownedResource('ec2'),
+        },
+        {
+          Sid: 'TagOnCreate',
+          Effect: 'Allow',
+          Action: 'ec2:CreateTags',
+          Resource: [EC2_ARN('elastic-ip'), EC2_ARN('natgateway')],
+          Condition: {
+            StringEquals: {
+              'ec2:CreateAction': ['AllocateAddress', 'CreateNatGateway'],
+              [`aws:RequestTag/${owner}`]: 'owned',
+            },
+          },
+        },
+        {
+          Sid: 'ReleaseOwned',
+          Effect: 'Allow',
+          Action: ['ec2:ReleaseAddress', 'ec2:DeleteNatGateway'],
+          Resource: [EC2_ARN('elastic-ip'), EC2_ARN('natgateway')],
+          Condition: ownedResource('ec2'),
+        },
+        {
+          Sid: 'RoutesInClusterRouteTables',
+          Effect: 'Allow',
+          Action: ['ec2:CreateRoute', 'ec2:ReplaceRoute', 'ec2:DeleteRoute'],
+          Resource: EC2_ARN('route-table'),
+          Condition: { StringEquals: { [`ec2:ResourceTag/${owner}`]: ['owned', 'shared'] } },
+        },
+      ];
+  }
+}
+
+/**
+ * The IRSA role resource of a component: trust = `AssumeRoleWithWebIdentity` from the cluster's OIDC provider
+ * (ARN built with `Fn::Sub`, the provider a `DependsOn`) for exactly its ServiceAccount and audience
+ * `sts.amazonaws.com`. The condition keys name the issuer host, which is per-cluster structure.
+ */
+export function irsaRole(component: IrsaComponent, cluster: string, apiHostname: string): Record<string, Cfn> {
+  return {
+    Type: 'AWS::IAM::Role',
+    DependsOn: 'OidcProvider',
+    Properties: {
+      RoleName: sub(`\${ClusterName}-${component}`),
+      Description: sub(`IRSA role of ${component} in \${ClusterName}`),
+      AssumeRolePolicyDocument: policyDocument([
+        {
+          Effect: 'Allow',
+          Principal: { Federated: sub('arn:${AWS::Partition}:iam::${AWS::AccountId}:oidc-provider/${ApiHostname}') },
+          Action: 'sts:AssumeRoleWithWebIdentity',
+          Condition: {
+            StringEquals: {
+              [`${apiHostname}:sub`]: `system:serviceaccount:kube-system:${IRSA_COMPONENTS[component]}`,
+              [`${apiHostname}:aud`]: 'sts.amazonaws.com',
+            },
+          },
+        },
+      ]),
+      Policies: [{ PolicyName: component, PolicyDocument: policyDocument(componentStatements(component, cluster)) }],
+    },
+  };
+}

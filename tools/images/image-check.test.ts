@@ -1,0 +1,163 @@
+/**
+ * Dockerfile checks of one service (KUBEAWS_SERVICE) and of Dockerfile.base (infra-and-manifests spec §3), parsed
+ * with dockerfile-ast, plus the bundle the service Dockerfile copies. No Docker engine is involved.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { type Dockerfile, DockerfileParser, type Instruction } from 'dockerfile-ast';
+import { parseAllDocuments } from 'yaml';
+
+const ROOT = path.resolve(__dirname, '../..');
+const SERVICE = process.env.KUBEAWS_SERVICE!;
+const BUNDLE = `dist/packages/${SERVICE}/bundle`;
+
+const parse = (file: string): Dockerfile => DockerfileParser.parse(fs.readFileSync(path.join(ROOT, file), 'utf8'));
+const keyword = (i: Instruction): string => i.getKeyword().toUpperCase();
+const args = (i: Instruction): string[] => i.getArguments().map((a) => a.getValue());
+const json = (i: Instruction): unknown => JSON.parse(i.getArgumentsContent() ?? 'null');
+
+/** Container ports and runAsUser of the service's workload in manifests/<service>. */
+function workload(): { ports: number[]; runAsUser: number | undefined } {
+  const dir = path.join(ROOT, 'manifests', SERVICE);
+  for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.yaml'))) {
+    for (const doc of parseAllDocuments(fs.readFileSync(path.join(dir, file), 'utf8'))) {
+      const o = doc.toJS() as { kind?: string; spec?: any } | null;
+      if (!o || !['Deployment', 'DaemonSet', 'StatefulSet'].includes(o.kind ?? '')) continue;
+      const pod = o.spec.template.spec;
+      const ctr = pod.containers[0];
+      return {
+        ports: (ctr.ports ?? [])
+          .map((p: { containerPort: number }) => p.containerPort)
+          .sort((a: number, b: number) => a - b),
+        runAsUser: ctr.securityContext?.runAsUser ?? pod.securityContext?.runAsUser,
+      };
+    }
+  }
+  throw new Error(`no workload in manifests/${SERVICE}`);
+}
+
+describe(`Dockerfile.base`, () => {
+  const d = parse('Dockerfile.base');
+  const ins = d.getInstructions();
+  const find = (k: string) => ins.filter((i) => keyword(i) === k);
+
+  it('builds FROM the official Node image, Active LTS major by default, Debian slim, never latest', () => {
+    const nodeArg = d.getInitialARGs().find((a) => a.getProperty()?.getName() === 'NODE_VERSION');
+    const pinned = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).devDependencies.node as string;
+    expect(nodeArg?.getProperty()?.getValue()).toBe(pinned.split('.')[0]);
+    const froms = d.getFROMs();
+    expect(froms).toHaveLength(1);
+    expect(froms[0].getImageName()).toBe('node');
+    expect(froms[0].getImageTag()).toMatch(/^\$\{NODE_VERSION\}-(bookworm|trixie)-slim$/);
+  });
+
+  it('installs tini and ca-certificates and removes npm, npx, corepack and yarn', () => {
+    const run = find('RUN')
+      .map((i) => i.getArgumentsContent() ?? '')
+      .join('\n');
+    expect(run).toMatch(/apt-get install -y --no-install-recommends tini ca-certificates/);
+    for (const p of [
+      '/usr/local/lib/node_modules/npm',
+      '/usr/local/bin/npm',
+      '/usr/local/bin/npx',
+      '/usr/local/bin/corepack',
+      '/usr/local/bin/yarn',
+    ])
+      expect(run).toContain(p);
+    expect(run).toContain('rm -rf /var/lib/apt/lists/*');
+  });
+
+  it('sets NODE_ENV, WORKDIR /app, USER 1000:1000 and the tini entrypoint', () => {
+    expect(find('ENV').map(args)).toEqual([['NODE_ENV=production']]);
+    expect(find('WORKDIR').map(args)).toEqual([['/app']]);
+    expect(find('USER').map(args)).toEqual([['1000:1000']]);
+    expect(find('ENTRYPOINT').map(json)).toEqual([['/usr/bin/tini', '--', 'node', '--enable-source-maps']]);
+  });
+
+  it('labels source, version, revision and licenses from build args', () => {
+    const labels = find('LABEL').flatMap((i) => (i.getArgumentsContent() ?? '').split(/\s*\\?\n\s*|\s+(?=org\.)/));
+    const declared = new Set(find('ARG').map((i) => args(i)[0].split('=')[0]));
+    for (const [key, arg] of [
+      ['source', 'SOURCE'],
+      ['version', 'VERSION'],
+      ['revision', 'REVISION'],
+      ['licenses', 'LICENSES'],
+    ]) {
+      expect(labels).toContain(`org.opencontainers.image.${key}="\${${arg}}"`);
+      expect(declared.has(arg)).toBe(true);
+    }
+  });
+});
+
+describe(`packages/${SERVICE}/Dockerfile`, () => {
+  const file = `packages/${SERVICE}/Dockerfile`;
+  const d = parse(file);
+  const ins = d.getInstructions();
+  const find = (k: string) => ins.filter((i) => keyword(i) === k);
+
+  it('takes ARG BASE_IMAGE (a tagged default, not latest) then FROM ${BASE_IMAGE}', () => {
+    expect(ins.slice(0, 2).map(keyword)).toEqual(['ARG', 'FROM']);
+    const base = d.getInitialARGs()[0].getProperty()!;
+    expect(base.getName()).toBe('BASE_IMAGE');
+    expect(base.getValue()).toMatch(/^[a-z0-9./-]+:(?!latest$)[A-Za-z0-9_.-]+$/);
+    expect(args(ins[1])).toEqual(['${BASE_IMAGE}']);
+  });
+
+  it('copies exactly its bundle into /app and runs /app/main.mjs', () => {
+    expect(find('COPY').map(args)).toEqual([[`${BUNDLE}/`, '/app/']]);
+    expect(find('CMD').map(json)).toEqual([['/app/main.mjs']]);
+    expect(find('ADD')).toEqual([]);
+  });
+
+  it('runs no package manager, keeps uid 1000 (the manifests runAsUser) and puts no secret in ENV', () => {
+    for (const r of find('RUN'))
+      expect(r.getArgumentsContent()).not.toMatch(/\b(apt|apt-get|apk|npm|npx|yarn|pnpm|pip|corepack)\b/);
+    expect(
+      find('USER')
+        .map(args)
+        .filter((u) => !/^1000(:1000)?$/.test(u[0])),
+    ).toEqual([]);
+    const effectiveUser = Number((find('USER').map(args).pop() ?? ['1000'])[0].split(':')[0]);
+    expect(workload().runAsUser).toBe(effectiveUser);
+    expect(
+      find('ENV')
+        .flatMap(args)
+        .filter((e) => /(SECRET|TOKEN|PASSWORD|PRIVATE|CREDENTIAL|_KEY)\b/i.test(e.split('=')[0])),
+    ).toEqual([]);
+  });
+
+  it('exposes exactly the container ports of its manifests', () => {
+    const exposed = find('EXPOSE')
+      .flatMap(args)
+      .map((p) => Number(p.split('/')[0]))
+      .sort((a, b) => a - b);
+    expect(exposed).toEqual(workload().ports);
+  });
+
+  it('has a bundle target, and the bundle holds main.mjs (the CMD), its map and the licenses, no native addon', () => {
+    const project = JSON.parse(fs.readFileSync(path.join(ROOT, 'packages', SERVICE, 'project.json'), 'utf8'));
+    expect(Object.keys(project.targets)).toEqual(expect.arrayContaining(['bundle', 'bundle-smoke', 'image-check']));
+    expect(fs.readdirSync(path.join(ROOT, BUNDLE)).sort()).toEqual([
+      'THIRD_PARTY_LICENSES.txt',
+      'main.mjs',
+      'main.mjs.map',
+    ]);
+    const main = fs.readFileSync(path.join(ROOT, BUNDLE, 'main.mjs'), 'utf8');
+    expect(main.split('\n')[0]).toMatch(/^import \{ createRequire as \w+ \} from 'node:module';$/);
+    expect(main.trimEnd().split('\n').pop()).toBe('//# sourceMappingURL=main.mjs.map');
+    const meta = JSON.parse(fs.readFileSync(path.join(ROOT, 'dist/packages', SERVICE, 'bundle.meta.json'), 'utf8')) as {
+      inputs: Record<string, unknown>;
+    };
+    expect(Object.keys(meta.inputs).filter((f) => f.endsWith('.node'))).toEqual([]);
+    expect(fs.readFileSync(path.join(ROOT, BUNDLE, 'THIRD_PARTY_LICENSES.txt'), 'utf8')).toMatch(
+      /^@kubernetes\/client-node@[0-9.]+ \(Apache-2\.0\)$/m,
+    );
+  });
+
+  it('is built from the repository root, whose .dockerignore admits only the bundles', () => {
+    expect(fs.readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').trim().split('\n')).toEqual([
+      '*',
+      '!dist/packages/*/bundle',
+    ]);
+  });
+});
