@@ -21,9 +21,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
+import { log, root, vmStatus, writeBenchmarkSection } from './lib.mts';
 
 const require = createRequire(import.meta.url);
-const root = path.resolve(import.meta.dirname, '..');
+
 const jose = require('jose');
 
 const { values: args } = parseArgs({
@@ -39,7 +40,6 @@ const { values: args } = parseArgs({
   allowPositionals: true,
 });
 
-const log = (msg: string) => process.stderr.write(`[bench] ${new Date().toISOString().slice(11, 19)} ${msg}\n`);
 
 // ---------------------------------------------------------------------------------------------------------
 // Server side (child processes)
@@ -213,10 +213,6 @@ async function load(o: {
   };
 }
 
-function vmHWM(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Math.round(Number(m[1]) / 1024) : NaN;
-}
 
 const hasTaskset = spawnSync('taskset', ['--version']).status === 0 && os.cpus().length >= 2;
 
@@ -356,7 +352,7 @@ async function main(): Promise<void> {
         warmupMs: warmup * 1000,
         durationMs: seconds * 1000,
       });
-      results[name] = { ...r, rssMiB: vmHWM(child.pid!) };
+      results[name] = { ...r, rssMiB: Math.round(vmStatus(child.pid!, 'VmHWM')) };
       log(
         `${name}: ${r.rps}/s p50 ${r.p50ms} ms p99 ${r.p99ms} ms non-200 ${r.non200} RSS ${results[name]!.rssMiB} MiB`,
       );
@@ -388,15 +384,11 @@ function writeReport(o: {
   pinned: boolean;
   results: Record<string, LoadResult & { rssMiB: number }>;
 }): void {
-  const file = path.join(root, 'docs/benchmarks.md');
-  const begin = '<!-- authnz-webhook:begin -->';
-  const end = '<!-- authnz-webhook:end -->';
   const r = o.results;
   const row = (label: string, k: string, budget: string) =>
     `| ${label} | ${r[k]!.rps.toLocaleString('en-US')} | ${r[k]!.p50ms} | ${r[k]!.p99ms} | ${r[k]!.rssMiB} | ${budget} |`;
   const ratio = (r.tokenreview_plain!.rps / r.bare!.rps).toFixed(2);
   const body = [
-    begin,
     `Measured ${new Date().toISOString().slice(0, 10)} on the 2-core build machine, \`npm run bench -- authnz-webhook --seconds ${o.seconds} --connections ${o.connections} --tokens ${o.tokens}\`: closed-loop load, ${o.connections} keep-alive connections over loopback, ${o.warmup} s warm-up then ${o.seconds} s measured per row; ${o.pinned ? 'server pinned to CPU 0, load generator on CPU 1' : 'server and load generator share the CPUs'}. Latencies are at saturation (the load generator shares the machine), so they are upper bounds for the spec's fixed-rate p99. TokenReviews use ${o.tokens} distinct RS256-2048 tokens with the token cache off (every request verifies a signature) unless marked cached.`,
     '',
     '| Scenario | Requests/s | p50 ms | p99 ms | Server peak RSS MiB | Budget (spec §8) |',
@@ -409,14 +401,8 @@ function writeReport(o: {
     row('SubjectAccessReview mix, mTLS', 'sar_mtls', '≥ 6,400/s'),
     '',
     `Peak RSS across all runs: ${Math.max(...Object.values(r).map((x) => x.rssMiB))} MiB (budget < 100 MB). Non-200 answers: ${Object.values(r).reduce((a, x) => a + x.non200, 0)}.`,
-    end,
   ].join('\n');
-  let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
-  if (text.includes(begin))
-    text = text.slice(0, text.indexOf(begin)) + body + text.slice(text.indexOf(end) + end.length);
-  else text = `${text.trimEnd()}\n\n## authnz-webhook\n\n${body}\n`;
-  fs.writeFileSync(file, text);
-  log(`results written to ${path.relative(root, file)}`);
+  writeBenchmarkSection('authnz-webhook', body);
 }
 
 if (args.serve) {

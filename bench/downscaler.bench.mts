@@ -16,13 +16,12 @@
 //    markers.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
+import { cpuSeconds, freePort, log, pollUntil, pool, root, vmStatus, writeBenchmarkSection } from './lib.mts';
 
 const require = createRequire(import.meta.url);
-const root = path.resolve(import.meta.dirname, '..');
 const { startCluster, ensureBinaries } = require(path.join(root, 'dist/packages/testenv/lib/index.js'));
 const { sumSamples } = require(path.join(root, 'dist/packages/kubeaws/lib/prometheus.js'));
 const k8s = require('@kubernetes/client-node');
@@ -41,51 +40,12 @@ const N = Number(args.workloads);
 const NS = Number(args.namespaces ?? Math.max(1, Math.round(N / 10)));
 const TICKS = Number(args.ticks);
 const INTERVAL_S = Number(/^(\d+)s?$/.exec(args.interval)?.[1] ?? 10);
-const log = (msg: string) => process.stderr.write(`[bench] ${new Date().toISOString().slice(11, 19)} ${msg}\n`);
 const ANN = 'downscaler/downtime';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
-async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let i = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (i < items.length) await fn(items[i++]);
-    }),
-  );
-}
 
-async function pollUntil<T>(
-  what: string,
-  timeoutMs: number,
-  intervalMs: number,
-  fn: () => Promise<T | undefined>,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
 
-function vmStatus(pid: number, field: 'VmHWM' | 'VmRSS'): number {
-  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
 
-function cpuSeconds(pid: number): number {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime in clock ticks (USER_HZ = 100)
-}
 
 /** API requests of the controller by verb, without watches, Events and the Lease. */
 function requests(text: string, verb: string): number {
@@ -307,12 +267,8 @@ async function main(): Promise<void> {
 }
 
 function writeReport(r: Record<string, number>): void {
-  const file = path.join(root, 'docs/benchmarks.md');
-  const begin = '<!-- downscaler:begin -->';
-  const end = '<!-- downscaler:end -->';
   const per = (n: number) => (n / r.workloads).toFixed(2);
   const body = [
-    begin,
     `Measured ${new Date().toISOString().slice(0, 10)} on the 2-core build machine, local control plane, \`npm run bench -- downscaler --workloads ${r.workloads} --namespaces ${r.namespaces} --interval ${r.intervalSeconds}s\`. Reads and writes are the controller's own API requests without watches, Events and Lease renewals; writes are also counted in the kube-apiserver audit log.`,
     '',
     '| Measure | Result | Budget (spec §7) |',
@@ -327,14 +283,8 @@ function writeReport(r: Record<string, number>): void {
     `| LISTs during both transitions | ${r.transitionLists} | 0 |`,
     `| Events dropped by the Event rate limit (both transitions) | ${r.eventsDropped} | best effort |`,
     `| Peak RSS (VmHWM) | ${r.peakRssMiB} MiB | ≤ 256 MiB |`,
-    end,
   ].join('\n');
-  let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
-  if (text.includes(begin))
-    text = text.slice(0, text.indexOf(begin)) + body + text.slice(text.indexOf(end) + end.length);
-  else text = `${text.trimEnd()}\n\n## downscaler\n\n${body}\n`;
-  fs.writeFileSync(file, text);
-  log(`results written to ${path.relative(root, file)}`);
+  writeBenchmarkSection('downscaler', body);
 }
 
 main().catch((err) => {

@@ -12,13 +12,12 @@
 // Results are printed as JSON and written into docs/benchmarks.md between the pdb-controller markers.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
+import { cpuSeconds, freePort, log, pollUntil, pool, root, vmStatus, writeBenchmarkSection } from './lib.mts';
 
 const require = createRequire(import.meta.url);
-const root = path.resolve(import.meta.dirname, '..');
 const { startCluster, ensureBinaries } = require(path.join(root, 'dist/packages/testenv/lib/index.js'));
 const { sumSamples } = require(path.join(root, 'dist/packages/kubeaws/lib/prometheus.js'));
 const k8s = require('@kubernetes/client-node');
@@ -35,45 +34,11 @@ const { values: args } = parseArgs({
 const N = Number(args.deployments);
 const NS = Number(args.namespaces);
 const QUIET_MS = Number(args['quiet-minutes']) * 60_000;
-const log = (msg: string) => process.stderr.write(`[bench] ${new Date().toISOString().slice(11, 19)} ${msg}\n`);
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
-async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let i = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (i < items.length) await fn(items[i++]);
-    }),
-  );
-}
 
-async function pollUntil<T>(what: string, timeoutMs: number, intervalMs: number, fn: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
 
-function vmStatus(pid: number, field: 'VmHWM' | 'VmRSS'): number {
-  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
 
-function cpuSeconds(pid: number): number {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime in clock ticks (USER_HZ = 100)
-}
 
 async function main(): Promise<void> {
   const perNodePods = Math.ceil((N * 2 * 1.2) / Number(args.nodes));
@@ -214,11 +179,7 @@ async function main(): Promise<void> {
 }
 
 function writeReport(r: Record<string, number>): void {
-  const file = path.join(root, 'docs/benchmarks.md');
-  const begin = '<!-- pdb-controller:begin -->';
-  const end = '<!-- pdb-controller:end -->';
   const body = [
-    begin,
     `Measured ${new Date().toISOString().slice(0, 10)} on the 2-core build machine, local control plane (kwok nodes), \`npm run bench -- pdb-controller --deployments ${r.deployments} --quiet-minutes ${r.quietMinutes}\`.`,
     '',
     '| Measure | Result | Budget (spec §7) |',
@@ -232,13 +193,8 @@ function writeReport(r: Record<string, number>): void {
     `| Writes in ${r.quietMinutes} quiet minutes, Lease renewals excluded (write counter / audit log) | ${r.quietWritesCounter} / ${r.quietWritesAuditLog} | 0 |`,
     `| API requests in the quiet window (watches and Lease renewals excluded) | ${r.quietApiRequests} | open watches only |`,
     `| Lease renewal requests in the quiet window (GET + UPDATE every 2 s) | ${r.quietLeaseRequests} | leader election |`,
-    end,
   ].join('\n');
-  let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
-  if (text.includes(begin)) text = text.slice(0, text.indexOf(begin)) + body + text.slice(text.indexOf(end) + end.length);
-  else text = `${text.trimEnd()}\n\n## pdb-controller\n\n${body}\n`;
-  fs.writeFileSync(file, text);
-  log(`results written to ${path.relative(root, file)}`);
+  writeBenchmarkSection('pdb-controller', body);
 }
 
 main().catch((err) => {

@@ -16,6 +16,7 @@ import {
   serviceAccountKubeConfig,
   testKubeConfig,
   waitFor,
+  LogCapture,
 } from '@kubeaws/testenv';
 import {
   type DownscalerHandle,
@@ -254,16 +255,7 @@ export class Cluster {
   }
 }
 
-/** Collects the controller's JSON log lines. */
-export class LogCapture {
-  readonly lines: Obj[] = [];
-  write(s: string): void {
-    for (const l of s.split('\n')) if (l.trim()) this.lines.push(JSON.parse(l));
-  }
-  find(pred: (l: Obj) => boolean): Obj[] {
-    return this.lines.filter(pred);
-  }
-}
+export { LogCapture };
 
 /** A controller started in-process for a test. */
 export interface TestController extends DownscalerHandle {

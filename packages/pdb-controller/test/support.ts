@@ -17,6 +17,7 @@ import {
   serviceAccountKubeConfig,
   testKubeConfig,
   waitFor,
+  LogCapture,
 } from '@kubeaws/testenv';
 import {
   type PdbControllerHandle,
@@ -333,16 +334,7 @@ function workload(kind: 'Deployment' | 'StatefulSet', ns: string, name: string, 
 
 // -- logs, metrics, audit --------------------------------------------------------------------------
 
-/** Collects the controller's JSON log lines (a pino destination). */
-export class LogCapture {
-  readonly lines: Obj[] = [];
-  write(s: string): void {
-    for (const l of s.split('\n')) if (l.trim()) this.lines.push(JSON.parse(l));
-  }
-  find(pred: (l: Obj) => boolean): Obj[] {
-    return this.lines.filter(pred);
-  }
-}
+export { LogCapture };
 
 /** A controller started in-process for a test. */
 export interface TestController extends PdbControllerHandle {

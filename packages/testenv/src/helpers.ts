@@ -139,3 +139,18 @@ export async function serviceAccountKubeConfig(
   });
   return kc;
 }
+
+/**
+ * Collects the JSON log lines a component writes (usable as a pino destination: it has `write(string)`).
+ * Each non-empty line is parsed as JSON; `find` filters them.
+ * @throws SyntaxError from `write` when a line is not JSON (components log JSON lines only).
+ */
+export class LogCapture {
+  readonly lines: Record<string, any>[] = [];
+  write(s: string): void {
+    for (const l of s.split('\n')) if (l.trim()) this.lines.push(JSON.parse(l));
+  }
+  find(pred: (l: Record<string, any>) => boolean): Record<string, any>[] {
+    return this.lines.filter(pred);
+  }
+}

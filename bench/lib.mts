@@ -1,0 +1,72 @@
+// Helpers shared by the benchmarks in bench/ (run with Node 26 type stripping, `node bench/<name>.bench.mts`).
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+
+/** Repository root. */
+export const root = path.resolve(import.meta.dirname, '..');
+
+/** Progress line on stderr: `[bench] HH:MM:SS msg`. */
+export const log = (msg: string): void => void process.stderr.write(`[bench] ${new Date().toISOString().slice(11, 19)} ${msg}\n`);
+
+/** A free TCP port on 127.0.0.1 (closed again before returning). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+/** Runs `fn` over `items` with at most `concurrency` calls in flight. */
+export async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let i = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (i < items.length) await fn(items[i++]);
+    }),
+  );
+}
+
+/**
+ * Calls `fn` every `intervalMs` until it returns a value other than undefined.
+ * @throws Error naming `what` after `timeoutMs`.
+ */
+export async function pollUntil<T>(what: string, timeoutMs: number, intervalMs: number, fn: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** A memory field of /proc/<pid>/status in MiB: `VmHWM` (peak RSS) or `VmRSS`. NaN when absent. */
+export function vmStatus(pid: number, field: 'VmHWM' | 'VmRSS'): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** User + system CPU time of a process in seconds, from /proc/<pid>/stat (clock ticks, USER_HZ = 100). */
+export function cpuSeconds(pid: number): number {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/**
+ * Replaces the section of docs/benchmarks.md between `<!-- <name>:begin -->` and `<!-- <name>:end -->` with
+ * `body` (markdown without the markers), or appends it under a `## <name>` heading.
+ */
+export function writeBenchmarkSection(name: string, body: string): void {
+  const file = path.join(root, 'docs/benchmarks.md');
+  const begin = `<!-- ${name}:begin -->`;
+  const end = `<!-- ${name}:end -->`;
+  const section = `${begin}\n${body}\n${end}`;
+  let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
+  if (text.includes(begin)) text = text.slice(0, text.indexOf(begin)) + section + text.slice(text.indexOf(end) + end.length);
+  else text = `${text.trimEnd()}\n\n## ${name}\n\n${section}\n`;
+  fs.writeFileSync(file, text);
+  log(`results written to ${path.relative(root, file)}`);
+}
