@@ -429,7 +429,8 @@ describe('mutual TLS (spec §7, §5)', () => {
       s.on('data', (d) => (got += d.toString()));
       s.on('error', () => resolve('closed'));
       s.on('close', () => resolve(got.startsWith('HTTP/1.1') ? 'http' : 'closed'));
-      setTimeout(() => s.destroy(), 3000).unref();
+      // Deadline for an idle connection: a refused or answered handshake closes long before.
+      s.setTimeout(3000, () => s.destroy());
     });
   }
 
