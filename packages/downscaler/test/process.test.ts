@@ -6,8 +6,6 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { type Server, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -25,6 +23,7 @@ import {
   startTestController,
   waitFor,
 } from './support';
+import { startCountingApiServer } from '@kubeaws/testenv';
 
 const MAIN_JS = path.join(REPO_ROOT, 'dist/packages/downscaler/lib/main.js');
 const PRELOAD = path.join(__dirname, 'fixtures/workspace-packages.cjs');
@@ -77,22 +76,8 @@ describe('downscaler process, dry run and restarts', () => {
   });
 
   it('exits with code 2 naming flag or env, item and token, before any API call', async () => {
-    let connections = 0;
-    const server: Server = createServer((_req, res) => res.writeHead(500).end());
-    server.on('connection', () => connections++);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const kc = path.join(tmp, 'counting-kubeconfig');
-    writeFileSync(
-      kc,
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [{ name: 'c', cluster: { server: `http://127.0.0.1:${(server.address() as AddressInfo).port}` } }],
-        users: [{ name: 'u', user: { token: 'x' } }],
-        contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }],
-        'current-context': 'c',
-      }),
-    );
+    const api = await startCountingApiServer(path.join(tmp, 'counting-kubeconfig'));
+    const kc = api.kubeconfigPath;
     try {
       const base = [`--kubeconfig=${kc}`, '--metrics-bind-address=0', '--health-probe-bind-address=0'];
       const cases: Array<{ args: string[]; env?: Record<string, string>; says: string[] }> = [
@@ -116,9 +101,9 @@ describe('downscaler process, dry run and restarts', () => {
         expect({ args: c.args, code: r.code }).toEqual({ args: c.args, code: 2 });
         for (const s of c.says) expect(r.err).toContain(s);
       }
-      expect(connections).toBe(0);
+      expect(api.connections()).toBe(0);
     } finally {
-      server.close();
+      await api.close();
     }
   }, 120_000);
 

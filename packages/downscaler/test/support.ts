@@ -138,17 +138,11 @@ export class Cluster {
         `/${PLURALS[o.kind]}/${o.metadata.name}`;
       await this.api.apply(p, o, { force: true });
     }
-    const kc = await serviceAccountKubeConfig(this.kc, SA.namespace, SA.name, { expirationSeconds: 3600 });
-    const probe = new KubeClient({ kubeConfig: kc });
-    await waitFor(
-      async () => {
-        await probe.list('/apis/apps/v1/deployments', { limit: 1 });
-        await probe.list('/apis/autoscaling/v2/horizontalpodautoscalers', { limit: 1 });
-        return true;
-      },
-      { timeoutMs: 30_000, description: 'ServiceAccount RBAC in effect' },
-    );
-    return kc;
+    // RBAC is evaluated from informers in kube-apiserver: wait until the new rules are in effect.
+    return serviceAccountKubeConfig(this.kc, SA.namespace, SA.name, {
+      expirationSeconds: 3600,
+      waitForList: ['/apis/apps/v1/deployments', '/apis/autoscaling/v2/horizontalpodautoscalers'],
+    });
   }
 
   get<T = Obj>(p: string): Promise<T> {

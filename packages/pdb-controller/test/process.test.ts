@@ -7,12 +7,10 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { type Server, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { freePorts } from '@kubeaws/testenv';
+import { freePorts, startCountingApiServer } from '@kubeaws/testenv';
 import {
   AuditLog,
   Cluster,
@@ -88,24 +86,8 @@ describe('pdb-controller process, replicas and Rollouts', () => {
   });
 
   it('exits with code 2 and a message naming flag, value and expected form, before any API call', async () => {
-    // an "API server" that counts connections
-    let connections = 0;
-    const server: Server = createServer((_req, res) => res.writeHead(500).end());
-    server.on('connection', () => connections++);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as AddressInfo).port;
-    const kc = path.join(tmp, 'counting-kubeconfig');
-    writeFileSync(
-      kc,
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [{ name: 'c', cluster: { server: `http://127.0.0.1:${port}` } }],
-        users: [{ name: 'u', user: { token: 'x' } }],
-        contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }],
-        'current-context': 'c',
-      }),
-    );
+    const api = await startCountingApiServer(path.join(tmp, 'counting-kubeconfig'));
+    const kc = api.kubeconfigPath;
     try {
       const base = [`--kubeconfig=${kc}`, '--metrics-bind-address=0', '--health-probe-bind-address=0'];
       const cases: Array<{ args: string[]; env?: Record<string, string>; says: string[] }> = [
@@ -125,9 +107,9 @@ describe('pdb-controller process, replicas and Rollouts', () => {
         expect({ args: c.args, code: r.code }).toEqual({ args: c.args, code: 2 });
         for (const s of c.says) expect(r.err).toContain(s);
       }
-      expect(connections).toBe(0);
+      expect(api.connections()).toBe(0);
     } finally {
-      server.close();
+      await api.close();
     }
   }, 120_000);
 

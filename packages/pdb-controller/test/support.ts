@@ -83,18 +83,11 @@ export class Cluster {
    */
   async controllerKubeConfig(): Promise<KubeConfig> {
     await this.apply([...manifest('serviceaccount.yaml'), ...manifest('rbac.yaml')]);
-    const kc = await serviceAccountKubeConfig(this.kc, SA.namespace, SA.name, { expirationSeconds: 3600 });
-    // RBAC is evaluated from informers in kube-apiserver; wait until the new rules are in effect.
-    const probe = new KubeClient({ kubeConfig: kc });
-    await waitFor(
-      async () => {
-        await probe.list('/apis/policy/v1/poddisruptionbudgets', { limit: 1 });
-        await probe.list('/apis/apps/v1/deployments', { limit: 1 });
-        return true;
-      },
-      { timeoutMs: 30_000, description: 'ServiceAccount RBAC in effect' },
-    );
-    return kc;
+    // RBAC is evaluated from informers in kube-apiserver: wait until the new rules are in effect.
+    return serviceAccountKubeConfig(this.kc, SA.namespace, SA.name, {
+      expirationSeconds: 3600,
+      waitForList: ['/apis/policy/v1/poddisruptionbudgets', '/apis/apps/v1/deployments'],
+    });
   }
 
   get<T = Obj>(p: string): Promise<T> {

@@ -1,4 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { type Server, createServer } from 'node:http';
+import * as https from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { waitFor } from './wait';
 
@@ -102,6 +106,13 @@ export interface ServiceAccountKubeConfigOptions {
   expirationSeconds?: number;
   /** Token audiences; default the API server's (the service-account issuer). */
   audiences?: string[];
+  /**
+   * API paths (e.g. `/apis/apps/v1/deployments`) the ServiceAccount must be able to LIST before this resolves.
+   * kube-apiserver evaluates RBAC from informers, so freshly applied Roles take a moment to be in effect.
+   */
+  waitForList?: string[];
+  /** Deadline for `waitForList`, in ms. Default 30 000. */
+  waitTimeoutMs?: number;
 }
 
 /**
@@ -137,6 +148,12 @@ export async function serviceAccountKubeConfig(
     contexts: [{ name: user, cluster: cluster.name, user, namespace }],
     currentContext: user,
   });
+  for (const p of opts.waitForList ?? []) {
+    await waitFor(() => listStatus(kc, p).then((code) => (code === 200 ? true : undefined)), {
+      timeoutMs: opts.waitTimeoutMs ?? 30_000,
+      description: `ServiceAccount ${namespace}/${name} allowed to list ${p} (RBAC in effect)`,
+    });
+  }
   return kc;
 }
 
@@ -153,4 +170,56 @@ export class LogCapture {
   find(pred: (l: Record<string, any>) => boolean): Record<string, any>[] {
     return this.lines.filter(pred);
   }
+}
+
+/** HTTP status of `GET <path>?limit=1` with the credentials of `kc` (0 on a transport error). */
+async function listStatus(kc: KubeConfig, path: string): Promise<number> {
+  const server = kc.getCurrentCluster()?.server;
+  if (!server) return 0;
+  const opts: https.RequestOptions = {};
+  await kc.applyToHTTPSOptions(opts);
+  return new Promise((resolve) => {
+    const req = https.get(`${server}${path}?limit=1`, opts, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', () => resolve(0));
+  });
+}
+
+/** A stand-in API endpoint that counts TCP connections, for proving that a process exits before any API call. */
+export interface CountingApiServer {
+  /** kubeconfig file pointing at the server (plain HTTP, a dummy token). */
+  kubeconfigPath: string;
+  /** Connections accepted so far. */
+  connections(): number;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts an HTTP server on 127.0.0.1 that answers 500 to everything and counts connections, and writes a
+ * kubeconfig for it to `kubeconfigPath`. Used by the "invalid flag → exit code 2 before any API call" tests.
+ */
+export async function startCountingApiServer(kubeconfigPath: string): Promise<CountingApiServer> {
+  let connections = 0;
+  const server: Server = createServer((_req, res) => res.writeHead(500).end());
+  server.on('connection', () => connections++);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  writeFileSync(
+    kubeconfigPath,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'c', cluster: { server: `http://127.0.0.1:${port}` } }],
+      users: [{ name: 'u', user: { token: 'x' } }],
+      contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }],
+      'current-context': 'c',
+    }),
+  );
+  return {
+    kubeconfigPath,
+    connections: () => connections,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }
