@@ -1,4 +1,4 @@
-// Benchmark of the authnz-webhook (authnz-webhook spec §8) with a load generator on loopback.
+// Benchmark of the authnz-webhook (docs/authnz-webhook.md#authnz-budgets) with a load generator on loopback.
 //
 //   npm run bench -- authnz-webhook [--seconds 3] [--warmup 1] [--connections 32] [--tokens 2000]
 //
@@ -389,9 +389,9 @@ function writeReport(o: {
     `| ${label} | ${r[k]!.rps.toLocaleString('en-US')} | ${r[k]!.p50ms} | ${r[k]!.p99ms} | ${r[k]!.rssMiB} | ${budget} |`;
   const ratio = (r.tokenreview_plain!.rps / r.bare!.rps).toFixed(2);
   const body = [
-    `Measured ${new Date().toISOString().slice(0, 10)} on the 2-core build machine, \`npm run bench -- authnz-webhook --seconds ${o.seconds} --connections ${o.connections} --tokens ${o.tokens}\`: closed-loop load, ${o.connections} keep-alive connections over loopback, ${o.warmup} s warm-up then ${o.seconds} s measured per row; ${o.pinned ? 'server pinned to CPU 0, load generator on CPU 1' : 'server and load generator share the CPUs'}. Latencies are at saturation (the load generator shares the machine), so they are upper bounds for the spec's fixed-rate p99. TokenReviews use ${o.tokens} distinct RS256-2048 tokens with the token cache off (every request verifies a signature) unless marked cached.`,
+    `Measured ${new Date().toISOString().slice(0, 10)} on the 2-core build machine, \`npm run bench -- authnz-webhook --seconds ${o.seconds} --connections ${o.connections} --tokens ${o.tokens}\`: closed-loop load, ${o.connections} keep-alive connections over loopback, ${o.warmup} s warm-up then ${o.seconds} s measured per row; ${o.pinned ? 'server pinned to CPU 0, load generator on CPU 1' : 'server and load generator share the CPUs'}. Latencies are at saturation (the load generator shares the machine), so they are upper bounds for the fixed-rate p99 of AUTHNZ-BUDGETS. TokenReviews use ${o.tokens} distinct RS256-2048 tokens with the token cache off (every request verifies a signature) unless marked cached.`,
     '',
-    '| Scenario | Requests/s | p50 ms | p99 ms | Server peak RSS MiB | Budget (spec §8) |',
+    '| Scenario | Requests/s | p50 ms | p99 ms | Server peak RSS MiB | Budget ([AUTHNZ-BUDGETS](authnz-webhook.md#authnz-budgets)) |',
     '|---|---|---|---|---|---|',
     row('Bare node:http + jose endpoint (baseline)', 'bare', '—'),
     row('TokenReview, plain HTTP', 'tokenreview_plain', `≥ 5,000/s and ≥ 0.9× bare (here ${ratio}×)`),

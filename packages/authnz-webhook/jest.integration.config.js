@@ -1,6 +1,10 @@
-// End-to-end suites start their own local cluster: kube-apiserver needs the webhook's files (authentication
-// kubeconfig, AuthorizationConfiguration) before it starts, and flags that differ from the default cluster.
-// Run with `-w 1`.
+const path = require('node:path');
+
+// One real local cluster (etcd, kube-apiserver, controller-manager, scheduler, kwok) per jest run, started by
+// test/global-setup.ts with the webhook wired into kube-apiserver (authentication kubeconfig,
+// AuthorizationConfiguration); run with `-w 1` so the suites share it one at a time.
 module.exports = {
   ...require('../../jest.preset.js')(__dirname, 'integration'),
+  globalSetup: path.join(__dirname, 'test/global-setup.ts'),
+  globalTeardown: path.join(__dirname, 'test/global-teardown.ts'),
 };

@@ -5,7 +5,7 @@ import { startPdbController, type PdbControllerHandle } from '@kubeaws/pdb-contr
 import { createTestNamespace, serviceAccountKubeConfig, testKubeConfig, waitFor } from '@kubeaws/testenv';
 import { componentDirs, loadComponent, loadFile, ROOT } from './load';
 
-// infra-and-manifests spec §2.6: every shipped object passes a strict server-side dry-run, and each component
+// docs/infra.md#infra-manifest-checks: every shipped object passes a strict server-side dry-run, and each component
 // runs under its own ServiceAccount with exactly the shipped RBAC: no 403, every access allowed by a
 // SelfSubjectAccessReview with the same token, every granted permission exercised or explained.
 let admin: KubeConfig;
@@ -45,7 +45,7 @@ describe('server-side dry-run of every manifest', () => {
   const objects = componentDirs().flatMap((d) => loadComponent(d));
 
   // Namespaces and CRDs are applied for real first (and CRDs awaited Established), so that the objects that
-  // live in those namespaces or are instances of those CRDs can be dry-run (infra-and-manifests spec §2.6).
+  // live in those namespaces or are instances of those CRDs can be dry-run (docs/infra.md#infra-manifest-checks).
   beforeAll(async () => {
     for (const { obj } of objects.filter((o) => ['Namespace', 'CustomResourceDefinition'].includes(o.obj.kind))) {
       await apply(obj, false);

@@ -2,12 +2,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { componentDirs, loadComponent, ManifestObject } from './load';
 
-// Rules of the infra-and-manifests spec §2.1–§2.3 that hold for every component folder.
+// Rules of docs/infra.md#infra-manifest-layout, #infra-workload-rules and #infra-components that hold for every
+// component folder.
 const dirs = componentDirs();
 const CLUSTER_SCOPED = ['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'APIService', 'CustomResourceDefinition'];
 /**
- * Namespaces a component spec requires besides kube-system: the authnz-webhook keeps emergency-access
- * grants (AccessRequests), their Role and its Lease in `kubeaws-access` (authnz-webhook spec, emergency access).
+ * Namespaces a component doc requires besides kube-system: the authnz-webhook keeps emergency-access
+ * grants (AccessRequests), their Role and its Lease in `kubeaws-access` (docs/authnz-webhook.md#authnz-access-storage).
  */
 const OWN_NAMESPACES: Record<string, string[]> = { 'authnz-webhook': ['kubeaws-access'] };
 

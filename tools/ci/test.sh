@@ -27,7 +27,7 @@ bash tools/kube-binaries/build.sh kubernetes etcd kwok kustomize || { echo "cont
 step "python tools (moto, cfn-lint) in a machine-level venv"
 bash tools/python/ensure-venv.sh >/dev/null || { echo "python tools install failed" >&2; status=1; }
 
-# Resolve the base commit for nx affected (infra-and-manifests spec §4.3).
+# Resolve the base commit for nx affected (docs/infra.md#infra-ci).
 base="${NX_BASE:-}"
 if [ -z "$base" ] && git rev-parse -q --verify origin/main >/dev/null 2>&1; then
   if ! git merge-base --is-ancestor HEAD origin/main; then base="$(git merge-base HEAD origin/main)"; fi

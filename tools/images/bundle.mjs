@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Bundles one service for its image (infra-and-manifests spec §3): esbuild, platform node, target node20, ESM with
+// Bundles one service for its image (docs/infra.md#infra-bundle): esbuild, platform node, target node20, ESM with
 // a createRequire banner, every dependency inlined (workspace libraries from their TypeScript sources), linked
 // external source map, no minification. Writes dist/packages/<svc>/bundle/{main.mjs,main.mjs.map,
 // THIRD_PARTY_LICENSES.txt} and keeps the metafile as dist/packages/<svc>/bundle.meta.json. Fails on any native

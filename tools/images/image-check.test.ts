@@ -1,5 +1,5 @@
 /**
- * Dockerfile checks of one service (KUBEAWS_SERVICE) and of Dockerfile.base (infra-and-manifests spec §3), parsed
+ * Dockerfile checks of one service (KUBEAWS_SERVICE) and of Dockerfile.base (docs/infra.md#infra-images), parsed
  * with dockerfile-ast, plus the bundle the service Dockerfile copies. No Docker engine is involved.
  */
 import * as fs from 'node:fs';

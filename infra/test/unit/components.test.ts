@@ -1,12 +1,12 @@
 /**
- * The registry and the components agree (infra spec §1.9): every item consumed by a component names an env var
- * that the component's exported flag schema accepts, or that its container args reference as `$(ENV)`; every env
- * var the schema requires is supplied by some item. Components without code yet are checked once they export
- * their flags. The rendered overlay is checked for the contract of §2.5.
+ * The registry and the components agree (docs/infra.md#infra-config-consumers): every item consumed by a component
+ * names an env var that the component's exported flag schema accepts, or that its container args reference as `$(ENV)`;
+ * every env var the schema requires is supplied by some item. Components without code yet are checked once they export
+ * their flags. The rendered overlay is checked for the contract of docs/infra.md#infra-overlay.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-// eslint-disable-next-line @nx/enforce-module-boundaries -- the registry is checked against the config schema the downscaler exports (infra spec §1.9)
+// eslint-disable-next-line @nx/enforce-module-boundaries -- the registry is checked against the config schema the downscaler exports (docs/infra.md#infra-config-consumers)
 import { downscalerFlags, parseDownscalerConfig } from '@kubeaws/downscaler';
 // eslint-disable-next-line @nx/enforce-module-boundaries -- infra is rendered and applied by the kubeaws CLI; its tests drive that code
 import {
@@ -18,7 +18,7 @@ import {
   priorityExpanderConfigMap,
   renderManifests,
 } from '@kubeaws/kubeaws';
-// eslint-disable-next-line @nx/enforce-module-boundaries -- the registry is checked against the config schema the pdb-controller exports (infra spec §1.9)
+// eslint-disable-next-line @nx/enforce-module-boundaries -- the registry is checked against the config schema the pdb-controller exports (docs/infra.md#infra-config-consumers)
 import { pdbControllerFlags } from '@kubeaws/pdb-controller';
 import { parseFlags } from '@kubeaws/runtime';
 import { parse } from 'yaml';

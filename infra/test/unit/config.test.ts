@@ -22,7 +22,7 @@ import { FIXTURES, fixture, load, messages, minimal, ROOT } from './helpers';
 const registry = defaultRegistry(path.join(ROOT, 'infra/config-defaults.yaml'));
 
 describe('config-defaults.yaml', () => {
-  it('declares every item of the spec with production and test values', () => {
+  it('declares every documented item (INFRA-CONFIG) with production and test values', () => {
     const values = Object.fromEntries(
       [...registry.values()].map((i) => [i.name, [envValue(i, i.production), envValue(i, i.test)]]),
     );

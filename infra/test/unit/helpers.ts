@@ -6,7 +6,7 @@ import { loadCluster, loadClusterText, type ResolvedCluster } from '@kubeaws/kub
 
 /** The repository root. */
 export const ROOT = path.resolve(__dirname, '../../..');
-/** The fixture matrix of infra spec §1.1. */
+/** The fixture matrix (docs/infra.md#infra-fixtures). */
 export const FIXTURES_DIR = path.join(ROOT, 'infra/test/fixtures/clusters');
 /** Names of the fixture clusters (file names without `.yaml`). */
 export const FIXTURES = fs

@@ -1,6 +1,7 @@
 /**
- * Rendering: golden renders per fixture, determinism, the stack contracts of infra spec §1.3–1.8 (including what
- * moto cannot show: OIDC provider, queue and bucket policies, lifecycle hooks, NLB/TLS, NAT route-table tags and
+ * Rendering: golden renders per fixture, determinism, the stack contracts (docs/infra.md#infra-etcd-stack,
+ * #infra-cluster-stack, #infra-iam, #infra-interruption, #infra-pool-stack, #infra-fallback, #infra-tags; including
+ * what moto cannot show: OIDC provider, queue and bucket policies, lifecycle hooks, NLB/TLS, NAT route-table tags and
  * associations), user data, and `render --offline`.
  */
 import * as fs from 'node:fs';

@@ -1,8 +1,8 @@
 /**
- * The emergency-access API (authnz-webhook spec §2.1, §3.6): create, list, read, approve, reject and
- * revoke AccessRequests. Callers authenticate with a bearer token through the same token pipeline as
- * TokenReviews. Errors are Status JSON: 400 validation, 401 missing or invalid token, 403 not eligible
- * or self-approval, 404, 409 wrong state or duplicate, 429 over 10 mutating calls per user per minute,
+ * The emergency-access API (docs/authnz-webhook.md#authnz-listeners, #authnz-access, #authnz-access-errors): create,
+ * list, read, approve, reject and revoke AccessRequests. Callers authenticate with a bearer token through the same
+ * token pipeline as TokenReviews. Errors are Status JSON: 400 validation, 401 missing or invalid token, 403 not
+ * eligible or self-approval, 404, 409 wrong state or duplicate, 429 over 10 mutating calls per user per minute,
  * 503 kube-apiserver unavailable. A 409 on write is re-read and re-checked, so two racing approvals
  * yield one approval.
  */
@@ -18,8 +18,6 @@ import {
   type AccessRequestStatus,
   type Caller,
   type CreateBody,
-  type GrantSource,
-  activeGrantOf,
   phaseOf,
   planCreate,
   planDecision,
@@ -38,7 +36,7 @@ export class RepoUnavailable extends Error {
   override readonly name = 'RepoUnavailable';
 }
 
-/** Storage of AccessRequests (the cluster, or memory in tests). */
+/** Storage of AccessRequests: the AccessRequest custom resource through kube-apiserver (`KubeAccessRepo`). */
 export interface AccessRepo {
   /** Every known request (from the informer cache). */
   list(): AccessRequest[];
@@ -261,54 +259,5 @@ export class AccessApi {
       clientIp,
       token_sha256: fp,
     });
-  }
-}
-
-/** An in-memory {@link AccessRepo} with resourceVersion checks (tests, and `--kubeconfig` absent). */
-export class MemoryAccessRepo implements AccessRepo, GrantSource {
-  readonly items = new Map<string, AccessRequest>();
-  private seq = 0;
-  private rv = 0;
-  constructor(private readonly namespace = 'kubeaws-access') {}
-  list(): AccessRequest[] {
-    return [...this.items.values()].map((x) => structuredClone(x));
-  }
-  activeGrant(username: string, uid: string, nowMs: number): AccessRequest | undefined {
-    return activeGrantOf(this.items.values(), username, uid, nowMs);
-  }
-  synced(): boolean {
-    return true;
-  }
-  async get(name: string): Promise<AccessRequest | undefined> {
-    const x = this.items.get(name);
-    return x ? structuredClone(x) : undefined;
-  }
-  async create(obj: AccessRequest): Promise<AccessRequest> {
-    const name = `${obj.metadata.generateName ?? 'ar-'}${(++this.seq).toString(36).padStart(5, '0')}`;
-    const o: AccessRequest = {
-      ...structuredClone(obj),
-      metadata: {
-        name,
-        namespace: this.namespace,
-        resourceVersion: String(++this.rv),
-        uid: `uid-${this.seq}`,
-        creationTimestamp: new Date().toISOString(),
-      },
-    };
-    delete o.status;
-    this.items.set(name, o);
-    return structuredClone(o);
-  }
-  async updateStatus(ar: AccessRequest, status: AccessRequestStatus): Promise<AccessRequest> {
-    const cur = this.items.get(ar.metadata.name!);
-    if (!cur) throw new RepoConflict('gone');
-    if (cur.metadata.resourceVersion !== ar.metadata.resourceVersion) throw new RepoConflict('resourceVersion changed');
-    const next = { ...structuredClone(cur), status: structuredClone(status) };
-    next.metadata.resourceVersion = String(++this.rv);
-    this.items.set(cur.metadata.name!, next);
-    return structuredClone(next);
-  }
-  async delete(name: string): Promise<void> {
-    this.items.delete(name);
   }
 }

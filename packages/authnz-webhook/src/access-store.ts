@@ -1,5 +1,5 @@
 /**
- * AccessRequests stored in the cluster (authnz-webhook spec §3.6 "Storage"): an informer on the
+ * AccessRequests stored in the cluster (docs/authnz-webhook.md#authnz-access-storage): an informer on the
  * emergency-access namespace keeps an index from user to requests, so neither TokenReview nor SAR
  * handling ever calls kube-apiserver; the access API writes through {@link KubeAccessRepo}; the leader
  * replica runs {@link Housekeeper} (expiry, approval timeout, retention) with an Event per transition.
@@ -107,7 +107,10 @@ export interface HousekeeperOptions {
   intervalMs?: number;
 }
 
-/** Leader-only housekeeping of AccessRequests (§3.6 "(time)"), plus the active-grant gauge on every replica. */
+/**
+ * Leader-only housekeeping of AccessRequests (docs/authnz-webhook.md#authnz-access-expiry), plus the active-grant gauge
+ * on every replica.
+ */
 export class Housekeeper {
   private timer?: NodeJS.Timeout;
   private running = false;

@@ -1,7 +1,7 @@
 /**
- * The kube-apiserver files that wire the webhook in (authnz-webhook spec §2.6; infra spec §2.4): the
- * authentication-webhook kubeconfig, the authorization-webhook kubeconfig, the structured
- * `AuthorizationConfiguration` (Node → Webhook with `failurePolicy: Deny` and match conditions that
+ * The kube-apiserver files that wire the webhook in (docs/authnz-webhook.md#authnz-apiserver;
+ * docs/infra.md#infra-userdata): the authentication-webhook kubeconfig, the authorization-webhook kubeconfig, the
+ * structured `AuthorizationConfiguration` (Node → Webhook with `failurePolicy: Deny` and match conditions that
  * keep every `system:` identity off the webhook → RBAC), and the kube-apiserver flags. The same
  * builders render the documented example files and the files of the end-to-end test.
  *
@@ -60,7 +60,7 @@ function kubeconfig(server: string, o: ApiserverFilesOptions): string {
   });
 }
 
-/** Renders the files of §2.6. Pure. */
+/** Renders the files of docs/authnz-webhook.md#authnz-apiserver. Pure. */
 export function renderApiserverFiles(o: ApiserverFilesOptions): ApiserverFiles {
   const base = o.webhookUrl.replace(/\/+$/, '');
   const authorizationConfig = stringify({

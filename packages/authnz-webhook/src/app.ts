@@ -1,9 +1,9 @@
 /**
- * Wiring of the webhook process (authnz-webhook spec §2, §7): configuration with hot reload (content
- * hash polled every 10 s, SIGHUP forces a reload, invalid files rejected and counted), the token
- * pipeline, the SAR policy, the webhook and access listeners with TLS reload, probes and metrics, the
- * AccessRequest informer and leader-only housekeeping, and the graceful shutdown (readiness fails at
- * once, serving continues for `--shutdown-delay`, then in-flight requests finish).
+ * Wiring of the webhook process (docs/authnz-webhook.md#authnz-config, #authnz-reload, #authnz-listeners, #authnz-tls,
+ * #authnz-shutdown): configuration with hot reload (content hash polled every 10 s, SIGHUP forces a reload, invalid
+ * files rejected and counted), the token pipeline, the SAR policy, the webhook and access listeners with TLS reload,
+ * probes and metrics, the AccessRequest informer and leader-only housekeeping, and the graceful shutdown (readiness
+ * fails at once, serving continues for `--shutdown-delay`, then in-flight requests finish).
  */
 import { readFileSync } from 'node:fs';
 import {
@@ -19,23 +19,24 @@ import {
   realClock,
 } from '@kubeaws/runtime';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { AccessApi, type AccessRepo, type EmitEvent, MemoryAccessRepo } from './access-api.js';
+import { AccessApi, type AccessRepo, type EmitEvent } from './access-api.js';
 import { Housekeeper, KubeAccessRepo, USER_INDEX, accessRequestsPath } from './access-store.js';
 import { Authenticator } from './authenticator.js';
 import { type Policy, compilePolicy } from './authorize.js';
+import { ClusterAccessRequired, emergencyAccessSettings } from './cluster-access.js';
 import { type AuthnzConfig, ConfigFileError, parseConfig } from './config.js';
 import { DecisionLog } from './decision-log.js';
-import type { AccessRequest, GrantSource } from './grants.js';
+import { type AccessRequest, StaticGrants } from './grants.js';
 import { WebhookMetrics } from './metrics.js';
 import { type TlsFiles, WebhookServer } from './server.js';
 
 /** Options of {@link AuthnzWebhook.start}. */
 export interface AuthnzWebhookOptions {
-  /** Configuration file (§2.4). */
+  /** Configuration file (docs/authnz-webhook.md#authnz-config). */
   configPath: string;
   /** Webhook listener: bind address and TLS (undefined TLS = `--insecure-loopback-webhook`). */
   webhook: { bindAddress: string; tls?: TlsFiles };
-  /** Access API listener; undefined = off. */
+  /** Access API listener; undefined = off. Needs `kube`: AccessRequests live in the cluster only. */
   access?: { bindAddress: string; tls: TlsFiles };
   metricsBindAddress: string;
   healthProbeBindAddress: string;
@@ -44,12 +45,12 @@ export interface AuthnzWebhookOptions {
   /** `--shutdown-delay` in ms. */
   shutdownDelayMs: number;
   /**
-   * Cluster access for AccessRequests, Leases and Events. Undefined: AccessRequests live in memory
-   * (a single process without a cluster, e.g. tests and benchmarks).
+   * Cluster access for AccessRequests (the AccessRequest custom resource, read through an informer and
+   * written through kube-apiserver), Leases and Events. Undefined: standalone mode
+   * (docs/authnz-webhook.md#authnz-standalone): TokenReview and SubjectAccessReview only, no grants, no
+   * access API, no housekeeping; allowed only while the configuration disables emergency access.
    */
   kube?: { kubeConfig?: KubeConfig; kubeconfigPath?: string; leaderElect: boolean; identity?: string };
-  /** AccessRequest store without `kube` (default: a new in-memory store). */
-  repo?: MemoryAccessRepo;
   clock?: Clock;
   logger?: Logger;
   metrics?: WebhookMetrics;
@@ -74,8 +75,10 @@ export class AuthnzWebhook {
   readonly authenticator: Authenticator;
   readonly server: WebhookServer;
   readonly decisionLog: DecisionLog;
-  readonly repo: AccessRepo;
-  readonly housekeeper: Housekeeper;
+  /** The AccessRequests in the cluster; undefined in standalone mode. */
+  readonly repo?: AccessRepo;
+  /** AccessRequest housekeeping (leader only); undefined in standalone mode. */
+  readonly housekeeper?: Housekeeper;
   addresses!: AuthnzAddresses;
   private cfg: AuthnzConfig;
   private policyCache: Policy;
@@ -138,39 +141,38 @@ export class AuthnzWebhook {
         metrics: this.metrics,
         grants: repo,
       });
+      this.housekeeper = new Housekeeper({
+        repo,
+        config: () => this.cfg,
+        clock: this.clock,
+        logger: this.logger,
+        log: this.decisionLog,
+        metrics: this.metrics,
+        emit,
+        intervalMs: o.housekeepingIntervalMs,
+      });
     } else {
-      const mem = o.repo ?? new MemoryAccessRepo(cfg.emergencyAccess.namespace);
-      this.repo = mem;
-      const grants: GrantSource = mem;
+      // Standalone: emergency access is disabled (checked in start), so no grant can exist.
       this.authenticator = new Authenticator({
         config: cfg,
         clock: this.clock,
         logger: this.logger,
         metrics: this.metrics,
-        grants,
+        grants: new StaticGrants([], true),
       });
     }
-    this.housekeeper = new Housekeeper({
-      repo: this.repo,
-      config: () => this.cfg,
-      clock: this.clock,
-      logger: this.logger,
-      log: this.decisionLog,
-      metrics: this.metrics,
-      emit,
-      intervalMs: o.housekeepingIntervalMs,
-    });
-    const access = o.access
-      ? new AccessApi({
-          repo: this.repo,
-          authenticator: this.authenticator,
-          config: () => this.cfg,
-          clock: this.clock,
-          log: this.decisionLog,
-          metrics: this.metrics,
-          emit,
-        })
-      : undefined;
+    const access =
+      o.access && this.repo
+        ? new AccessApi({
+            repo: this.repo,
+            authenticator: this.authenticator,
+            config: () => this.cfg,
+            clock: this.clock,
+            log: this.decisionLog,
+            metrics: this.metrics,
+            emit,
+          })
+        : undefined;
     this.server = new WebhookServer({
       authenticator: this.authenticator,
       policy: () => this.policyCache,
@@ -184,12 +186,21 @@ export class AuthnzWebhook {
   }
 
   /**
-   * Loads the configuration and starts everything.
+   * Loads the configuration and starts everything. Without `kube` it starts in standalone mode
+   * (docs/authnz-webhook.md#authnz-standalone).
    * @throws ConfigFileError for an invalid configuration file (the process exits 1).
+   * @throws ClusterAccessRequired without `kube` when the configuration enables emergency access (the
+   *   process exits 2); nothing is listening yet.
+   * @throws Error for `access` without `kube` (the access API serves AccessRequests from the cluster).
    */
   static async start(o: AuthnzWebhookOptions): Promise<AuthnzWebhook> {
     const text = readConfigFile(o.configPath);
     const cfg = parseConfig(text, o.configPath);
+    if (!o.kube) {
+      const settings = emergencyAccessSettings(cfg);
+      if (settings.length) throw new ClusterAccessRequired(o.configPath, settings);
+      if (o.access) throw new Error('the access API needs cluster access (kube): AccessRequests live in the cluster');
+    }
     const app = new AuthnzWebhook(o, cfg);
     await app.run();
     return app;
@@ -222,10 +233,11 @@ export class AuthnzWebhook {
         this.addresses.access = { host: aa.address, port: aa.port };
       }
     }
-    if (this.manager) {
+    if (this.manager && this.housekeeper) {
       const mgr = this.manager;
+      const housekeeper = this.housekeeper;
       this.readyChecks((n, fn) => mgr.addReadyzCheck(n, fn));
-      mgr.onStartedLeading((signal) => this.housekeeper.start(signal));
+      mgr.onStartedLeading((signal) => housekeeper.start(signal));
       const a = await mgr.start();
       this.addresses.metrics = a.metrics?.url;
       this.addresses.health = a.health?.url;
@@ -240,6 +252,10 @@ export class AuthnzWebhook {
       const a = await this.probes.start();
       this.addresses.metrics = a.metrics?.url;
       this.addresses.health = a.health?.url;
+      this.logger.info(
+        { config: o.configPath },
+        'standalone mode (no cluster access): emergency access is disabled in the configuration, so no grants are issued, the access API is off and AccessRequests are not read',
+      );
     }
     this.metrics.configReloads.inc({ result: 'success' });
     this.metrics.configLastSuccess.set(this.clock.now() / 1000);
@@ -247,7 +263,7 @@ export class AuthnzWebhook {
       void this.reload().finally(() => {
         this.server.reloadTls();
         for (const k of this.authenticator.keyStores()) k.updateGauges();
-        if (!this.manager) this.housekeeper.updateGauge();
+        this.housekeeper?.updateGauge();
         if (!this.shuttingDown) {
           this.reloadTimer = setTimeout(tick, o.reloadIntervalMs ?? 10_000);
           this.reloadTimer.unref();
@@ -265,6 +281,7 @@ export class AuthnzWebhook {
   /**
    * Re-reads the configuration file; a changed valid file is swapped in atomically (in-flight requests
    * finish on the old snapshot), an invalid one is rejected, logged and counted while the old one stays.
+   * In standalone mode a file that enables emergency access is rejected the same way.
    * @returns 'unchanged', 'reloaded' or 'rejected'.
    */
   async reload(force = false): Promise<'unchanged' | 'reloaded' | 'rejected'> {
@@ -289,6 +306,15 @@ export class AuthnzWebhook {
       return 'rejected';
     }
     if (!force && next.contentHash === this.cfg.contentHash) return 'unchanged';
+    const needsCluster = emergencyAccessSettings(next);
+    if (!this.manager && needsCluster.length) {
+      this.metrics.configReloads.inc({ result: 'failure' });
+      this.logger.error(
+        { settings: needsCluster },
+        'configuration rejected: emergency access needs cluster access, and this process runs standalone (restart it with --kubeconfig); keeping the previous configuration',
+      );
+      return 'rejected';
+    }
     if (next.emergencyAccess.namespace !== this.cfg.emergencyAccess.namespace && this.manager)
       this.logger.warn(
         { namespace: next.emergencyAccess.namespace },
@@ -310,8 +336,8 @@ export class AuthnzWebhook {
   }
 
   /**
-   * Graceful shutdown (§7): readiness fails at once; the listeners keep serving for `delayMs` (default
-   * `--shutdown-delay`), then stop accepting, finish in-flight requests and close. Idempotent.
+   * Graceful shutdown (docs/authnz-webhook.md#authnz-shutdown): readiness fails at once; the listeners keep serving for
+   * `delayMs` (default `--shutdown-delay`), then stop accepting, finish in-flight requests and close. Idempotent.
    */
   stop(delayMs = this.o.shutdownDelayMs): Promise<void> {
     if (!this.stopped) this.stopped = this.doStop(delayMs);

@@ -1,6 +1,6 @@
 /**
- * The token pipeline (authnz-webhook spec §3.2, §4): size check → cache → routing → OIDC verification
- * or tokeninfo → identity hygiene → cache → roles and grants (applied after the cache, so mapping
+ * The token pipeline (docs/authnz-webhook.md#authnz-token-validation, #authnz-identity): size check → cache → routing →
+ * OIDC verification or tokeninfo → identity hygiene → cache → roles and grants (applied after the cache, so mapping
  * changes and revocations never wait for it) → TokenReview status.
  *
  * Configuration reloads swap an immutable {@link AuthSnapshot}; key stores and positive cache entries
@@ -44,7 +44,10 @@ export interface ReviewOutcome {
   /** Fields for the decision log (token-free). */
   log: Record<string, unknown>;
   cache: 'hit' | 'miss' | 'negative_hit' | 'none';
-  /** First 12 hex digits of SHA-256(token), for logs (T16); empty for oversized tokens. */
+  /**
+   * First 12 hex digits of SHA-256(token), for logs (docs/authnz-webhook.md#authnz-no-token-leaks); empty for oversized
+   * tokens.
+   */
   tokenSha256: string;
 }
 
@@ -272,7 +275,10 @@ export class Authenticator {
     };
   }
 
-  /** Identity hygiene (§3.2): drop `system:` groups and role names from IdP groups; sort and dedupe. */
+  /**
+   * Identity hygiene (docs/authnz-webhook.md#authnz-identity): drop `system:` groups and role names from IdP groups;
+   * sort and dedupe.
+   */
   private hygiene(groups: readonly string[]): string[] {
     const out = new Set<string>();
     for (const g of groups) {

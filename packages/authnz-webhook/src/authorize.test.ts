@@ -430,7 +430,7 @@ const rows: Array<[string, ResourceAttributes, Cell, Cell, Cell, Cell, string, s
   ],
 ];
 
-describe('role model table (spec §3.3)', () => {
+describe('role model table (AUTHNZ-ROLE-MODEL)', () => {
   it.each(rows.map((r) => [r[0], r] as const))('row %s', (_name, [, a, ro, pu, admin, none, rule, allowRule]) => {
     const cells: Array<[string | undefined, Cell]> = [
       ['ReadOnly', ro],
@@ -473,7 +473,7 @@ describe('role model table (spec §3.3)', () => {
   });
 });
 
-describe('evaluation order and subjects (spec §3.1, §3.3)', () => {
+describe('evaluation order and subjects (AUTHNZ-SUBJECTS, AUTHNZ-ORDER)', () => {
   it('system: users always get no opinion, rule system-identity', () => {
     for (const user of [
       'system:node:n1',
@@ -577,7 +577,7 @@ describe('evaluation order and subjects (spec §3.1, §3.3)', () => {
   });
 });
 
-describe('matching details (spec §3.4)', () => {
+describe('matching details (AUTHNZ-MATCHING)', () => {
   it('a deny row matches when any value a wildcard covers matches', () => {
     expect(decide('PowerUser', ra('*', 'pods', { namespace: 'kube-system' }))).toMatchObject({
       decision: 'deny',

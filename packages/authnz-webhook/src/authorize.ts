@@ -1,10 +1,10 @@
 /**
- * The SubjectAccessReview decision (authnz-webhook spec §3.1, §3.3–§3.5): a pure function of the
- * request attributes and the compiled policy. Evaluation order (the first match decides):
- * `system-identity` → rows 16, 17 → `systemUsers` → Administrator → overlay rows 15, 14, 10, 9, 11, 12,
- * 8, 3, 5/6, 2, 4 → `extraDenyRules` → role allows → `no-matching-rule`.
+ * The SubjectAccessReview decision (docs/authnz-webhook.md#authnz-subjects, #authnz-role-model, #authnz-order,
+ * #authnz-matching, #authnz-denied): a pure function of the request attributes and the compiled policy. Evaluation
+ * order (the first match decides): `system-identity` → rows 16, 17 → `systemUsers` → Administrator → overlay rows 15,
+ * 14, 10, 9, 11, 12, 8, 3, 5/6, 2, 4 → `extraDenyRules` → role allows → `no-matching-rule`.
  *
- * Wildcards (§3.4): a deny row matches when any value the request covers matches it (`*` as verb,
+ * Wildcards (#authnz-matching): a deny row matches when any value the request covers matches it (`*` as verb,
  * group or resource, an empty name, and an empty namespace on secret reads); an allow rule matches only
  * when it covers every value of the request.
  */
@@ -41,7 +41,10 @@ export interface SarInput {
 /** `allow` = allowed:true; `deny` = denied:true (authoritative); `no-opinion` = RBAC decides. */
 export type DecisionKind = 'allow' | 'deny' | 'no-opinion';
 
-/** The outcome of one SAR. `reason` follows §2.2: `<decision> rule=<id> role=<role> user=<user>: <sentence>`. */
+/**
+ * The outcome of one SAR. `reason` follows docs/authnz-webhook.md#authnz-reason:
+ * `<decision> rule=<id> role=<role> user=<user>: <sentence>`.
+ */
 export interface Decision {
   decision: DecisionKind;
   /** Rule id, e.g. `protected-secrets`, `system-user:<user>`, `extra:<name>`. */
@@ -51,7 +54,7 @@ export interface Decision {
   reason: string;
 }
 
-/** Write verbs (§3.3 legend). */
+/** Write verbs (the legend of docs/authnz-webhook.md#authnz-role-model). */
 export const WRITE_VERBS = ['create', 'update', 'patch', 'delete', 'deletecollection'] as const;
 const WRITE = new Set<string>(WRITE_VERBS);
 const READ = new Set(['get', 'list', 'watch']);
@@ -137,7 +140,7 @@ function covers(values: readonly string[], v: string): boolean {
   return values.includes('*') || (v !== '*' && values.includes(v));
 }
 
-/** True when an allow rule covers every value of the request (§3.4). */
+/** True when an allow rule covers every value of the request (docs/authnz-webhook.md#authnz-matching). */
 export function allowRuleMatches(rule: Rule & { namespaces?: string[] }, a: ResourceAttributes): boolean {
   if (!covers(rule.verbs, a.verb)) return false;
   if (!covers(rule.apiGroups, a.group)) return false;
@@ -297,7 +300,8 @@ function extraAppliesTo(rule: ExtraDenyRule, role: Role | undefined): boolean {
 }
 
 /**
- * Decides one SubjectAccessReview (§3.3). Pure; never throws for well-typed input.
+ * Decides one SubjectAccessReview (docs/authnz-webhook.md#authnz-role-model, #authnz-order). Pure; never throws for
+ * well-typed input.
  * @param policy from {@link compilePolicy}
  */
 export function authorize(input: SarInput, policy: Policy): Decision {

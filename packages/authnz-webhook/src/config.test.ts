@@ -15,7 +15,7 @@ const head = 'apiVersion: authnz.kubeaws.io/v1alpha1\nkind: AuthnzConfiguration\
 const issuer = (extra: string) =>
   `${head}authentication:\n  issuers:\n  - {name: corp, issuer: "https://idp.example.com", audiences: [kubernetes]}\n  - {name: other, issuer: "https://idp2.example.com", audiences: [kubernetes]${extra}}\n`;
 
-describe('configuration file (spec §2.4)', () => {
+describe('configuration file (AUTHNZ-CONFIG)', () => {
   it('fills in the documented defaults', () => {
     const c = defaultConfig();
     expect(c.protectedNamespaces).toEqual(['kube-system', 'kube-public', 'kube-node-lease', 'kubeaws-access']);

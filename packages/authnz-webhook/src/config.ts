@@ -1,9 +1,10 @@
 /**
- * The configuration file (authnz-webhook spec §2.4): YAML, validated against {@link CONFIG_SCHEMA} plus
+ * The configuration file (docs/authnz-webhook.md#authnz-config): YAML, validated against {@link CONFIG_SCHEMA} plus
  * the load-time checks JSON Schema cannot express, then normalised (defaults filled in, durations in
  * milliseconds). Errors read `<path>: <problem> (got <value>; expected <valid>)`.
  */
 import { createHash } from 'node:crypto';
+import { parseDuration } from '@kubeaws/runtime';
 import { parseDocument } from 'yaml';
 import { MAPPABLE_ROLES, ROLES, type RoleMapping } from './roles.js';
 import { ALLOWED_ALGORITHMS, CONFIG_SCHEMA } from './schema.js';
@@ -17,7 +18,10 @@ export interface Rule {
   resourceNames?: string[];
 }
 
-/** One OIDC issuer, normalised (§2.4, §4). Durations in milliseconds. */
+/**
+ * One OIDC issuer, normalised (docs/authnz-webhook.md#authnz-config, #authnz-token-validation). Durations in
+ * milliseconds.
+ */
 export interface IssuerConfig {
   /** DNS label; used in uid (`<name>/<uid>`), `extra` and metrics. */
   name: string;
@@ -43,7 +47,7 @@ export interface IssuerConfig {
   hash: string;
 }
 
-/** One tokeninfo endpoint (§2.4, T12). */
+/** One tokeninfo endpoint (docs/authnz-webhook.md#authnz-config, #authnz-tokeninfo). */
 export interface TokeninfoConfig {
   name: string;
   url: string;
@@ -112,7 +116,7 @@ export interface AuthnzConfig {
 /** The built-in protected namespaces (besides the emergency-access namespace); they cannot be removed. */
 export const BUILTIN_PROTECTED = ['kube-system', 'kube-public', 'kube-node-lease'] as const;
 
-/** Default role allow rules (§2.4). */
+/** Default role allow rules (docs/authnz-webhook.md#authnz-config). */
 export const DEFAULT_ROLE_RULES: AuthnzConfig['authorization']['roles'] = {
   ReadOnly: { allow: [{ apiGroups: ['*'], resources: ['*'], verbs: ['get', 'list', 'watch'] }] },
   PowerUser: {
@@ -135,14 +139,6 @@ export class ConfigFileError extends Error {
   ) {
     super(`invalid configuration ${file}:\n${problems.map((p) => `  ${p}`).join('\n')}`);
   }
-}
-
-/** Parses a duration `<n>(ms|s|m|h)` into milliseconds. Throws on anything else. */
-export function parseConfigDuration(s: string): number {
-  const m = /^([0-9]+)(ms|s|m|h)$/.exec(s);
-  if (!m) throw new Error(`not a duration: ${JSON.stringify(s)}`);
-  const n = Number(m[1]);
-  return n * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const)[m[2] as 'ms' | 's' | 'm' | 'h'];
 }
 
 function show(v: unknown): string {
@@ -219,7 +215,8 @@ function isLoopbackHost(host: string): boolean {
 }
 
 /**
- * Checks a URL is https, or http to a loopback host (T8). Returns a problem text or undefined.
+ * Checks a URL is https, or http to a loopback host (docs/authnz-webhook.md#authnz-idp-fetch). Returns a problem text
+ * or undefined.
  */
 export function urlProblem(raw: string): string | undefined {
   let u: URL;
@@ -240,7 +237,10 @@ function roleNamePrefixProblem(prefix: string): string | undefined {
   return undefined;
 }
 
-/** The load-time checks beyond types (§2.4). Returns problem lines; `doc` already passed the schema. */
+/**
+ * The load-time checks beyond types (docs/authnz-webhook.md#authnz-config-checks). Returns problem lines; `doc` already
+ * passed the schema.
+ */
 export function validateSemantics(doc: any): string[] {
   const problems: string[] = [];
   const p = (path: string, problem: string, value: unknown, expected: string) =>
@@ -265,7 +265,7 @@ export function validateSemantics(doc: any): string[] {
       const gpProblem = roleNamePrefixProblem(gp);
       if (gpProblem) p(`${base}.claims.groups.prefix`, gpProblem, gp, 'a prefix such as "oidc:"');
     }
-    if (iss.maxTokenAge !== undefined && parseConfigDuration(iss.maxTokenAge) === 0)
+    if (iss.maxTokenAge !== undefined && parseDuration(iss.maxTokenAge) === 0)
       p(`${base}.maxTokenAge`, 'must be positive', iss.maxTokenAge, 'a duration > 0, e.g. 24h');
   });
   const tis: any[] = authn.tokeninfo ?? [];
@@ -349,11 +349,7 @@ export function validateSemantics(doc: any): string[] {
   }
   for (const kind of ['manual', 'emergency'] as const) {
     const k = ea[kind];
-    if (
-      k?.defaultDuration &&
-      k?.maxDuration &&
-      parseConfigDuration(k.defaultDuration) > parseConfigDuration(k.maxDuration)
-    )
+    if (k?.defaultDuration && k?.maxDuration && parseDuration(k.defaultDuration) > parseDuration(k.maxDuration))
       p(
         `emergencyAccess.${kind}.defaultDuration`,
         'longer than maxDuration',
@@ -368,8 +364,9 @@ function sha256(s: string): string {
   return createHash('sha256').update(s).digest('hex');
 }
 
+/** A duration of the file (the schema admits `<n>(ms|s|m|h)`, a subset of `parseDuration`'s grammar) in ms. */
 function d(v: string | undefined, dflt: string): number {
-  return parseConfigDuration(v ?? dflt);
+  return parseDuration(v ?? dflt);
 }
 
 /** Fills in defaults and converts durations; `doc` must have passed the schema and semantic checks. */

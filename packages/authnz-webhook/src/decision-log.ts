@@ -1,5 +1,5 @@
 /**
- * The decision log (authnz-webhook spec §6 "Decision log", §3.6 "Audit"): one JSON line per decision.
+ * The decision log (docs/authnz-webhook.md#authnz-decision-log, #authnz-access-audit): one JSON line per decision.
  *
  * - With `logging.decisions: privileged` (default) info level gets every authentication failure, every
  *   deny, every decision for Administrator, Manual, Emergency and allow-listed principals, and every
@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import type { Clock, Logger } from '@kubeaws/runtime';
 import type { WebhookMetrics } from './metrics.js';
 
-/** The first 12 hex digits of SHA-256 of a token (T16). */
+/** The first 12 hex digits of SHA-256 of a token (docs/authnz-webhook.md#authnz-no-token-leaks). */
 export function tokenFingerprint(token: string): string {
   return createHash('sha256').update(token).digest('hex').slice(0, 12);
 }

@@ -1,10 +1,13 @@
 /**
  * Error types of the token pipeline. A {@link TokenRejected} becomes HTTP 200 with
- * `authenticated:false` and `status.error` = its `error` (authnz-webhook spec §5); an
- * {@link Unavailable} becomes HTTP 503 and is never cached (§2.3, T14).
+ * `authenticated:false` and `status.error` = its `error` (docs/authnz-webhook.md#authnz-rejections); an
+ * {@link Unavailable} becomes HTTP 503 and is never cached (docs/authnz-webhook.md#authnz-http, #authnz-token-cache).
  */
 
-/** The token is invalid; `error` is the exact `status.error` string of the spec's §5 table. */
+/**
+ * The token is invalid; `error` is the exact `status.error` string of the table in
+ * docs/authnz-webhook.md#authnz-rejections.
+ */
 export class TokenRejected extends Error {
   override readonly name = 'TokenRejected';
   constructor(readonly error: string) {

@@ -1,7 +1,7 @@
 /**
- * A bounded HTTP GET for identity-provider calls (authnz-webhook spec T8, T11, T12): no redirects are
- * followed, the response body is capped, and the whole exchange has a deadline. Built on node:http(s)
- * so the CA bundle, the size cap and the timeout are exact.
+ * A bounded HTTP GET for identity-provider calls (docs/authnz-webhook.md#authnz-idp-fetch, #authnz-jwks-response,
+ * #authnz-tokeninfo): no redirects are followed, the response body is capped, and the whole exchange has a deadline.
+ * Built on node:http(s) so the CA bundle, the size cap and the timeout are exact.
  */
 import * as http from 'node:http';
 import * as https from 'node:https';

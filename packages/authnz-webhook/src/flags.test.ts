@@ -3,7 +3,7 @@ import { parseAuthnzFlags } from './flags';
 
 const tls = ['--tls-cert-file=/c', '--tls-private-key-file=/k', '--client-ca-file=/ca'];
 
-describe('flags (spec §2.5)', () => {
+describe('flags (AUTHNZ-FLAGS)', () => {
   it('has the documented defaults', () => {
     const f = parseAuthnzFlags(tls, {});
     expect(f).toMatchObject({

@@ -1,5 +1,5 @@
 /**
- * Flags of the webhook process (authnz-webhook spec §2.5). Every flag can also be set through
+ * Flags of the webhook process (docs/authnz-webhook.md#authnz-flags). Every flag can also be set through
  * `KUBEAWS_AUTHNZ_<FLAG_IN_UPPER_SNAKE>`; precedence flag > environment > default (shared runtime).
  * Invalid values are {@link ConfigError}s: exit code 2 before anything starts.
  */

@@ -36,7 +36,7 @@ function code(fn: () => unknown): number | undefined {
   return undefined;
 }
 
-describe('emergency access state machine (spec §3.6)', () => {
+describe('emergency access state machine (AUTHNZ-ACCESS, AUTHNZ-FOUR-EYES)', () => {
   it('a Manual request is Pending with the default duration', () => {
     const ar = created({ type: 'Manual', reason: 'debugging the payment outage' });
     expect(ar.spec).toMatchObject({

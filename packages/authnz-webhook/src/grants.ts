@@ -1,5 +1,5 @@
 /**
- * Emergency access (authnz-webhook spec §3.6): the `AccessRequest` object, the grant state machine and
+ * Emergency access (docs/authnz-webhook.md#authnz-access): the `AccessRequest` object, the grant state machine and
  * the four-eyes rule, as pure functions of the object, the caller, the configuration and the time.
  *
  * Phases: Pending → Active (approve) | Rejected (reject) | Revoked (revoke) | Expired (approval timeout);
@@ -7,6 +7,7 @@
  * enforced at authentication by clock comparison ({@link activeGrantOf}); the leader's housekeeping
  * only records it.
  */
+import { formatDuration as formatUnits, tryParseDuration } from '@kubeaws/runtime';
 import type { AuthnzConfig } from './config.js';
 import type { GrantRole, Role } from './roles.js';
 
@@ -79,18 +80,21 @@ export class AccessError extends Error {
   }
 }
 
-/** Parses `<n>(s|m|h)` into ms. */
+/**
+ * Parses a grant duration into ms: `parseDuration` of `@kubeaws/runtime` (`2h`, `90m`, `1h30m`), at least
+ * 1s and whole seconds, so that {@link formatDuration} writes it exactly. Undefined when invalid.
+ */
 export function parseGrantDuration(s: string): number | undefined {
-  const m = /^([1-9][0-9]{0,6})(s|m|h)$/.exec(s);
-  if (!m) return undefined;
-  return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 's' | 'm' | 'h'];
+  const r = tryParseDuration(s, { min: 1000 });
+  return r.ok && r.value % 1000 === 0 ? r.value : undefined;
 }
 
-/** Formats ms as the largest exact unit (`2h`, `90m`, `20s`). */
+/**
+ * Formats ms, rounded up to whole seconds, as one term in the largest exact unit (`2h`, `90m`, `20s`): the
+ * `<n>(s|m|h)` form of `spec.duration` in the AccessRequest CRD.
+ */
 export function formatDuration(ms: number): string {
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
-  return `${Math.ceil(ms / 1000)}s`;
+  return formatUnits(Math.ceil(ms / 1000) * 1000, { singleUnit: true });
 }
 
 /** The phase of a request; no status yet counts as Pending. */
@@ -102,7 +106,7 @@ function iso(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-/** True when the request is Active and `now < expiresAt` (§3.6 "Effect"). */
+/** True when the request is Active and `now < expiresAt` (docs/authnz-webhook.md#authnz-grant-effect). */
 export function isActiveGrant(ar: AccessRequest, nowMs: number): boolean {
   if (phaseOf(ar) !== 'Active' || !ar.status?.expiresAt) return false;
   const exp = Date.parse(ar.status.expiresAt);
@@ -159,7 +163,7 @@ export interface CreateBody {
 }
 
 /**
- * Validates a new request (§3.6 "request Manual" / "request Emergency") and builds the object to create
+ * Validates a new request (docs/authnz-webhook.md#authnz-access-request) and builds the object to create
  * plus the status to write right after.
  * @param existing the caller's requests (to find duplicates)
  * @throws AccessError 400 (validation, naming the field), 403 (not eligible), 409 (duplicate).
@@ -247,9 +251,9 @@ function samePerson(ar: AccessRequest, caller: Caller): boolean {
 }
 
 /**
- * Approve or reject a Manual request (§3.6): the caller must be in `approverGroups` and must not be the
- * requester (neither username nor uid); the request must be Pending (and within `approvalTimeout` to
- * approve).
+ * Approve or reject a Manual request (docs/authnz-webhook.md#authnz-four-eyes): the caller must be in `approverGroups`
+ * and must not be the requester (neither username nor uid); the request must be Pending (and within `approvalTimeout`
+ * to approve).
  * @throws AccessError 403 (not eligible, self-approval), 409 (wrong state).
  */
 export function planDecision(
@@ -297,7 +301,8 @@ export function planDecision(
 }
 
 /**
- * Revoke (§3.6): by the requester, an approver-eligible user or an Administrator; Pending or Active.
+ * Revoke (docs/authnz-webhook.md#authnz-access-revoke): by the requester, an approver-eligible user or an
+ * Administrator; Pending or Active.
  * @throws AccessError 403, 409.
  */
 export function planRevoke(
@@ -319,7 +324,7 @@ export function planRevoke(
   return { ...ar.status, phase: 'Revoked', revokedBy: caller.username, revokedAt: iso(nowMs) };
 }
 
-/** What the leader does with one request at `now` (§3.6 "(time)"). */
+/** What the leader does with one request at `now` (docs/authnz-webhook.md#authnz-access-expiry). */
 export type Housekeeping =
   | { action: 'expire'; status: AccessRequestStatus; why: string }
   | { action: 'activate'; status: AccessRequestStatus }

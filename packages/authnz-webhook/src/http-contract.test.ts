@@ -1,18 +1,22 @@
 /**
- * HTTP contract of the real server on ephemeral loopback ports with mutual TLS (spec §2, §5, §10):
- * status codes and Status JSON, v1/v1beta1, limits, TLS client checks, probes, metrics, hot reload,
- * the access API, a property-based fuzz of request bodies, and a token-free log check.
+ * HTTP contract of the real server on ephemeral loopback ports with mutual TLS
+ * (docs/authnz-webhook.md#authnz-listeners, #authnz-wire, #authnz-http, #authnz-body-limits, #authnz-rejections,
+ * #authnz-tls): status codes and Status JSON, v1/v1beta1, limits, TLS client checks, probes, metrics, hot reload,
+ * standalone mode (no cluster: no grants, no access API), a property-based fuzz of request bodies, and a token-free log
+ * check. The access API runs against the real AccessRequest CRD in test/access-api.test.ts.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as https from 'node:https';
+import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { createLogger } from '@kubeaws/runtime';
-import { type ClusterPki, generatePki } from '@kubeaws/testenv';
+import { type ClusterPki, freePorts, generatePki } from '@kubeaws/testenv';
 import fc from 'fast-check';
 import { type TestKey, TestIssuer, TestTokeninfo, configYaml, makeKey, until } from '../test/helpers';
 import { AuthnzWebhook } from './app';
+import { ClusterAccessRequired } from './cluster-access';
 
 let pki: ClusterPki;
 let otherPki: ClusterPki;
@@ -22,10 +26,13 @@ let key: TestKey;
 let tokeninfo: TestTokeninfo;
 let app: AuthnzWebhook;
 let base: string;
-let accessBase: string;
 const logLines: string[] = [];
 const tokensSeen: string[] = [];
 let agent: https.Agent;
+
+/** The test configuration with emergency access disabled: the app runs standalone (no cluster). */
+const standaloneConfig = () =>
+  configYaml({ issuerUrl: issuer.url, jwksURL: issuer.jwksURL, tokeninfoUrl: tokeninfo.url, emergencyAccess: false });
 
 const files = () => ({
   ca: path.join(dir, 'ca.crt'),
@@ -43,7 +50,7 @@ beforeAll(async () => {
   writeFileSync(f.ca, pki.ca.cert);
   writeFileSync(f.cert, pki.apiserver.cert);
   writeFileSync(f.key, pki.apiserver.key);
-  writeFileSync(f.config, configYaml({ issuerUrl: issuer.url, jwksURL: issuer.jwksURL, tokeninfoUrl: tokeninfo.url }));
+  writeFileSync(f.config, standaloneConfig());
   const logger = createLogger({
     component: 'authnz-webhook',
     level: 'debug',
@@ -55,7 +62,6 @@ beforeAll(async () => {
       bindAddress: '127.0.0.1:0',
       tls: { certFile: f.cert, keyFile: f.key, clientCaFile: f.ca, allowedClientNames: ['kubeaws-admin'] },
     },
-    access: { bindAddress: '127.0.0.1:0', tls: { certFile: f.cert, keyFile: f.key } },
     metricsBindAddress: '127.0.0.1:0',
     healthProbeBindAddress: '127.0.0.1:0',
     maxRequestBytes: 64 * 1024,
@@ -64,7 +70,6 @@ beforeAll(async () => {
     reloadIntervalMs: 3_600_000,
   });
   base = `https://127.0.0.1:${app.addresses.webhook.port}`;
-  accessBase = `https://127.0.0.1:${app.addresses.access!.port}`;
   agent = new https.Agent({
     keepAlive: true,
     ca: pki.ca.cert,
@@ -81,7 +86,7 @@ afterAll(async () => {
   await issuer.stop();
   await tokeninfo.stop();
   rmSync(dir, { recursive: true, force: true });
-  // No token and no part of one is ever logged (T16).
+  // No token and no part of one is ever logged (docs/authnz-webhook.md#authnz-no-token-leaks).
   const all = logLines.join('');
   for (const t of tokensSeen) {
     expect(all.includes(t)).toBe(false);
@@ -251,7 +256,7 @@ describe('SubjectAccessReview endpoint', () => {
   });
 });
 
-describe('status codes and Status JSON (spec §2.3)', () => {
+describe('status codes and Status JSON (AUTHNZ-HTTP)', () => {
   const cases: Array<[string, string, string | Buffer, number, RegExp]> = [
     ['malformed JSON', '/authenticate', '{"kind":', 400, /^body: not valid JSON/],
     ['body not an object', '/authenticate', '[1,2]', 400, /^body: expected a JSON object, got array/],
@@ -414,7 +419,7 @@ describe('status codes and Status JSON (spec §2.3)', () => {
   });
 });
 
-describe('mutual TLS (spec §7, §5)', () => {
+describe('mutual TLS (AUTHNZ-TLS)', () => {
   function handshake(opts: tls.ConnectionOptions): Promise<'closed' | 'http'> {
     return new Promise((resolve) => {
       const s = tls.connect(
@@ -443,7 +448,7 @@ describe('mutual TLS (spec §7, §5)', () => {
 });
 
 describe('probes, metrics and hot reload', () => {
-  it('serves /healthz, /readyz and /metrics with the spec names', async () => {
+  it('serves /healthz, /readyz and /metrics with the documented names (AUTHNZ-LISTENERS, AUTHNZ-METRICS)', async () => {
     expect((await fetch(`${app.addresses.health}/healthz`)).status).toBe(200);
     expect((await fetch(`${app.addresses.health}/readyz`)).status).toBe(200);
     const m = await (await fetch(`${app.addresses.metrics}/metrics`)).text();
@@ -473,7 +478,7 @@ describe('probes, metrics and hot reload', () => {
     expect((await sar(attrs)).body.status.allowed).toBe(true);
     writeFileSync(
       f.config,
-      configYaml({ issuerUrl: issuer.url, jwksURL: issuer.jwksURL, tokeninfoUrl: tokeninfo.url }).replace(
+      standaloneConfig().replace(
         'protectedNamespaces: [team-platform]',
         'protectedNamespaces: [team-platform, team-b]',
       ),
@@ -491,79 +496,12 @@ describe('probes, metrics and hot reload', () => {
     expect((await sar(attrs)).body.status.denied).toBe(true);
     const m = await (await fetch(`${app.addresses.metrics}/metrics`)).text();
     expect(m).toMatch(/kubeaws_authnz_webhook_config_reloads_total\{result="failure"\} 1/);
-    writeFileSync(
-      f.config,
-      configYaml({ issuerUrl: issuer.url, jwksURL: issuer.jwksURL, tokeninfoUrl: tokeninfo.url }),
-    );
+    writeFileSync(f.config, standaloneConfig());
     expect(await app.reload()).toBe('reloaded');
   });
 });
 
-describe('access API (spec §3.6)', () => {
-  const call = (method: string, p: string, token?: string, body?: unknown) => {
-    if (token) tokensSeen.push(token);
-    return request(accessBase + p, {
-      method,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      headers: token ? { Authorization: `Bearer ${token}` } : {},
-      agent: new https.Agent({ ca: pki.ca.cert }),
-    });
-  };
-
-  it('request, self-approval refused, approval by a second person, grant visible in TokenReview, double approval 409', async () => {
-    const alice = await issuer.sign({ sub: 'alice', groups: ['oncall', 'k8s-readonly'] });
-    const bob = await issuer.sign({ sub: 'bob', groups: ['oncall'] });
-    const eve = await issuer.sign({ sub: 'eve', groups: ['team-a'] });
-    expect(
-      (await call('POST', '/access/v1/requests', undefined, { type: 'Manual', reason: 'x'.repeat(20) })).status,
-    ).toBe(401);
-    expect(
-      (await call('POST', '/access/v1/requests', eve, { type: 'Manual', reason: 'debugging the outage' })).status,
-    ).toBe(403);
-    const created = await call('POST', '/access/v1/requests', alice, {
-      type: 'Manual',
-      reason: 'debugging the outage',
-      duration: '30m',
-    });
-    expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({
-      kind: 'AccessRequest',
-      spec: { type: 'Manual', user: 'oidc:alice', duration: '30m' },
-      status: { phase: 'Pending' },
-    });
-    const name = created.body.metadata.name as string;
-    expect(name).toMatch(/^manual-/);
-    expect(
-      (await call('POST', '/access/v1/requests', alice, { type: 'Manual', reason: 'debugging the outage' })).status,
-    ).toBe(409);
-    const self = await call('POST', `/access/v1/requests/${name}/approve`, alice);
-    expect(self.status).toBe(403);
-    expect(self.body.message).toBe('approver must be a different person than the requester');
-    const [a1, a2] = await Promise.all([
-      call('POST', `/access/v1/requests/${name}/approve`, bob),
-      call('POST', `/access/v1/requests/${name}/approve`, bob),
-    ]);
-    expect([a1.status, a2.status].sort()).toEqual([200, 409]);
-    const approved = a1.status === 200 ? a1 : a2;
-    expect(approved.body.status).toMatchObject({ phase: 'Active', approvedBy: 'oidc:bob' });
-    const tr = await tokenReview(alice);
-    expect(tr.body.status.user.groups[0]).toBe('Manual');
-    expect(tr.body.status.user.extra['kubeaws.io/access-request']).toEqual([name]);
-    const list = await call('GET', '/access/v1/requests?user=oidc:alice&state=Active', bob);
-    expect(list.body.items.map((i: any) => i.metadata.name)).toEqual([name]);
-    expect((await call('POST', `/access/v1/requests/${name}/revoke`, eve)).status).toBe(403);
-    expect((await call('POST', `/access/v1/requests/${name}/revoke`, alice)).body.status.phase).toBe('Revoked');
-    expect((await tokenReview(alice)).body.status.user.groups[0]).toBe('ReadOnly');
-    expect((await call('GET', '/access/v1/requests/nope', bob)).status).toBe(404);
-    expect((await call('DELETE', `/access/v1/requests/${name}`, bob)).status).toBe(405);
-    const audit = logLines.filter((l) => l.includes('"audit":true')).map((l) => JSON.parse(l).event);
-    expect(audit).toEqual(
-      expect.arrayContaining(['access.requested', 'access.approved', 'access.revoked', 'access.role_issued']),
-    );
-  });
-});
-
-describe('certificate rotation (spec §7)', () => {
+describe('certificate rotation (AUTHNZ-TLS)', () => {
   it('swaps the serving pair and client CA when the files change', async () => {
     const f = files();
     writeFileSync(f.ca, otherPki.ca.cert);
@@ -589,7 +527,7 @@ describe('certificate rotation (spec §7)', () => {
   });
 });
 
-describe('shutdown (spec §7)', () => {
+describe('shutdown (AUTHNZ-SHUTDOWN)', () => {
   it('fails readiness at once and keeps serving during the delay', async () => {
     const f = files();
     const second = await AuthnzWebhook.start({
@@ -617,5 +555,85 @@ describe('shutdown (spec §7)', () => {
     await expect(
       fetch(`http://127.0.0.1:${second.addresses.webhook.port}/authorize`, { method: 'POST' }),
     ).rejects.toThrow();
+  });
+});
+
+describe('standalone mode (no cluster access)', () => {
+  const startOpts = (configPath: string, webhookBind = '127.0.0.1:0') => ({
+    configPath,
+    webhook: { bindAddress: webhookBind },
+    metricsBindAddress: '0',
+    healthProbeBindAddress: '0',
+    maxRequestBytes: 1024 * 1024,
+    shutdownDelayMs: 0,
+    logger: createLogger({ component: 'authnz-webhook', level: 'silent' }),
+  });
+
+  it('logs once at info that grants are disabled, is ready, and never issues a grant role', async () => {
+    const standalone = logLines
+      .map((l) => JSON.parse(l))
+      .filter((l) => typeof l.msg === 'string' && l.msg.startsWith('standalone mode'));
+    expect(standalone).toHaveLength(1);
+    expect(standalone[0]).toMatchObject({ level: 'info', msg: expect.stringContaining('no grants are issued') });
+    expect(app.repo).toBeUndefined();
+    expect(app.addresses.access).toBeUndefined();
+    expect((await fetch(`${app.addresses.health}/readyz`)).status).toBe(200);
+    const oncall = await issuer.sign({ sub: 'oncall-user', groups: ['oncall', 'k8s-readonly'] });
+    const r = await tokenReview(oncall);
+    expect(r.body.status.user.groups).toEqual(['ReadOnly', 'oidc:k8s-readonly', 'oidc:oncall']);
+    expect(r.body.status.user.extra['kubeaws.io/access-request']).toBeUndefined();
+  });
+
+  it('refuses to start, before listening, when the configuration enables emergency access', async () => {
+    const enabled = path.join(dir, 'emergency-enabled.yaml');
+    writeFileSync(enabled, configYaml({ issuerUrl: issuer.url, jwksURL: issuer.jwksURL }));
+    const [port] = await freePorts(1);
+    const err = await AuthnzWebhook.start(startOpts(enabled, `127.0.0.1:${port}`)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ClusterAccessRequired);
+    expect(err).toMatchObject({
+      file: enabled,
+      settings: ['emergencyAccess.manual.requesterGroups', 'emergencyAccess.emergency.requesterGroups'],
+    });
+    // nothing listens on the webhook port: it can be bound again
+    const probe = net.createServer();
+    await new Promise<void>((resolve, reject) => {
+      probe.once('error', reject);
+      probe.listen(port, '127.0.0.1', () => resolve());
+    });
+    await new Promise<void>((r) => probe.close(() => r()));
+  });
+
+  it('refuses the access API without a cluster', async () => {
+    const f = files();
+    await expect(
+      AuthnzWebhook.start({
+        ...startOpts(f.config),
+        access: { bindAddress: '127.0.0.1:0', tls: { certFile: f.cert, keyFile: f.key } },
+      }),
+    ).rejects.toThrow('the access API needs cluster access (kube)');
+  });
+
+  it('rejects a reload that enables emergency access and keeps the previous configuration', async () => {
+    const f = files();
+    const before = app.config.contentHash;
+    writeFileSync(
+      f.config,
+      configYaml({ issuerUrl: issuer.url, jwksURL: issuer.jwksURL, tokeninfoUrl: tokeninfo.url }),
+    );
+    try {
+      expect(await app.reload()).toBe('rejected');
+      expect(app.config.contentHash).toBe(before);
+      const rejected = logLines
+        .map((l) => JSON.parse(l))
+        .filter((l) => typeof l.msg === 'string' && l.msg.startsWith('configuration rejected: emergency access'));
+      expect(rejected).toEqual([
+        expect.objectContaining({
+          level: 'error',
+          settings: ['emergencyAccess.manual.requesterGroups', 'emergencyAccess.emergency.requesterGroups'],
+        }),
+      ]);
+    } finally {
+      writeFileSync(f.config, standaloneConfig());
+    }
   });
 });

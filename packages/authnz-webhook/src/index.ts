@@ -7,6 +7,7 @@ export * from './access-store.js';
 export * from './app.js';
 export * from './authenticator.js';
 export * from './authorize.js';
+export * from './cluster-access.js';
 export * from './config.js';
 export * from './decision-log.js';
 export * from './errors.js';

@@ -1,7 +1,8 @@
 /**
- * JWT handling (authnz-webhook spec §4 T2–T7, RFC 7519, RFC 7515): untrusted routing decode, signature
- * and registered-claim verification with jose's `jwtVerify`, and the claim type checks jose does not
- * make. Every rejection is a {@link TokenRejected} carrying the exact §5 error string.
+ * JWT handling (docs/authnz-webhook.md#authnz-token-validation, RFC 7519, RFC 7515): untrusted routing decode,
+ * signature and registered-claim verification with jose's `jwtVerify`, and the claim type checks jose does not
+ * make. Every rejection is a {@link TokenRejected} carrying the exact error string of
+ * docs/authnz-webhook.md#authnz-rejections.
  */
 import {
   type JWTPayload,
@@ -14,7 +15,7 @@ import type { IssuerConfig } from './config.js';
 import { TokenRejected, Unavailable } from './errors.js';
 import { KeyFetchError, type KeyStore } from './keystore.js';
 
-/** Result of the untrusted decode of a token (T2). */
+/** Result of the untrusted decode of a token (docs/authnz-webhook.md#authnz-token-routing). */
 export type RoutedToken =
   | { kind: 'jws'; header: Record<string, unknown>; payload: Record<string, unknown> }
   | { kind: 'jwe' }
@@ -35,8 +36,9 @@ function decodeSegment(s: string): Record<string, unknown> {
 }
 
 /**
- * Decodes a token without trust to route it (T2): 3 segments = compact JWS (header and payload must be
- * base64url JSON objects), 5 = JWE, anything else = opaque. Signatures are not checked here.
+ * Decodes a token without trust to route it (docs/authnz-webhook.md#authnz-token-routing): 3 segments = compact JWS
+ * (header and payload must be base64url JSON objects), 5 = JWE, anything else = opaque. Signatures are not checked
+ * here.
  * @throws TokenRejected `malformed token` for an empty token or an undecodable JWS.
  */
 export function routeToken(token: string): RoutedToken {
@@ -67,8 +69,9 @@ export interface VerifiedClaims {
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 /**
- * The claim checks jose does not make (T5 `azp`, T7): username, `email_verified`, groups, uid.
- * @throws TokenRejected with the §5 error string.
+ * The claim checks jose does not make (docs/authnz-webhook.md#authnz-token-audience for `azp`, #authnz-token-claims):
+ * username, `email_verified`, groups, uid.
+ * @throws TokenRejected with the error string of docs/authnz-webhook.md#authnz-rejections.
  */
 export function mapClaims(payload: JWTPayload, cfg: IssuerConfig): VerifiedClaims {
   const aud = payload.aud;
@@ -106,7 +109,10 @@ export function mapClaims(payload: JWTPayload, cfg: IssuerConfig): VerifiedClaim
   };
 }
 
-/** Maps a jose error to a §5 rejection; returns undefined for errors that are not about the token. */
+/**
+ * Maps a jose error to a rejection of docs/authnz-webhook.md#authnz-rejections; returns undefined for errors that are
+ * not about the token.
+ */
 export function mapJoseError(e: unknown): TokenRejected | undefined {
   if (e instanceof joseErrors.JOSEAlgNotAllowed) return new TokenRejected('signing algorithm not allowed');
   if (e instanceof joseErrors.JWSSignatureVerificationFailed) return new TokenRejected('token signature invalid');
@@ -179,8 +185,9 @@ async function verifyWith(
 }
 
 /**
- * Verifies a compact JWS against an issuer's key store (T3–T7, T10) and maps its claims.
- * `header` is the untrusted decoded header from {@link routeToken}.
+ * Verifies a compact JWS against an issuer's key store (docs/authnz-webhook.md#authnz-token-algorithms,
+ * #authnz-token-keys, #authnz-token-audience, #authnz-token-time, #authnz-token-claims, #authnz-kid-miss) and maps its
+ * claims. `header` is the untrusted decoded header from {@link routeToken}.
  * @throws TokenRejected for invalid tokens; Unavailable when the key set is unusable or a needed
  *   refetch failed.
  */

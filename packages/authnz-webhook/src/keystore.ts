@@ -1,6 +1,7 @@
 /**
- * Per-issuer key store (authnz-webhook spec T8–T11): wraps jose's local JWKS verifier around keys
- * fetched from the issuer's JWKS (or discovered through OIDC discovery), with
+ * Per-issuer key store (docs/authnz-webhook.md#authnz-idp-fetch, #authnz-jwks-refresh, #authnz-kid-miss,
+ * #authnz-jwks-response): wraps jose's local JWKS verifier around keys fetched from the issuer's JWKS (or discovered
+ * through OIDC discovery), with
  *
  * - a fetch at start and every `refreshInterval`, concurrent fetches collapsed into one;
  * - last-known-good keys: a failed fetch keeps the previous set until `staleIfError` has passed since
@@ -9,7 +10,7 @@
  * - JWKS responses: HTTP 200, a JSON object with a `keys` array, at most 512 KiB, within
  *   `fetchTimeout`; private and symmetric members are skipped and logged.
  *
- * RFC 7517 (JWK Set), OpenID Connect Discovery 1.0 §4.
+ * RFC 7517 (JWK Set), OpenID Connect Discovery 1.0, section 4.
  */
 import { readFileSync } from 'node:fs';
 import { type JSONWebKeySet, type JWK, createLocalJWKSet } from 'jose';
@@ -19,7 +20,7 @@ import { urlProblem } from './config.js';
 import { FetchError, type UpstreamResult, boundedGet, statusResult } from './fetch.js';
 import type { WebhookMetrics } from './metrics.js';
 
-/** Maximum JWKS / discovery document size (T11). */
+/** Maximum JWKS / discovery document size (docs/authnz-webhook.md#authnz-jwks-response). */
 export const MAX_JWKS_BYTES = 512 * 1024;
 
 /** The verifier function jose builds from a key set. */
@@ -116,7 +117,10 @@ export class KeyStore {
     if (this.timer) clearTimeout(this.timer);
   }
 
-  /** True while a key set is loaded and the last success is at most `staleIfError` old (T9). */
+  /**
+   * True while a key set is loaded and the last success is at most `staleIfError` old
+   * (docs/authnz-webhook.md#authnz-jwks-refresh).
+   */
   usable(): boolean {
     return (
       this.keySet !== undefined &&
@@ -152,8 +156,9 @@ export class KeyStore {
   }
 
   /**
-   * Called on a `kid` miss (T10): refetches at most once per `refetchCooldown` (a refetch in flight is
-   * joined). Resolves `'refetched'` after a successful refetch, `'cooldown'` when none was allowed.
+   * Called on a `kid` miss (docs/authnz-webhook.md#authnz-kid-miss): refetches at most once per `refetchCooldown` (a
+   * refetch in flight is joined). Resolves `'refetched'` after a successful refetch, `'cooldown'` when none was
+   * allowed.
    * @throws KeyFetchError when the refetch fails (the answer is then 503).
    */
   async onKidMiss(): Promise<'refetched' | 'cooldown'> {

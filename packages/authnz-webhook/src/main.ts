@@ -1,11 +1,15 @@
 /**
  * Process entry point of the authnz-webhook: flags (exit 2 when invalid), configuration (exit 1 with one
  * `<path>: <problem> (got …; expected …)` line per error), SIGHUP forces a configuration reload, SIGTERM
- * starts the graceful shutdown (authnz-webhook spec §2.4, §2.5, §7).
+ * starts the graceful shutdown (docs/authnz-webhook.md#authnz-config, #authnz-flags, #authnz-shutdown).
+ * Without cluster access (no --kubeconfig, KUBECONFIG, ~/.kube/config or pod service account) it runs
+ * standalone when the configuration disables emergency access, and exits 2 before serving when it enables it
+ * (docs/authnz-webhook.md#authnz-standalone).
  */
 import pino from 'pino';
-import { createLogger, runMain } from '@kubeaws/runtime';
+import { ConfigError, createLogger, runMain } from '@kubeaws/runtime';
 import { AuthnzWebhook } from './app.js';
+import { ClusterAccessRequired, clusterAccessSource, noClusterAccessMessage } from './cluster-access.js';
 import { ConfigFileError } from './config.js';
 import { parseAuthnzFlags } from './flags.js';
 
@@ -16,6 +20,7 @@ void runMain(async ({ signal, argv, env }) => {
     level: flags.logLevel,
     destination: pino.destination({ dest: 1, sync: false, minLength: 4096 }),
   });
+  const standalone = clusterAccessSource(flags.kubeconfig, env) === undefined;
   let app: AuthnzWebhook;
   try {
     app = await AuthnzWebhook.start({
@@ -32,7 +37,7 @@ void runMain(async ({ signal, argv, env }) => {
             },
       },
       access:
-        flags.accessApiBindAddress === ''
+        standalone || flags.accessApiBindAddress === ''
           ? undefined
           : {
               bindAddress: flags.accessApiBindAddress,
@@ -45,7 +50,7 @@ void runMain(async ({ signal, argv, env }) => {
       healthProbeBindAddress: flags.healthProbeBindAddress,
       maxRequestBytes: flags.maxRequestBytes,
       shutdownDelayMs: flags.shutdownDelay,
-      kube: { kubeconfigPath: flags.kubeconfig || undefined, leaderElect: flags.leaderElect },
+      kube: standalone ? undefined : { kubeconfigPath: flags.kubeconfig || undefined, leaderElect: flags.leaderElect },
       logger,
     });
   } catch (err) {
@@ -54,6 +59,15 @@ void runMain(async ({ signal, argv, env }) => {
       process.stderr.write(`error: invalid configuration ${err.file}\n${err.problems.join('\n')}\n`);
       return 1;
     }
+    if (err instanceof ClusterAccessRequired)
+      throw new ConfigError(
+        'kubeconfig',
+        flags.kubeconfig,
+        'a kubeconfig for the cluster',
+        'KUBEAWS_AUTHNZ_KUBECONFIG',
+        'other',
+        noClusterAccessMessage(err),
+      );
     throw err;
   }
   if (flags.insecureLoopbackWebhook)

@@ -1,11 +1,12 @@
 /**
- * The metrics of the webhook (authnz-webhook spec §6), all named `kubeaws_authnz_webhook_<thing>_<unit>`.
- * Labels are bounded: never a user, a namespace or token material. Histograms are in seconds.
+ * The metrics of the webhook (docs/authnz-webhook.md#authnz-metrics), all named
+ * `kubeaws_authnz_webhook_<thing>_<unit>`. Labels are bounded: never a user, a namespace or token material. Histograms
+ * are in seconds.
  */
 import { ComponentMetrics } from '@kubeaws/runtime';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 
-/** Histogram buckets of §6 (seconds). */
+/** Histogram buckets (docs/authnz-webhook.md#authnz-metrics), in seconds. */
 export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 /** Every metric family of the webhook. */

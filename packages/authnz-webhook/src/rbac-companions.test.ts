@@ -1,6 +1,6 @@
 /**
  * The RBAC companions shipped in manifests/authnz-webhook/rbac.yaml hold nothing the overlay denies
- * outside protected namespaces (spec §3.3 "RBAC companions"): every (group, resource, verb) of every
+ * outside protected namespaces (docs/authnz-webhook.md#authnz-rbac-companions): every (group, resource, verb) of every
  * rule is evaluated for the role the ClusterRole is bound to, in an unprotected namespace (namespaced
  * resources) or at cluster scope (cluster-scoped resources).
  */
@@ -30,7 +30,7 @@ const bindings = docs.filter((d) => d.kind === 'ClusterRoleBinding');
 const companions = docs.filter((d) => d.kind === 'ClusterRole' && d.metadata.name !== 'kubeaws:authnz-webhook');
 
 describe('RBAC companions agree with the overlay', () => {
-  it('binds the role groups as the spec says', () => {
+  it('binds the role groups as AUTHNZ-RBAC-COMPANIONS says', () => {
     const byRole = Object.fromEntries(
       bindings.map((b) => [b.roleRef.name, b.subjects.map((s: { name: string }) => s.name)]),
     );

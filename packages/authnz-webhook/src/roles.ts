@@ -1,5 +1,5 @@
 /**
- * The platform role model (authnz-webhook spec §3.1): five roles, carried as plain group names,
+ * The platform role model (docs/authnz-webhook.md#authnz-roles): five roles, carried as plain group names,
  * compared case-sensitively and ranked Administrator > Emergency > Manual > PowerUser > ReadOnly.
  */
 
@@ -7,9 +7,12 @@
 export const ROLES = ['ReadOnly', 'PowerUser', 'Manual', 'Emergency', 'Administrator'] as const;
 /** One of {@link ROLES}. */
 export type Role = (typeof ROLES)[number];
-/** Roles that `roles.mapping` may assign; Manual and Emergency come only from grants (§2.4). */
+/**
+ * Roles that `roles.mapping` may assign; Manual and Emergency come only from grants
+ * (docs/authnz-webhook.md#authnz-config-checks).
+ */
 export const MAPPABLE_ROLES = ['ReadOnly', 'PowerUser', 'Administrator'] as const;
-/** Roles obtained through the emergency-access API (§3.6). */
+/** Roles obtained through the emergency-access API (docs/authnz-webhook.md#authnz-access). */
 export type GrantRole = 'Manual' | 'Emergency';
 
 const RANK: Record<string, number> = { ReadOnly: 1, PowerUser: 2, Manual: 3, Emergency: 4, Administrator: 5 };
@@ -29,20 +32,25 @@ export function higherRole(a: Role | undefined, b: Role | undefined): Role | und
   return roleRank(a) >= roleRank(b) ? a : b;
 }
 
-/** The effective role of a SAR: the highest role among its groups (§3.1), or undefined. */
+/**
+ * The effective role of a SAR: the highest role among its groups (docs/authnz-webhook.md#authnz-roles), or undefined.
+ */
 export function effectiveRole(groups: readonly string[]): Role | undefined {
   let best: Role | undefined;
   for (const g of groups) if (isRole(g) && roleRank(g) > roleRank(best)) best = g;
   return best;
 }
 
-/** Manual and Emergency use the PowerUser policy (§3.1); this maps a role to the policy it uses. */
+/**
+ * Manual and Emergency use the PowerUser policy (docs/authnz-webhook.md#authnz-roles); this maps a role to the policy
+ * it uses.
+ */
 export function policyOf(r: Role | undefined): 'ReadOnly' | 'PowerUser' | 'Administrator' | undefined {
   if (r === 'Manual' || r === 'Emergency') return 'PowerUser';
   return r;
 }
 
-/** One `roles.mapping` entry (§2.4): exactly one of `group`, `allOf` or `user`. */
+/** One `roles.mapping` entry (docs/authnz-webhook.md#authnz-config): exactly one of `group`, `allOf` or `user`. */
 export interface RoleMapping {
   group?: string;
   allOf?: string[];
@@ -52,7 +60,8 @@ export interface RoleMapping {
 
 /**
  * Applies `roles.mapping` to an authenticated identity: every matching entry applies and the highest
- * role wins (§2.4). `groups` are the prefixed IdP groups. Returns undefined when nothing matches.
+ * role wins (docs/authnz-webhook.md#authnz-config). `groups` are the prefixed IdP groups. Returns undefined when
+ * nothing matches.
  */
 export function mapRole(
   mapping: readonly RoleMapping[],

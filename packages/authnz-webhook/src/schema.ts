@@ -1,5 +1,5 @@
 /**
- * JSON Schema (draft-07) of the configuration file `AuthnzConfiguration` (authnz-webhook spec §2.4).
+ * JSON Schema (draft-07) of the configuration file `AuthnzConfiguration` (docs/authnz-webhook.md#authnz-config).
  * Unknown keys are errors everywhere. `description` holds the human "expected" text used in error
  * messages. Checks that JSON Schema cannot express are in `config.ts` ({@link validateSemantics}).
  */

@@ -1,5 +1,6 @@
 /**
- * HTTP handling of the webhook and access listeners (authnz-webhook spec §2.1, §2.3, §7 TLS):
+ * HTTP handling of the webhook and access listeners (docs/authnz-webhook.md#authnz-listeners, #authnz-http,
+ * #authnz-tls):
  *
  * - `POST /authenticate` (TokenReview) and `POST /authorize` (SubjectAccessReview): 200 for every
  *   decision; 400 for malformed bodies; 413 above `--max-request-bytes` (connection closed); 415 for a
@@ -24,7 +25,10 @@ import { Unavailable, reasonLabel } from './errors.js';
 import type { WebhookMetrics } from './metrics.js';
 import { BadRequest, isJsonContentType, parseBody, parseSar, parseTokenReview, statusBody } from './wire.js';
 
-/** Idle keep-alive timeout of every listener (ms); must exceed kube-apiserver's 90 s (§2.1). */
+/**
+ * Idle keep-alive timeout of every listener (ms); must exceed kube-apiserver's 90 s
+ * (docs/authnz-webhook.md#authnz-http).
+ */
 export const KEEP_ALIVE_TIMEOUT_MS = 125_000;
 
 /** TLS files of a listener; reloaded when their content changes. */

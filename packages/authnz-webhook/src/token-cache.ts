@@ -1,5 +1,5 @@
 /**
- * The token cache (authnz-webhook spec T14): an LRU bounded by `maxEntries`, keyed by SHA-256(token)
+ * The token cache (docs/authnz-webhook.md#authnz-token-cache): an LRU bounded by `maxEntries`, keyed by SHA-256(token)
  * plus the requested audiences, holding only verified identities (or the rejection string for
  * negative entries). Roles and grants are applied after the lookup, so they never wait for the cache.
  * Outages (503) are never cached.

@@ -1,5 +1,5 @@
 /**
- * Opaque tokens through a tokeninfo endpoint (authnz-webhook spec T12): a GET with
+ * Opaque tokens through a tokeninfo endpoint (docs/authnz-webhook.md#authnz-tokeninfo): a GET with
  * `Authorization: Bearer <token>` (never a query parameter), the endpoint's `timeout`, no redirects,
  * at most 64 KiB. 400/401/403 reject the token; 404, 429, 5xx, timeouts, network errors and 200
  * answers with wrong field types are outages (503).
@@ -10,7 +10,7 @@ import { TokenRejected, Unavailable } from './errors.js';
 import { FetchError, type UpstreamResult, boundedGet, statusResult } from './fetch.js';
 import type { WebhookMetrics } from './metrics.js';
 
-/** Maximum tokeninfo response size (T12). */
+/** Maximum tokeninfo response size (docs/authnz-webhook.md#authnz-tokeninfo). */
 export const MAX_TOKENINFO_BYTES = 64 * 1024;
 
 /** A verified tokeninfo identity, before roles. */
@@ -26,7 +26,7 @@ export interface TokeninfoIdentity {
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 /**
- * Validates a tokeninfo 200 body (T12) and maps it to an identity.
+ * Validates a tokeninfo 200 body (docs/authnz-webhook.md#authnz-tokeninfo) and maps it to an identity.
  * @throws Unavailable for wrong field types; TokenRejected for an unknown realm (`realm not allowed`)
  *   or missing scopes (`required scope missing`), or a reserved username.
  */
@@ -64,7 +64,7 @@ export class TokeninfoClient {
   }
 
   /**
-   * Looks a token up (T12).
+   * Looks a token up (docs/authnz-webhook.md#authnz-tokeninfo).
    * @throws TokenRejected (`token rejected by tokeninfo`, `realm not allowed`, `required scope missing`)
    *   or Unavailable.
    */

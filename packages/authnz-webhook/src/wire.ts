@@ -1,13 +1,13 @@
 /**
- * The wire contract (authnz-webhook spec §2.2, §2.3, T15): parsing and validating TokenReview and
- * SubjectAccessReview bodies, and building responses and Status JSON. Only known fields are copied into
+ * The wire contract (docs/authnz-webhook.md#authnz-wire, #authnz-http, #authnz-body-limits): parsing and validating
+ * TokenReview and SubjectAccessReview bodies, and building responses and Status JSON. Only known fields are copied into
  * typed objects; unknown fields are ignored; `__proto__`, `constructor` and `prototype` never reach a
  * merge. Kubernetes webhook docs: https://kubernetes.io/docs/reference/access-authn-authz/webhook/ and
  * https://kubernetes.io/docs/reference/access-authn-authz/authentication/#webhook-token-authentication.
  */
 import type { NonResourceAttributes, ResourceAttributes, SarInput } from './authorize.js';
 
-/** Maximum JSON nesting depth of a request body (T15). */
+/** Maximum JSON nesting depth of a request body (docs/authnz-webhook.md#authnz-body-limits). */
 export const MAX_JSON_DEPTH = 32;
 /** Accepted TokenReview versions. */
 export const TOKENREVIEW_VERSIONS = ['authentication.k8s.io/v1', 'authentication.k8s.io/v1beta1'] as const;
@@ -42,7 +42,7 @@ const REASONS: Record<number, string> = {
   503: 'ServiceUnavailable',
 };
 
-/** Builds a Status JSON body (§2.3). */
+/** Builds a Status JSON body (docs/authnz-webhook.md#authnz-http). */
 export function statusBody(code: number, message: string): StatusBody {
   return {
     apiVersion: 'v1',
@@ -156,7 +156,7 @@ export interface TokenReviewRequest {
 }
 
 /**
- * Validates a TokenReview body (§2.2).
+ * Validates a TokenReview body (docs/authnz-webhook.md#authnz-wire).
  * @throws BadRequest (wrong kind or apiVersion, missing spec, `spec.token` not a string, …).
  */
 export function parseTokenReview(body: Record<string, unknown>, path = '/authenticate'): TokenReviewRequest {
@@ -178,8 +178,8 @@ function isPresent(v: unknown): boolean {
 }
 
 /**
- * Validates a SubjectAccessReview body (§2.2): exactly one of the attribute sets; groups under `groups`
- * or `group` (not both); `extra` as a map of string arrays.
+ * Validates a SubjectAccessReview body (docs/authnz-webhook.md#authnz-wire): exactly one of the attribute sets; groups
+ * under `groups` or `group` (not both); `extra` as a map of string arrays.
  * @throws BadRequest naming the field.
  */
 export function parseSar(body: Record<string, unknown>, path = '/authorize'): SarRequest {

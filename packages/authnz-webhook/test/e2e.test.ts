@@ -1,7 +1,7 @@
 /**
- * End to end through a real kube-apiserver (authnz-webhook spec §10 "end-to-end"): kube-apiserver runs
- * with the files of §2.6 (authentication-webhook kubeconfig, structured AuthorizationConfiguration with
- * failurePolicy Deny and system: match conditions, mutual TLS); a loopback OIDC issuer signs the tokens;
+ * End to end through a real kube-apiserver: kube-apiserver runs with the files of
+ * docs/authnz-webhook.md#authnz-apiserver (authentication-webhook kubeconfig, structured AuthorizationConfiguration
+ * with failurePolicy Deny and system: match conditions, mutual TLS); a loopback OIDC issuer signs the tokens;
  * the webhook runs under the shipped RBAC with the shipped CRD. Shows the role matrix, 401/403 answers,
  * can-i, a four-eyes Manual grant that works until it expires, and a stopped webhook that blocks people
  * but not the control plane.
@@ -10,57 +10,27 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as https from 'node:https';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { ApiError, KubeClient, createLogger, resourcePath } from '@kubeaws/runtime';
-import {
-  type Cluster,
-  type ClusterPki,
-  ensureBinaries,
-  freePorts,
-  generatePki,
-  serviceAccountKubeConfig,
-  startCluster,
-} from '@kubeaws/testenv';
+import { ApiError, KubeClient, createLogger } from '@kubeaws/runtime';
+import { type Cluster, attachCluster, freePorts, startCluster } from '@kubeaws/testenv';
 import { KubeConfig } from '@kubernetes/client-node';
-import { parseAllDocuments } from 'yaml';
 import { AuthnzWebhook } from '../src/app';
-import { renderApiserverFiles } from '../src/apiserver-files';
+import { adminClient, installAccessManifests, webhookKubeConfig } from './cluster';
 import { TestIssuer, configYaml, makeKey, until } from './helpers';
+import { type WebhookWiring, prepareWebhookWiring, wiringFromEnv } from './wiring';
 
-const MANIFESTS = path.resolve(__dirname, '../../../manifests/authnz-webhook');
 const NS = 'team-e2e';
-const PLURAL: Record<string, string> = {
-  Namespace: 'namespaces',
-  CustomResourceDefinition: 'customresourcedefinitions',
-  ServiceAccount: 'serviceaccounts',
-  Role: 'roles',
-  RoleBinding: 'rolebindings',
-  ClusterRole: 'clusterroles',
-  ClusterRoleBinding: 'clusterrolebindings',
-};
 
 let dir: string;
 let cluster: Cluster;
+/** True when this suite started the cluster (the shared one lacks the wiring) and must stop it. */
+let ownCluster = false;
+let wiring: WebhookWiring;
 let issuer: TestIssuer;
 let app: AuthnzWebhook | undefined;
 let admin: KubeClient;
-let pki: ClusterPki;
+/** CA of the webhook's serving certificate. */
+let caPem: string;
 let accessPort: number;
-
-async function applyManifest(file: string): Promise<void> {
-  for (const doc of parseAllDocuments(readFileSync(path.join(MANIFESTS, file), 'utf8'))) {
-    const obj = doc.toJS();
-    if (!obj) continue;
-    const [group, version] = obj.apiVersion.includes('/') ? obj.apiVersion.split('/') : ['', obj.apiVersion];
-    const p = resourcePath({
-      group,
-      version,
-      resource: PLURAL[obj.kind]!,
-      namespace: obj.metadata.namespace,
-      name: obj.metadata.name,
-    });
-    await admin.apply(p, obj, { force: true, fieldManager: 'kubeaws' });
-  }
-}
 
 function tokenClient(token: string): KubeClient {
   const kc = new KubeConfig();
@@ -95,7 +65,7 @@ function access(method: string, p: string, token: string, body?: unknown): Promi
   return new Promise((resolve, reject) => {
     const req = https.request(
       `https://127.0.0.1:${accessPort}${p}`,
-      { method, ca: pki.ca.cert, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' } },
+      { method, ca: caPem, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' } },
       (res) => {
         let text = '';
         res.on('data', (d) => (text += d));
@@ -113,54 +83,24 @@ const unique = (p: string) => `${p}-${Date.now().toString(36)}-${seq++}`;
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'authnz-e2e-'));
-  const binaries = await ensureBinaries();
-  pki = await generatePki();
   const key = await makeKey('e2e-1');
   issuer = await TestIssuer.start([key]);
-  let webhookPort: number;
-  [webhookPort, accessPort] = await freePorts(2);
+  [accessPort] = await freePorts(1);
+  const shared = wiringFromEnv();
+  if (shared) {
+    wiring = shared;
+    cluster = attachCluster();
+  } else {
+    // a reused cluster (testenv up) runs without the webhook flags: start one with them
+    wiring = await prepareWebhookWiring(dir);
+    cluster = await startCluster({ nodes: 1, apiserverExtraArgs: wiring.apiserverArgs, timeoutMs: 240_000 });
+    ownCluster = true;
+  }
+  caPem = readFileSync(wiring.files.ca, 'utf8');
   const f = (n: string) => path.join(dir, n);
-  writeFileSync(f('ca.crt'), pki.ca.cert);
-  writeFileSync(f('webhook.crt'), pki.apiserver.cert);
-  writeFileSync(f('webhook.key'), pki.apiserver.key);
-  writeFileSync(f('client.crt'), pki.admin.cert);
-  writeFileSync(f('client.key'), pki.admin.key);
-  const files = renderApiserverFiles({
-    webhookUrl: `https://127.0.0.1:${webhookPort}`,
-    caFile: f('ca.crt'),
-    clientCertFile: f('client.crt'),
-    clientKeyFile: f('client.key'),
-    authnKubeconfigPath: f('authn.kubeconfig'),
-    authzKubeconfigPath: f('authz.kubeconfig'),
-    authorizationConfigPath: f('authorization-config.yaml'),
-    tokenCacheTtl: '2s',
-  });
-  writeFileSync(f('authn.kubeconfig'), files.authnKubeconfig);
-  writeFileSync(f('authz.kubeconfig'), files.authzKubeconfig);
-  writeFileSync(f('authorization-config.yaml'), files.authorizationConfig);
   writeFileSync(f('config.yaml'), configYaml({ issuerUrl: issuer.url, jwksURL: issuer.jwksURL, manualMax: '8h' }));
-  cluster = await startCluster({
-    binaries,
-    nodes: 1,
-    // kube-apiserver refuses testenv's default --authorization-mode next to --authorization-config.
-    apiserverExtraArgs: { ...files.flags, 'authorization-mode': null },
-    timeoutMs: 240_000,
-  });
-  admin = new KubeClient({ kubeConfig: cluster.kubeConfig(), component: 'authnz-e2e' });
-  for (const file of ['namespace.yaml', 'crds.yaml', 'serviceaccount.yaml', 'rbac.yaml']) await applyManifest(file);
-  await until(
-    async () => {
-      try {
-        await admin.list('/apis/authnz.kubeaws.io/v1alpha1/namespaces/kubeaws-access/accessrequests');
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    'AccessRequest CRD established',
-    60_000,
-    250,
-  );
+  admin = adminClient(cluster.kubeConfig());
+  await installAccessManifests(admin);
   await admin.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
   await admin.create(`/api/v1/namespaces/${NS}/secrets`, {
     apiVersion: 'v1',
@@ -168,19 +108,22 @@ beforeAll(async () => {
     metadata: { name: 's1' },
     stringData: { k: 'v' },
   });
-  const saKc = await serviceAccountKubeConfig(cluster.kubeConfig(), 'kube-system', 'kubeaws-authnz-webhook');
+  const saKc = await webhookKubeConfig(cluster.kubeConfig());
   app = await AuthnzWebhook.start({
     configPath: f('config.yaml'),
     webhook: {
-      bindAddress: `127.0.0.1:${webhookPort}`,
+      bindAddress: `127.0.0.1:${wiring.webhookPort}`,
       tls: {
-        certFile: f('webhook.crt'),
-        keyFile: f('webhook.key'),
-        clientCaFile: f('ca.crt'),
+        certFile: wiring.files.cert,
+        keyFile: wiring.files.key,
+        clientCaFile: wiring.files.ca,
         allowedClientNames: ['kubeaws-admin'],
       },
     },
-    access: { bindAddress: `127.0.0.1:${accessPort}`, tls: { certFile: f('webhook.crt'), keyFile: f('webhook.key') } },
+    access: {
+      bindAddress: `127.0.0.1:${accessPort}`,
+      tls: { certFile: wiring.files.cert, keyFile: wiring.files.key },
+    },
     metricsBindAddress: '0',
     healthProbeBindAddress: '127.0.0.1:0',
     maxRequestBytes: 1 << 20,
@@ -199,7 +142,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await app?.stop(0);
-  await cluster?.stop();
+  if (ownCluster) await cluster?.stop();
   await issuer?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 }, 60_000);
@@ -342,7 +285,7 @@ describe('Manual access with four eyes', () => {
     const name = created.body.metadata.name as string;
     expect((await access('POST', `/access/v1/requests/${name}/approve`, alice)).status).toBe(403);
     await until(
-      () => app!.repo.list().some((ar) => ar.metadata.name === name),
+      () => app!.repo!.list().some((ar) => ar.metadata.name === name),
       'informer sees the request',
       10_000,
       100,

@@ -27,7 +27,10 @@ export async function makeKey(kid: string, alg: TestKey['alg'] = 'RS256'): Promi
 /** JWKS server behaviour. */
 export type JwksMode = 'ok' | 'fail500' | 'hang' | 'notjson' | 'nokeys';
 
-/** A loopback OIDC issuer: discovery + JWKS over plain HTTP on 127.0.0.1 (allowed for loopback, T8). */
+/**
+ * A loopback OIDC issuer: discovery + JWKS over plain HTTP on 127.0.0.1 (allowed for loopback,
+ * docs/authnz-webhook.md#authnz-idp-fetch).
+ */
 export class TestIssuer {
   server!: http.Server;
   url!: string;
@@ -170,9 +173,17 @@ export interface ConfigYamlOptions {
   approverGroups?: string[];
   manualMax?: string;
   namespace?: string;
+  /**
+   * false: no requester groups, i.e. emergency access disabled (what standalone mode needs, see
+   * docs/authnz-webhook.md#authnz-standalone). Default true.
+   */
+  emergencyAccess?: boolean;
 }
 
-/** A configuration file for tests: issuer `corp` with prefixes `oidc:`, the spec's example mapping. */
+/**
+ * A configuration file for tests: issuer `corp` with prefixes `oidc:`, the example mapping of
+ * docs/authnz-webhook.md#authnz-config.
+ */
 export function configYaml(o: ConfigYamlOptions = {}): string {
   const lines = [
     'apiVersion: authnz.kubeaws.io/v1alpha1',
@@ -223,8 +234,12 @@ export function configYaml(o: ConfigYamlOptions = {}): string {
     '  - {user: "service:credentials-provider", rules: [{apiGroups: [""], resources: [secrets], verbs: [get], namespaces: [kube-system], resourceNames: []}]}',
     'emergencyAccess:',
     `  namespace: ${o.namespace ?? 'kubeaws-access'}`,
-    `  manual: {requesterGroups: ["oidc:oncall"], approverGroups: ${JSON.stringify(o.approverGroups ?? ['oidc:oncall'])}, defaultDuration: 2h, maxDuration: ${o.manualMax ?? '8h'}, approvalTimeout: 1h}`,
-    '  emergency: {requesterGroups: ["oidc:oncall"], incidentPattern: "^INC-[0-9]{1,10}$", defaultDuration: 4h, maxDuration: 12h}',
+    ...(o.emergencyAccess === false
+      ? []
+      : [
+          `  manual: {requesterGroups: ["oidc:oncall"], approverGroups: ${JSON.stringify(o.approverGroups ?? ['oidc:oncall'])}, defaultDuration: 2h, maxDuration: ${o.manualMax ?? '8h'}, approvalTimeout: 1h}`,
+          '  emergency: {requesterGroups: ["oidc:oncall"], incidentPattern: "^INC-[0-9]{1,10}$", defaultDuration: 4h, maxDuration: 12h}',
+        ]),
     '  retention: 720h',
   );
   if (o.extra) lines.push(o.extra);

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { KubeConfig, KubernetesObject, KubernetesObjectApi, PatchStrategy } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 
-/** Field manager of every object `kubeaws` applies (infra-and-manifests spec §2.1). */
+/** Field manager of every object `kubeaws` applies (docs/infra.md#infra-manifest-layout). */
 export const FIELD_MANAGER = 'kubeaws';
 
 /**

@@ -1,4 +1,4 @@
-import { FakeClock, sleep } from './clock';
+import { FakeClock, MAX_TIMER_DELAY_MS, realClock, sleep } from './clock';
 
 describe('FakeClock', () => {
   it('fires timers in due order with now() at their due time', async () => {
@@ -40,5 +40,16 @@ describe('FakeClock', () => {
     ac.abort();
     await expect(q).resolves.toBe(false);
     expect(c.pendingTimers()).toBe(0);
+  });
+});
+
+describe('realClock', () => {
+  it('clamps delays beyond the limit of Node timers instead of firing them at once', async () => {
+    let fired = false;
+    const h = realClock.setTimeout(() => (fired = true), 365 * 86_400_000);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(fired).toBe(false);
+    realClock.clearTimeout(h);
+    expect(MAX_TIMER_DELAY_MS).toBe(2 ** 31 - 1);
   });
 });

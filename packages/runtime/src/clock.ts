@@ -31,11 +31,22 @@ class RealTimer implements TimerHandle {
   constructor(readonly t: NodeJS.Timeout) {}
 }
 
-/** The process clock: `Date.now()` and Node's timers (unref'd). */
+/**
+ * Longest delay of Node's timers: 2^31 - 1 ms (about 24.8 days). Node fires a timer with a longer delay
+ * after 1 ms, so {@link realClock} clamps delays to this.
+ */
+export const MAX_TIMER_DELAY_MS = 2_147_483_647;
+
+/**
+ * The process clock: `Date.now()` and Node's timers (unref'd). A delay above
+ * {@link MAX_TIMER_DELAY_MS} fires at that limit, early but never at once; whoever waits for a farther
+ * instant checks the time again when the timer fires (e.g. a reconcile that returns `requeueAfter`
+ * for a TTL of a year decides anew and requeues for the rest).
+ */
 export const realClock: Clock = {
   now: () => Date.now(),
   setTimeout(fn, ms) {
-    const t = setTimeout(fn, Math.max(0, ms));
+    const t = setTimeout(fn, Math.min(MAX_TIMER_DELAY_MS, Math.max(0, ms)));
     t.unref();
     return new RealTimer(t);
   },

@@ -1,6 +1,6 @@
 import { FakeClock, flushMicrotasks } from './clock';
 import { Controller, type ReconcileResult } from './controller';
-import { ApiError } from './errors';
+import { ApiError, TerminalError } from './errors';
 import { ComponentMetrics } from './metrics';
 import { ExponentialFailureRateLimiter } from './ratelimit';
 
@@ -91,6 +91,82 @@ describe('Controller', () => {
     expect(calls).toEqual(['a']);
     expect(c.queue.delayedLen()).toBe(0);
     expect(await metric(metrics, /reconcile_total\{controller="c",result="success"\}/)).toBe(1);
+    await c.stop(1000);
+  });
+
+  it.each([
+    ['the key itself', '/apis/apps/v1/namespaces/ns/deployments/web', 'ns/web'],
+    ['a status subresource of the key', '/apis/apps/v1/namespaces/ns/deployments/web/status', 'ns/web'],
+    ['a cluster-scoped key', '/api/v1/nodes/n1', 'n1'],
+    ['a kind-prefixed key', '/apis/apps/v1/namespaces/ns/statefulsets/db', 'StatefulSet/ns/db'],
+  ])('a 404 naming the primary object (%s) ends the key', async (_name, path, key) => {
+    const { c, clock, calls, metrics } = setup(() => {
+      throw new ApiError(404, 'NotFound', 'gone', undefined, undefined, 'PATCH', path);
+    });
+    c.enqueue(key);
+    await c.start();
+    await settle();
+    await clock.advance(3_600_000);
+    expect(calls).toEqual([key]);
+    expect(await metric(metrics, /reconcile_total\{controller="c",result="success"\}/)).toBe(1);
+    await c.stop(1000);
+  });
+
+  it('a 404 of a secondary object is retried with backoff, not dropped', async () => {
+    let n = 0;
+    const { c, clock, calls, metrics } = setup(() => {
+      if (n++ < 2)
+        throw new ApiError(404, 'NotFound', 'configmap gone', undefined, undefined, 'GET', '/api/v1/namespaces/ns/configmaps/settings');
+    });
+    c.enqueue('ns/web');
+    await c.start();
+    await settle();
+    expect(calls).toEqual(['ns/web']);
+    expect(c.queue.delayedLen()).toBe(1);
+    await clock.advance(5);
+    await settle();
+    await clock.advance(10);
+    await settle();
+    expect(calls).toEqual(['ns/web', 'ns/web', 'ns/web']);
+    expect(await metric(metrics, /reconcile_errors_total\{controller="c",class="not_found"\}/)).toBe(2);
+    expect(await metric(metrics, /reconcile_total\{controller="c",result="success"\}/)).toBe(1);
+    await c.stop(1000);
+  });
+
+  it('a custom isPrimaryNotFound decides which 404 ends the key', async () => {
+    const { c, clock, calls } = setup(
+      () => {
+        throw new ApiError(404, 'NotFound', 'gone', undefined, undefined, 'GET', '/api/v1/namespaces/ns/pods/p');
+      },
+      { isPrimaryNotFound: () => true },
+    );
+    c.enqueue('ns/web');
+    await c.start();
+    await settle();
+    await clock.advance(3_600_000);
+    expect(calls).toEqual(['ns/web']);
+    await c.stop(1000);
+  });
+
+  it('TerminalError is not retried, counted as class terminal and passed to onError', async () => {
+    const seen: string[] = [];
+    const { c, clock, calls, metrics } = setup(
+      () => {
+        throw new TerminalError('selector matches nothing');
+      },
+      { onError: (k, _e, cls) => seen.push(`${k}:${cls}`) },
+    );
+    c.enqueue('ns/web');
+    await c.start();
+    await settle();
+    await clock.advance(3_600_000);
+    expect(calls).toEqual(['ns/web']);
+    expect(seen).toEqual(['ns/web:terminal']);
+    expect(c.queue.delayedLen()).toBe(0);
+    expect(await metric(metrics, /reconcile_errors_total\{controller="c",class="terminal"\}/)).toBe(1);
+    c.enqueue('ns/web');
+    await settle();
+    expect(calls).toEqual(['ns/web', 'ns/web']);
     await c.stop(1000);
   });
 

@@ -1,4 +1,5 @@
 import { type Clock, realClock } from './clock.js';
+import { parseApiPath } from './client.js';
 import { ApiError, type ErrorClass, classifyError } from './errors.js';
 import { type Logger, silentLogger } from './logging.js';
 import { ComponentMetrics, detachedMetrics } from './metrics.js';
@@ -54,6 +55,13 @@ export interface ControllerOptions {
   onInvalid?: (key: string, err: ApiError) => void;
   /** Called for every failed reconcile, after classification. */
   onError?: (key: string, err: unknown, cls: ErrorClass) => void;
+  /**
+   * Whether a 404 names the key's primary object (then the key is done: the object is gone). Any other
+   * 404 (a missing secondary object, e.g. a referenced ConfigMap) is retried with backoff like a
+   * server error, so the key is never dropped silently. Default {@link sameObjectAsKey}; the
+   * {@link ControllerBuilder} sets it from the `for()` resource.
+   */
+  isPrimaryNotFound?: (key: string, err: ApiError) => boolean;
   /** 409 Conflicts retried at once before falling back to backoff; default 3. */
   maxImmediateConflictRetries?: number;
   rateLimiter?: RateLimiter;
@@ -71,7 +79,9 @@ export interface ControllerOptions {
  * - `{ requeueAfter: ms }`: forget, then re-add after ms (`result="requeue_after"`);
  * - `{ requeue: true }`: re-add with backoff (`result="requeue"`);
  * - throws (`result="error"`, `reconcile_errors_total{class}`), by {@link ErrorClass}:
- *   `not_found` (404): done, counted as success (the object is gone);
+ *   `not_found` (404) of the key's primary object ({@link ControllerOptions.isPrimaryNotFound}): done,
+ *   counted as success (the object is gone); a 404 of any other object: backoff (class `not_found`);
+ *   `terminal` ({@link TerminalError}): logged at error, `onError` hook, key forgotten (no retry);
  *   `conflict` (409): re-added at once, up to `maxImmediateConflictRetries` in a row, then backoff;
  *   `throttled` (429) / `server` (5xx) / `network`: backoff, at least the server's Retry-After;
  *   `invalid` (400/422): `onInvalid` hook, then backoff (exponential, so no hot loop);
@@ -240,7 +250,9 @@ export class Controller {
   private handleError(key: string, err: unknown, log: Logger): void {
     const cls = classifyError(err);
     const name = this.name;
-    if (cls.class === 'not_found') {
+    const primaryGone =
+      cls.class === 'not_found' && (this.opts.isPrimaryNotFound ?? sameObjectAsKey)(key, err as ApiError);
+    if (primaryGone) {
       this.conflicts.delete(key);
       this.queue.forget(key);
       this.m.total.inc({ controller: name, result: 'success' });
@@ -268,6 +280,7 @@ export class Controller {
         retryInMs = this.queue.addRateLimited(key);
         break;
       case 'namespace_terminating':
+      case 'terminal':
         this.queue.forget(key);
         break;
       case 'not_leader':
@@ -276,7 +289,7 @@ export class Controller {
       default:
         retryInMs = this.queue.addRateLimited(key, cls.retryAfterMs ?? 0);
     }
-    const level = cls.class === 'conflict' ? 'info' : 'warn';
+    const level = cls.class === 'conflict' ? 'info' : cls.class === 'terminal' ? 'error' : 'warn';
     log[level]({ err, class: cls.class, statusCode: cls.statusCode, retryInMs }, 'reconcile failed');
     this.callHook(() => this.opts.onError?.(key, err, cls.class));
   }
@@ -294,4 +307,20 @@ async function withTimeout(p: Promise<unknown>, ms: number): Promise<void> {
   let t: NodeJS.Timeout | undefined;
   await Promise.race([p, new Promise<void>((r) => (t = setTimeout(r, ms)))]);
   if (t) clearTimeout(t);
+}
+
+/**
+ * Default {@link ControllerOptions.isPrimaryNotFound}: true when the failed request's path names an
+ * object with the key's namespace and name (the last two `/`-separated parts of the key, or its only
+ * part for cluster-scoped keys), or when the error carries no path to tell.
+ */
+export function sameObjectAsKey(key: string, err: ApiError): boolean {
+  if (!err.path) return true;
+  const target = parseApiPath(err.path);
+  if (!target.resource) return true;
+  if (target.resource === 'namespaces' && target.name !== undefined) target.namespace = undefined;
+  const parts = key.split('/');
+  const name = parts[parts.length - 1];
+  const namespace = parts.length >= 2 ? parts[parts.length - 2] : undefined;
+  return target.name === name && (target.namespace ?? undefined) === (namespace || undefined);
 }

@@ -56,6 +56,19 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * Thrown by a reconcile to say "this key cannot succeed by retrying" (after controller-runtime's
+ * `reconcile.TerminalError`): the controller logs it at error level, counts it as
+ * `reconcile_errors_total{class="terminal"}`, calls the `onError` hook (emit a Warning Event there)
+ * and forgets the key until the next event for it. `cause` keeps the underlying error.
+ */
+export class TerminalError extends Error {
+  override readonly name = 'TerminalError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
 /** Raised by the client when a write is attempted by a replica that is not the leader. */
 export class NotLeaderError extends Error {
   override readonly name = 'NotLeaderError';
@@ -63,7 +76,8 @@ export class NotLeaderError extends Error {
 
 /** Broad error classes that decide what the reconcile loop does with a failed key. */
 export type ErrorClass =
-  | 'not_found' // 404: the object is gone; the key is done
+  | 'not_found' // 404: done when it names the key's primary object, else retried with backoff
+  | 'terminal' // TerminalError: retrying cannot help; logged, hook called, key forgotten
   | 'conflict' // 409: stale resourceVersion or AlreadyExists; retry at once
   | 'throttled' // 429: back off, honouring Retry-After
   | 'server' // 5xx (and 410 outside of watches): back off, honouring Retry-After
@@ -90,6 +104,7 @@ export interface ErrorClassification {
  */
 export function classifyError(err: unknown): ErrorClassification {
   if (err instanceof NotLeaderError) return { class: 'not_leader', statusCode: 0 };
+  if (err instanceof TerminalError) return { class: 'terminal', statusCode: 0 };
   if (err instanceof ApiError) {
     const retryAfterMs = err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : undefined;
     const base = {

@@ -1,4 +1,5 @@
-import { EventAggregator, objectReference } from './events';
+import type { KubeClient } from './client';
+import { EventAggregator, EventRecorder, objectReference } from './events';
 
 const ev = (note = 'n') => ({
   regarding: {
@@ -87,5 +88,24 @@ describe('objectReference', () => {
       uid: 'u',
       resourceVersion: '5',
     });
+  });
+});
+
+describe('EventRecorder.record', () => {
+  it('returns true when the Event is being written and false when it was dropped', async () => {
+    const created: unknown[] = [];
+    const client = { create: async (_p: string, body: unknown) => void created.push(body) } as unknown as KubeClient;
+    const r = new EventRecorder({
+      client,
+      reportingController: 'kubeaws.io/test',
+      reportingInstance: 'test-0',
+      budget: { qps: 0.001, burst: 2 },
+    });
+    expect(r.record(ev('a'))).toBe(true);
+    expect(r.record(ev('a'))).toBe(false); // a repeat inside the series patch interval
+    expect(r.record(ev('b'))).toBe(true);
+    expect(r.record(ev('c'))).toBe(false); // over the budget
+    await r.flush();
+    expect(created).toHaveLength(2);
   });
 });

@@ -4,6 +4,7 @@ import { isNotFound } from './errors.js';
 import { microTime } from './leaderelection.js';
 import { type Logger, silentLogger } from './logging.js';
 import { ComponentMetrics, detachedMetrics } from './metrics.js';
+import { TokenBucket } from './ratelimit.js';
 
 /** A reference to an object (`core/v1 ObjectReference`), used as an Event's `regarding` / `related`. */
 export interface ObjectReference {
@@ -150,6 +151,20 @@ export interface EventRecorderOptions {
   seriesWindowMs?: number;
   /** Minimum gap between series-count patches (ms); default 30 s. */
   seriesPatchIntervalMs?: number;
+  /**
+   * Spam filter per regarding object (client-go's `EventSourceObjectSpamFilter`): each object may
+   * cause at most `burst` Event writes (creates and series patches), refilled at `qps` per second.
+   * Default burst 25, qps 1/300 (one more every 5 minutes), as client-go. Both this filter and the
+   * budget run on real time (they pace API traffic), not on `clock`.
+   */
+  spamFilter?: { burst?: number; qps?: number };
+  /**
+   * Budget of the whole recorder (writes per second, burst): writes beyond it are dropped and counted
+   * (`result="dropped"`), never queued, so a storm of Events cannot delay the component. Default
+   * 10 / 100. The recorder should have a client of its own (see {@link Manager}) so Events never take
+   * the write tokens of the component's objects.
+   */
+  budget?: { qps?: number; burst?: number };
   clock?: Clock;
   logger?: Logger;
   metrics?: ComponentMetrics;
@@ -177,29 +192,45 @@ export class EventRecorder {
   private chains = new Map<string, Promise<void>>();
   private seq = 0;
   private readonly m;
+  private readonly spam = new Map<string, TokenBucket>();
+  private readonly budget: TokenBucket;
 
   constructor(private readonly opts: EventRecorderOptions) {
     this.clock = opts.clock ?? realClock;
     this.log = opts.logger ?? silentLogger();
     this.agg = new EventAggregator(opts.seriesWindowMs, opts.seriesPatchIntervalMs);
+    this.budget = new TokenBucket(opts.budget?.qps ?? 10, opts.budget?.burst ?? 100, realClock);
     const metrics = opts.metrics ?? detachedMetrics();
     this.m = {
       events: metrics.counter('events_total', 'Kubernetes Events recorded', ['type', 'reason', 'result']),
     };
   }
 
-  /** Records a Normal event. */
-  normal(regarding: ObjectReference, reason: string, action: string, note: string, related?: ObjectReference): void {
-    this.record({ regarding, related, type: 'Normal', reason, action, note });
+  /** Records a Normal event; returns what {@link record} returns. */
+  normal(regarding: ObjectReference, reason: string, action: string, note: string, related?: ObjectReference): boolean {
+    return this.record({ regarding, related, type: 'Normal', reason, action, note });
   }
 
-  /** Records a Warning event. */
-  warning(regarding: ObjectReference, reason: string, action: string, note: string, related?: ObjectReference): void {
-    this.record({ regarding, related, type: 'Warning', reason, action, note });
+  /** Records a Warning event; returns what {@link record} returns. */
+  warning(
+    regarding: ObjectReference,
+    reason: string,
+    action: string,
+    note: string,
+    related?: ObjectReference,
+  ): boolean {
+    return this.record({ regarding, related, type: 'Warning', reason, action, note });
   }
 
-  /** Records an event (fire and forget; see the class docs). */
-  record(e: EventInput): void {
+  /**
+   * Records an event (fire and forget; see the class docs). Returns true when the occurrence was
+   * accepted: a create or series patch is under way (its outcome is only logged and counted), or it was
+   * logged in dry run. Returns false when it was dropped (`result="dropped"`): a repeat inside the
+   * series patch interval, the per-object spam filter or the recorder's budget; a caller that
+   * deduplicates on its own (e.g. "once per hour") can then try again later instead of remembering it
+   * as sent.
+   */
+  record(e: EventInput): boolean {
     try {
       const key = EventAggregator.key(e);
       const now = this.clock.now();
@@ -218,15 +249,16 @@ export class EventRecorder {
           result: 'dry_run',
         });
         if (d.action === 'create') this.agg.setName(key, 'dry-run');
-        return;
+        return true;
       }
-      if (d.action === 'drop') {
+      if (d.action === 'drop' || !this.admit(e.regarding)) {
+        if (d.action === 'create') this.agg.reset(key);
         this.m.events.inc({
           type: e.type,
           reason: e.reason,
           result: 'dropped',
         });
-        return;
+        return false;
       }
       const prev = this.chains.get(key) ?? Promise.resolve();
       const p: Promise<void> = prev.then(() => this.write(key, e, d, now, fields));
@@ -236,8 +268,10 @@ export class EventRecorder {
         this.inflight.delete(p);
         if (this.chains.get(key) === p) this.chains.delete(key);
       });
+      return true;
     } catch (err) {
       this.log.error({ err }, 'recording event failed');
+      return false;
     }
   }
 
@@ -315,7 +349,20 @@ export class EventRecorder {
     }
   }
 
-  /** Resolves when every write started so far has finished (for tests and shutdown). */
+  /** Spam filter per regarding object, then the recorder's budget (see the options). */
+  private admit(regarding: ObjectReference): boolean {
+    const k = `${regarding.apiVersion ?? ''}/${regarding.kind ?? ''}/${regarding.namespace ?? ''}/${regarding.name ?? ''}/${regarding.uid ?? ''}`;
+    let b = this.spam.get(k);
+    if (!b) {
+      if (this.spam.size >= 4096) this.spam.delete(this.spam.keys().next().value!);
+      b = new TokenBucket(this.opts.spamFilter?.qps ?? 1 / 300, this.opts.spamFilter?.burst ?? 25, realClock);
+      this.spam.set(k, b);
+    }
+    if (!b.tryTake()) return false;
+    return this.budget.tryTake();
+  }
+
+  /** Resolves when every write started so far has finished (for shutdown). */
   async flush(): Promise<void> {
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
   }

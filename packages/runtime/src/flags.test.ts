@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from './errors';
-import { HelpDisplayed, flag, parseDuration, parseFlags, parsers, sharedFlags } from './flags';
+import { HelpDisplayed, flag, parseFlagDuration as parseDuration, parseFlags, parsers, sharedFlags } from './flags';
+import { parseFlagsWithSources } from './flags';
 import { runMain } from './manager';
 
 const specs = {
@@ -296,5 +297,16 @@ describe('runMain', () => {
     );
     await expect(p).resolves.toBe(0);
     expect(exitCode).toBe(0);
+  });
+});
+
+describe('parseFlagsWithSources', () => {
+  it('reports whether each value came from the flag, its env var or the default', () => {
+    const { values, sources } = parseFlagsWithSources(specs, {
+      argv: ['--log-level=debug'],
+      env: { MIN_REPLICAS: '3', LOG_LEVEL: 'warn', LEASE_NAME: '' },
+    });
+    expect(values).toMatchObject({ logLevel: 'debug', minReplicas: 3, leaseName: 'pdb-controller' });
+    expect(sources).toMatchObject({ logLevel: 'flag', minReplicas: 'env', leaseName: 'default' });
   });
 });

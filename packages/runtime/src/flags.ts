@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { ConfigError } from './errors.js';
 import { LOG_LEVELS, type LogLevel } from './logging.js';
 import { parseBindAddress } from './server.js';
+import { type DurationOptions, parseDuration } from './units.js';
 
 /**
  * Declaration of one flag with an optional environment variable fallback. Precedence: the flag, then
@@ -42,32 +43,17 @@ export class HelpDisplayed extends Error {
   override readonly name = 'HelpDisplayed';
 }
 
-const DURATION_UNITS: Record<string, number> = {
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-};
+/** The duration options of flags and their env vars: {@link parseDuration} plus `d` and bare seconds. */
+const FLAG_DURATION: DurationOptions = { allowDays: true, allowBareSeconds: true };
 
 /**
- * Parses a duration into milliseconds. Grammar: `"0"`, bare digits (seconds), or one or more terms
- * `<digits>[.<digits>]<unit>` with unit ms, s, m, h, d (d = 24 h), e.g. `90`, `1h30m`, `1.5h`, `250ms`.
- * Throws an Error for anything else (signs, spaces, unknown units) or values above `maxMs`
+ * Parses a flag's duration into milliseconds: the grammar of {@link parseDuration} (Go's
+ * `time.ParseDuration` without a sign) with `d` (24 h) and bare digits meaning seconds, e.g. `90`,
+ * `1h30m`, `1.5h`, `250ms`, `7d`. Throws a `UnitError` for anything else or values above `maxMs`
  * (default 365 d).
  */
-export function parseDuration(raw: string, maxMs = 365 * 86_400_000): number {
-  const s = raw.trim();
-  let ms: number;
-  if (/^\d+$/.test(s)) ms = Number(s) * 1000;
-  else {
-    if (!/^(\d+(\.\d+)?(ms|s|m|h|d))+$/.test(s)) throw new Error(`not a duration: ${JSON.stringify(raw)}`);
-    ms = 0;
-    for (const m of s.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)) ms += Number(m[1]) * DURATION_UNITS[m[2]!]!;
-  }
-  ms = Math.round(ms);
-  if (ms > maxMs) throw new Error(`duration above maximum: ${JSON.stringify(raw)}`);
-  return ms;
+export function parseFlagDuration(raw: string, maxMs = 365 * 86_400_000): number {
+  return parseDuration(raw, { ...FLAG_DURATION, max: maxMs });
 }
 
 /** Ready-made parsers for {@link FlagSpec.parse}. Each throws on invalid input. */
@@ -110,15 +96,11 @@ export const parsers = {
         throw new Error('out of range');
       return n;
     },
-  /** A duration ({@link parseDuration}) in ms, within [minMs, maxMs]. */
+  /** A duration ({@link parseFlagDuration}) in ms, within [minMs, maxMs] (maxMs default 365 d). */
   duration:
     (opts: { minMs?: number; maxMs?: number } = {}) =>
-    (raw: string): number => {
-      const ms = parseDuration(raw, opts.maxMs);
-      if (opts.minMs !== undefined && ms < opts.minMs && ms !== 0) throw new Error('below minimum');
-      if (opts.minMs !== undefined && ms === 0 && opts.minMs > 0) throw new Error('below minimum');
-      return ms;
-    },
+    (raw: string): number =>
+      parseDuration(raw, { ...FLAG_DURATION, min: opts.minMs, max: opts.maxMs ?? 365 * 86_400_000 }),
   /** One of the given values (exact match). */
   oneOf:
     <V extends string>(values: readonly V[]) =>
@@ -273,6 +255,25 @@ function camel(flagName: string): string {
  * - {@link HelpDisplayed} after printing `--help`.
  */
 export function parseFlags<F extends FlagSpecs>(specs: F, opts: ParseFlagsOptions = {}): FlagValues<F> {
+  return parseFlagsWithSources(specs, opts).values;
+}
+
+/** Where a parsed flag value came from: the command line, the flag's environment variable, or the default. */
+export type FlagSource = 'flag' | 'env' | 'default';
+
+/** Result of {@link parseFlagsWithSources}. */
+export interface ParsedFlags<F extends FlagSpecs> {
+  values: FlagValues<F>;
+  /** Where each value came from, by key of the specs (for errors that name `--flag` or `env VAR`). */
+  sources: Record<keyof F, FlagSource>;
+}
+
+/**
+ * {@link parseFlags}, also returning where each value came from (same precedence: flag, then its
+ * environment variable if non-empty, then the default), so that later cross-field validation can
+ * name the source of an offending value the way parse errors do. Throws as {@link parseFlags}.
+ */
+export function parseFlagsWithSources<F extends FlagSpecs>(specs: F, opts: ParseFlagsOptions = {}): ParsedFlags<F> {
   const env = opts.env ?? process.env;
   const argv = opts.argv ?? process.argv.slice(2);
   const program = new Command(opts.name ?? 'component');
@@ -346,6 +347,7 @@ export function parseFlags<F extends FlagSpecs>(specs: F, opts: ParseFlagsOption
   }
   const given = program.opts() as Record<string, string | boolean | undefined>;
   const out: Record<string, unknown> = {};
+  const sources: Record<string, FlagSource> = {};
   for (const [key, spec] of Object.entries(specs)) {
     const attr = camel(spec.flag);
     let raw: string | undefined;
@@ -359,13 +361,15 @@ export function parseFlags<F extends FlagSpecs>(specs: F, opts: ParseFlagsOption
     if (raw === undefined) {
       out[key] =
         typeof spec.default === 'function' ? (spec.default as (e: NodeJS.ProcessEnv) => unknown)(env) : spec.default;
+      sources[key] = 'default';
       continue;
     }
+    sources[key] = source;
     try {
       out[key] = spec.parse(raw);
     } catch {
       throw new ConfigError(spec.flag, raw, spec.expected, spec.env, source);
     }
   }
-  return out as FlagValues<F>;
+  return { values: out as FlagValues<F>, sources: sources as Record<keyof F, FlagSource> };
 }

@@ -2,10 +2,19 @@
  * @kubeaws/runtime: the shared controller runtime of kubeaws components, following client-go and
  * controller-runtime semantics. See the README of this package for a wiring example.
  */
-export { type Clock, type TimerHandle, realClock, FakeClock, sleep, flushMicrotasks } from './clock.js';
+export {
+  type Clock,
+  type TimerHandle,
+  realClock,
+  MAX_TIMER_DELAY_MS,
+  FakeClock,
+  sleep,
+  flushMicrotasks,
+} from './clock.js';
 export {
   ApiError,
   NotLeaderError,
+  TerminalError,
   ConfigError,
   type Status,
   type StatusCause,
@@ -60,7 +69,32 @@ export {
   type ReconcileResult,
   type ReconcileContext,
   type Syncable,
+  sameObjectAsKey,
 } from './controller.js';
+export {
+  ControllerBuilder,
+  type BuilderOptions,
+  type Predicate,
+  type Source,
+  type MapFunc,
+  type MapEvent,
+  watchSource,
+  generationChanged,
+  annotationChanged,
+  labelChanged,
+  labelSelector,
+  resourceVersionChanged,
+  anyOf,
+} from './builder.js';
+export {
+  type Labels,
+  type LabelSelector,
+  type LabelRequirement,
+  labelRequirements,
+  requirementHolds,
+  isEmptySelector,
+  matchesLabels,
+} from './labels.js';
 export {
   LeaderElector,
   type LeaderElectionOptions,
@@ -95,16 +129,20 @@ export {
   type FlagSpecs,
   type FlagValues,
   type ParseFlagsOptions,
+  type ParsedFlags,
+  type FlagSource,
   type SharedConfig,
   flag,
   parsers,
-  parseDuration,
+  parseFlagDuration,
   parseFlags,
+  parseFlagsWithSources,
   sharedFlags,
   HelpDisplayed,
 } from './flags.js';
 export {
   Manager,
+  type Runnable,
   type ManagerOptions,
   type ManagedInformerOptions,
   type MainContext,
@@ -112,3 +150,40 @@ export {
   loadKubeConfig,
   runMain,
 } from './manager.js';
+export {
+  defineComponent,
+  startComponent,
+  runComponent,
+  type Component,
+  type ComponentDefinition,
+  type ComponentValues,
+  type ConfigureContext,
+  type SharedFlagSpecs,
+  type ManagerSettings,
+  type SetupContext,
+  type StartComponentOptions,
+  type RunningComponent,
+} from './component.js';
+// Units: durations (Go's time.ParseDuration grammar), CIDR blocks, Kubernetes quantities.
+export {
+  UnitError,
+  type UnitResult,
+  type DurationUnit,
+  type DurationOptions,
+  type FormatDurationOptions,
+  MAX_DURATION_MS,
+  parseDuration,
+  tryParseDuration,
+  durationExpected,
+  formatDuration,
+  type IpFamily,
+  type Cidr,
+  type CidrOptions,
+  parseCidr,
+  tryParseCidr,
+  cidrContains,
+  cidrsOverlap,
+  QUANTITY_EXPECTED,
+  parseQuantity,
+  tryParseQuantity,
+} from './units.js';

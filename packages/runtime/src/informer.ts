@@ -89,6 +89,8 @@ class WatchStalled extends Error {}
 export class Informer<T extends KubeObject = KubeObject> {
   /** Name used in logs and metrics. */
   readonly name: string;
+  /** Collection path listed and watched, e.g. `/apis/apps/v1/deployments`. */
+  readonly path: string;
   private readonly store: Store<T>;
   private readonly handlers: EventHandler<T>[] = [];
   private readonly clock: Clock;
@@ -110,6 +112,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   constructor(private readonly opts: InformerOptions<T>) {
     const ref = parseApiPath(opts.path);
     this.name = opts.name ?? (ref.group ? `${ref.resource}.${ref.group}` : ref.resource);
+    this.path = opts.path;
     this.store = new Store<T>(opts.indexers);
     this.clock = opts.clock ?? realClock;
     this.log = (opts.logger ?? silentLogger()).child({ informer: this.name });

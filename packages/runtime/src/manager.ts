@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { type Clock, realClock } from './clock.js';
 import { KubeClient, type KubeObject } from './client.js';
+import { ControllerBuilder } from './builder.js';
 import { Controller, type ControllerOptions } from './controller.js';
 import { ConfigError } from './errors.js';
 import { EventRecorder } from './events.js';
@@ -38,6 +39,15 @@ export interface ManagerOptions {
   /** Client-side write limit (requests/s, burst); default 20 / 40. */
   qps?: number;
   burst?: number;
+  /**
+   * Events: the recorder writes through a client of its own with this client-side limit (default
+   * 50 / 100), so Events never take the write tokens of the component's objects, and drops what
+   * exceeds its budget (default 10 / 100 writes per second) and client-go's per-object spam filter
+   * (burst 25, one more per 5 minutes).
+   */
+  eventQps?: number;
+  eventBurst?: number;
+  eventBudget?: { qps?: number; burst?: number };
   /** Default field manager of the client; default `kubeaws-<component>`. */
   fieldManager?: string;
   /** Events' reportingController; default `kubeaws.io/<component>`. */
@@ -69,16 +79,37 @@ export interface ManagedInformerOptions {
 }
 
 /**
+ * Something the {@link Manager} starts and stops (controller-runtime's `manager.Runnable`): tick
+ * loops, pollers, queue consumers, servers.
+ *
+ * `start(signal)` runs until `signal` aborts and then returns (a promise that settles once the
+ * runnable has stopped). A leader-only runnable (`leaderOnly`, the default) starts each time this
+ * replica starts leading, after the required informers synced, and its signal aborts when leadership
+ * is lost or at shutdown; others start with the Manager and stop at shutdown. A `start` that throws or
+ * rejects while its signal is not aborted fails the component ({@link Manager.done} resolves with 1),
+ * like a controller-runtime runnable returning an error.
+ */
+export interface Runnable {
+  /** Name for logs. */
+  name: string;
+  /** Run only while leading (default true). */
+  leaderOnly?: boolean;
+  start(signal: AbortSignal): Promise<void> | void;
+}
+
+/**
  * Wires a component together, like controller-runtime's manager:
  *
  * - one {@link KubeClient} (`client`; `leaderClient` refuses writes unless leading), an
- *   {@link EventRecorder} (`events`), a logger, a metrics registry and the {@link ProbeServer};
+ *   {@link EventRecorder} (`events`) on a client and rate budget of its own, one clock, a logger, a
+ *   metrics registry and the {@link ProbeServer};
+ * - {@link Runnable}s ({@link add}): leader-only ones run while this replica leads, the others always;
  * - informers run on every replica from {@link start}; controllers start only while this replica
  *   leads (or always, with `--leader-elect=false` or dry run) and after the required informers synced;
  *   on losing the Lease they pause at once and the replica campaigns again;
  * - `/healthz`: event loop alive and no informer stalled; `/readyz`: every required informer synced,
  *   plus checks added by the component, and not shutting down;
- * - {@link shutdown} (SIGTERM/SIGINT through {@link Manager.run} / {@link runMain}): readiness fails,
+ * - {@link shutdown} (SIGTERM/SIGINT through `runComponent`): readiness fails, runnables stop,
  *   queues stop accepting work and drain (at most `drainTimeoutMs`), the Lease is released, pending
  *   Events flushed, informers stopped, servers closed.
  */
@@ -92,6 +123,8 @@ export class Manager {
   /** Client whose writes throw NotLeaderError unless this replica currently leads. */
   readonly leaderClient: KubeClient;
   readonly events: EventRecorder;
+  /** The client the Event recorder writes through (own rate limit; see {@link ManagerOptions.eventQps}). */
+  readonly eventsClient: KubeClient;
   readonly probes: ProbeServer;
   /** Lease identity of this replica. */
   readonly identity: string;
@@ -100,6 +133,14 @@ export class Manager {
     optional: boolean;
   }> = [];
   private readonly controllers: Controller[] = [];
+  private readonly runnables: Array<{ r: Runnable; run?: Promise<void>; abort?: AbortController }> = [];
+  private exitCode?: number;
+  private resolveDone!: (code: number) => void;
+  /**
+   * Resolves with an exit code when the component asks to end ({@link requestExit}) or a runnable
+   * failed (1). {@link runComponent} then shuts down and exits with that code.
+   */
+  readonly done: Promise<number> = new Promise((r) => (this.resolveDone = r));
   private elector?: LeaderElector;
   private electorAbort?: AbortController;
   private electorRun?: Promise<void>;
@@ -129,8 +170,18 @@ export class Manager {
       fieldManager: opts.fieldManager ?? `kubeaws-${opts.component}`,
     });
     this.leaderClient = this.client.withWriteGuard(() => this.isLeader());
+    this.eventsClient = new KubeClient({
+      kubeConfig: this.client.kubeConfig,
+      component: opts.component,
+      metrics: this.metrics,
+      logger: this.logger,
+      qps: opts.eventQps ?? 50,
+      burst: opts.eventBurst ?? 100,
+      fieldManager: opts.fieldManager ?? `kubeaws-${opts.component}`,
+    });
     this.events = new EventRecorder({
-      client: this.client,
+      client: this.eventsClient,
+      budget: opts.eventBudget,
       reportingController: opts.reportingController ?? `kubeaws.io/${opts.component}`,
       reportingInstance: this.identity,
       dryRun: opts.dryRun,
@@ -218,6 +269,73 @@ export class Manager {
     return c;
   }
 
+  /**
+   * Adds a {@link Runnable}. Started by {@link start} (leader-only ones with leadership), or at once
+   * when the manager already runs (and leads, for leader-only ones).
+   */
+  add(r: Runnable): void {
+    const entry: (typeof this.runnables)[number] = { r };
+    this.runnables.push(entry);
+    if (this.stopping) return;
+    if ((r.leaderOnly ?? true) ? this.leading && this.leadSignal : this.started) {
+      this.startRunnable(entry, this.leadSignal);
+    }
+  }
+
+  /**
+   * Ends the component with `code` (e.g. a `--once` run that finished): {@link done} resolves and
+   * {@link runComponent} shuts down gracefully. The first code wins.
+   */
+  requestExit(code: number): void {
+    if (this.exitCode !== undefined) return;
+    this.exitCode = code;
+    this.resolveDone(code);
+  }
+
+  private startRunnable(entry: (typeof this.runnables)[number], parent?: AbortSignal): void {
+    if (entry.run) return;
+    const ac = new AbortController();
+    entry.abort = ac;
+    parent?.addEventListener('abort', () => ac.abort(), { once: true });
+    const leaderOnly = entry.r.leaderOnly ?? true;
+    entry.run = (async () => {
+      if (leaderOnly && !(await this.waitRequiredSynced(ac.signal))) return;
+      this.logger.debug({ runnable: entry.r.name, leaderOnly }, 'runnable starting');
+      await entry.r.start(ac.signal);
+    })()
+      .catch((err) => {
+        if (ac.signal.aborted) return;
+        this.logger.error({ err, runnable: entry.r.name }, 'runnable failed; stopping the component');
+        this.requestExit(1);
+      })
+      .finally(() => {
+        entry.run = undefined;
+        entry.abort = undefined;
+      });
+  }
+
+  private async stopRunnables(filter: (r: Runnable) => boolean, timeoutMs: number): Promise<void> {
+    const runs: Promise<void>[] = [];
+    for (const e of this.runnables) {
+      if (!e.run || !filter(e.r)) continue;
+      e.abort?.abort();
+      runs.push(e.run);
+    }
+    let t: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(runs), new Promise<void>((r) => (t = setTimeout(r, timeoutMs)))]);
+    if (t) clearTimeout(t);
+  }
+
+  /** Resolves true once every required (non-optional) informer has synced; false when `signal` aborted first. */
+  waitForCacheSync(signal?: AbortSignal): Promise<boolean> {
+    return this.waitRequiredSynced(signal);
+  }
+
+  /** Declares a controller ({@link ControllerBuilder}): `mgr.builder('name').for(…).owns(…).complete(reconcile)`. */
+  builder(name: string): ControllerBuilder {
+    return new ControllerBuilder(this, name);
+  }
+
   private requiredSynced(): boolean {
     return this.informers.every((i) => i.optional || i.inf.hasSynced());
   }
@@ -265,6 +383,7 @@ export class Manager {
     this.started = true;
     this.addresses = await this.probes.start();
     for (const i of this.informers) i.inf.start();
+    for (const e of this.runnables) if (!(e.r.leaderOnly ?? true)) this.startRunnable(e);
     const cfg = this.opts.config;
     if (cfg.leaderElect && !this.opts.dryRun) {
       this.elector = new LeaderElector({
@@ -296,6 +415,7 @@ export class Manager {
     this.leading = true;
     this.leadSignal = signal;
     for (const c of this.controllers) void c.start(signal);
+    for (const e of this.runnables) if (e.r.leaderOnly ?? true) this.startRunnable(e, signal);
     for (const h of this.startedHooks) {
       try {
         h(signal);
@@ -311,6 +431,7 @@ export class Manager {
     this.leadSignal = undefined;
     if (!this.stopping) {
       for (const c of this.controllers) void c.pause();
+      void this.stopRunnables((r) => r.leaderOnly ?? true, 5000);
       if (was) this.logger.error('leadership lost; controllers paused, campaigning again');
     }
     for (const h of this.stoppedHooks) {
@@ -320,13 +441,6 @@ export class Manager {
         this.logger.error({ err }, 'onStoppedLeading hook threw');
       }
     }
-  }
-
-  /** {@link start}, then waits for `signal` to abort, then {@link shutdown}. */
-  async run(signal: AbortSignal): Promise<void> {
-    await this.start();
-    if (!signal.aborted) await new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
-    await this.shutdown();
   }
 
   /** Graceful shutdown (idempotent; see the class docs). */
@@ -339,7 +453,10 @@ export class Manager {
     this.stopping = true;
     const drainMs = this.opts.drainTimeoutMs ?? 30_000;
     this.logger.info({ drainTimeoutMs: drainMs }, 'shutting down');
-    const drained = await Promise.all(this.controllers.map((c) => c.stop(drainMs)));
+    const [drained] = await Promise.all([
+      Promise.all(this.controllers.map((c) => c.stop(drainMs))),
+      this.stopRunnables(() => true, drainMs),
+    ]);
     if (drained.some((d) => !d)) this.logger.warn('work queues not drained before the deadline');
     for (const h of this.shutdownHooks) {
       try {
@@ -384,7 +501,7 @@ export interface RunMainOptions {
  * Runs a component's main function with container-friendly process handling:
  *
  * - SIGTERM / SIGINT abort `ctx.signal` (the main function should then shut down gracefully, e.g.
- *   {@link Manager.run}); a second signal exits with 130 at once;
+ *   `runComponent`); a second signal exits with 130 at once;
  * - main resolves: exit with its return value (default 0);
  * - {@link ConfigError}: `error: <message>` on stderr and in the termination log, exit code 2 (main is
  *   expected to parse flags before any API call);

@@ -55,6 +55,15 @@ export class TokenBucket {
     return Math.ceil((-this.tokens / this.qps) * 1000);
   }
 
+  /** Takes one token if one is available now (true), else takes nothing (false): drop-style limiting. */
+  tryTake(): boolean {
+    if (this.qps === Infinity) return true;
+    this.refill();
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
   /** Takes one token, waiting (on the clock) as long as needed; returns the ms waited. */
   async take(signal?: AbortSignal): Promise<number> {
     const d = this.reserve();

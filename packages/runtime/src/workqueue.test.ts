@@ -194,3 +194,25 @@ describe('WorkQueue', () => {
     expect(text).toMatch(/kubeaws_unit_test_workqueue_queue_duration_seconds_sum\{name="m"\} 1/);
   });
 });
+
+describe('WorkQueue.waitIdle', () => {
+  it('resolves once nothing is queued or processing, ignoring delayed keys; false on abort', async () => {
+    const { q } = queue();
+    await expect(q.waitIdle()).resolves.toBe(true);
+    q.add('a');
+    q.addAfter('later', 60_000);
+    let idle: boolean | undefined;
+    void q.waitIdle().then((v) => (idle = v));
+    const key = await q.get();
+    await Promise.resolve();
+    expect(idle).toBeUndefined();
+    q.done(key!);
+    await Promise.resolve();
+    expect(idle).toBe(true);
+    q.add('b');
+    const ac = new AbortController();
+    const aborted = q.waitIdle(ac.signal);
+    ac.abort();
+    await expect(aborted).resolves.toBe(false);
+  });
+});

@@ -43,6 +43,7 @@ export class WorkQueue {
   private waiting = new Map<string, { due: number; timer: TimerHandle }>();
   private getters: Array<() => void> = [];
   private drainWaiters: Array<() => void> = [];
+  private idleWaiters: Array<() => void> = [];
   private shuttingDown = false;
   private discarding = false;
   private readonly m;
@@ -207,11 +208,40 @@ export class WorkQueue {
   }
 
   private checkDrained(): void {
+    if (this.processing.size === 0 && this.len() === 0 && this.idleWaiters.length) {
+      const ws = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of ws) w();
+    }
     if (this.shuttingDown && this.processing.size === 0 && this.len() === 0) {
       const ws = this.drainWaiters;
       this.drainWaiters = [];
       for (const w of ws) w();
     }
+  }
+
+  /**
+   * Resolves true once no key is queued and none is being processed (at once if that holds now), or
+   * false when `signal` aborts first. Delayed keys ({@link addAfter}, backoff retries) do not count:
+   * an idle queue may still get keys when their delay ends. The queue keeps running (unlike
+   * {@link shutDownWithDrain}); e.g. a one-shot run waits for the writes it queued.
+   */
+  waitIdle(signal?: AbortSignal): Promise<boolean> {
+    if (this.processing.size === 0 && this.len() === 0) return Promise.resolve(true);
+    if (signal?.aborted) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const onIdle = () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(true);
+      };
+      const onAbort = () => {
+        const i = this.idleWaiters.indexOf(onIdle);
+        if (i >= 0) this.idleWaiters.splice(i, 1);
+        resolve(false);
+      };
+      this.idleWaiters.push(onIdle);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   /**

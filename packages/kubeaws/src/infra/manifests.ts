@@ -1,5 +1,5 @@
 /**
- * The per-cluster manifest overlay (infra spec §2.5): per component a `kustomization.yaml` over the base in
+ * The per-cluster manifest overlay (docs/infra.md#infra-overlay): per component a `kustomization.yaml` over the base in
  * `manifests/<component>/` with the image set from the one release version, the version label, the config-hash
  * annotation and a generated `<workload>-config` ConfigMap (`config.env`); the disabled components' objects in
  * `deletions.yaml`; and the built stream, produced here with the subset of kustomize the overlay uses.

@@ -4,8 +4,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-// eslint-disable-next-line @nx/enforce-module-boundaries -- schedule items are checked with the downscaler's own strict parser (infra spec §1.9)
+// eslint-disable-next-line @nx/enforce-module-boundaries -- schedule items are checked with the downscaler's own strict parser (docs/infra.md#infra-config)
 import { parseSpec } from '@kubeaws/downscaler';
+import { formatDuration, tryParseCidr, tryParseDuration } from '@kubeaws/runtime';
 import { parse as parseYaml } from 'yaml';
 
 /** Item types of the registry. */
@@ -78,31 +79,19 @@ export type Registry = Map<string, ConfigItem>;
 /** Result of checking one value: the parsed value or what is allowed. */
 export type CheckResult = { ok: true; value: ItemValue } | { ok: false; expected: string };
 
-const DURATION_RE = /^(?:[0-9]+[smhd])+$/;
-const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
-const CIDR_RE =
-  /^(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}\/(3[0-2]|[12]?[0-9])$/;
-
-/** Parses a duration of the registry (`90s`, `5m`, `6h`, `3d`, combinable as `1h30m`) into seconds, or undefined. */
+/**
+ * Parses a duration of the registry into whole seconds, or undefined: `parseDuration` of
+ * `@kubeaws/runtime` (Go's `time.ParseDuration` without a sign) plus `d` (24 h), e.g. `90s`, `5m`, `6h`,
+ * `3d`, `1h30m`, `1.5h`; values that are not whole seconds are invalid.
+ */
 export function parseDurationSeconds(raw: string): number | undefined {
-  if (!DURATION_RE.test(raw)) return undefined;
-  let total = 0;
-  for (const m of raw.matchAll(/([0-9]+)([smhd])/g)) total += Number(m[1]) * UNIT_SECONDS[m[2]];
-  return total;
+  const r = tryParseDuration(raw, { allowDays: true });
+  return r.ok && r.value % 1000 === 0 ? r.value / 1000 : undefined;
 }
 
 /** Formats seconds as the `<h>h<m>m<s>s` form every component parses (`0s` for zero). */
-export function formatDuration(seconds: number): string {
-  if (seconds === 0) return '0s';
-  const h = Math.floor(seconds / 3600);
-  const m = Math.floor((seconds % 3600) / 60);
-  const s = seconds % 60;
-  return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${s}s` : ''}`;
-}
-
-/** True when `cidr` is an IPv4 CIDR with a canonical network address. */
-export function isCidr(cidr: string): boolean {
-  return CIDR_RE.test(cidr);
+function formatSeconds(seconds: number): string {
+  return formatDuration(seconds * 1000);
 }
 
 function describeType(item: ConfigItem): string {
@@ -110,7 +99,7 @@ function describeType(item: ConfigItem): string {
     item.min !== undefined && item.max !== undefined ? ` between ${unit(item.min)} and ${unit(item.max)}` : '';
   switch (item.type) {
     case 'duration':
-      return `a duration like 90s, 5m, 6h or 3d${bounds(formatDuration)}${item.allowEmpty ? ', or "" (off)' : ''}`;
+      return `a duration like 90s, 5m, 6h or 3d${bounds(formatSeconds)}${item.allowEmpty ? ', or "" (off)' : ''}`;
     case 'bool':
       return 'true or false';
     case 'int':
@@ -186,7 +175,12 @@ export function checkItemValue(item: ConfigItem, raw: unknown): CheckResult {
     }
     case 'cidrList': {
       const list = toList(raw);
-      if (!list || list.length === 0 || list.some((v) => !isCidr(v))) return bad;
+      if (!list || list.length === 0) return bad;
+      for (const v of list) {
+        const r = tryParseCidr(v, { family: 'ipv4' });
+        // a block with host bits set gets the canonical network named
+        if (!r.ok) return r.error.canonical ? { ok: false, expected: `${bad.expected} (${r.error.message})` } : bad;
+      }
       return { ok: true, value: list };
     }
     case 'schedule': {
@@ -201,7 +195,7 @@ export function checkItemValue(item: ConfigItem, raw: unknown): CheckResult {
 /** Renders a parsed value as the string a component reads from its env (durations as `1h30m`, lists comma-joined). */
 export function envValue(item: ConfigItem, value: ItemValue): string {
   if (value === null) return '';
-  if (item.type === 'duration') return value === '' ? '' : formatDuration(value as number);
+  if (item.type === 'duration') return value === '' ? '' : formatSeconds(value as number);
   if (Array.isArray(value)) return value.join(',');
   return String(value);
 }

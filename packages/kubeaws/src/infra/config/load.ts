@@ -6,13 +6,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type Document, isMap, isPair, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
+import { tryParseCidr } from '@kubeaws/runtime';
 import type { z } from 'zod';
 import {
   checkItemValue,
   closestName,
   type ConfigItem,
   type Environment,
-  isCidr,
   type ItemValue,
   loadRegistry,
   type Registry,
@@ -470,8 +470,14 @@ function crossFieldChecks(c: Collector, f: ClusterFile, items: Map<string, ItemV
   if (s.apiHostname && s.hostedZone && s.apiHostname !== s.hostedZone && !s.apiHostname.endsWith(`.${s.hostedZone}`)) {
     c.error(['spec', 'apiHostname'], `must be inside the hosted zone ${s.hostedZone}, got ${show(s.apiHostname)}`);
   }
-  if (s.apiAllowedCidr !== undefined && !isCidr(s.apiAllowedCidr)) {
-    c.error(['spec', 'apiAllowedCidr'], `expected ${FORMS.cidr}, got ${show(s.apiAllowedCidr)}`);
+  if (s.apiAllowedCidr !== undefined) {
+    const r = tryParseCidr(s.apiAllowedCidr, { family: 'ipv4' });
+    // a block with host bits set gets the canonical network named
+    if (!r.ok)
+      c.error(
+        ['spec', 'apiAllowedCidr'],
+        `expected ${FORMS.cidr}${r.error.canonical ? ` (${r.error.message})` : ''}, got ${show(s.apiAllowedCidr)}`,
+      );
   }
   const zones = Object.keys(s.subnets ?? {});
   for (const az of zones) {
@@ -563,7 +569,8 @@ function crossFieldChecks(c: Collector, f: ClusterFile, items: Map<string, ItemV
       );
     } else {
       cidrs.forEach((cidr, j) => {
-        if (!cidr.endsWith('/28')) c.error([...at, j], `expected a /28, got ${show(cidr)}`);
+        const r = tryParseCidr(cidr, { family: 'ipv4' });
+        if (r.ok && r.value.prefixLength !== 28) c.error([...at, j], `expected a /28, got ${show(cidr)}`);
       });
       if (zones.length > 0 && cidrs.length !== zones.length) {
         c.error(at, `expected one /28 per zone (${zones.length}: ${zones.join(', ')}), got ${cidrs.length}`);
