@@ -1,4 +1,4 @@
-// Benchmark of the downscaler on the local control plane (downscaler spec §7).
+// Benchmark of the downscaler on the local control plane (docs/downscaler.md#ds-budgets).
 //
 //   npm run bench -- downscaler [--workloads 10000] [--namespaces 1000] [--ticks 10] [--interval 10s]
 //
@@ -271,7 +271,7 @@ function writeReport(r: Record<string, number>): void {
   const body = [
     `Measured ${new Date().toISOString().slice(0, 10)} on the 2-core build machine, local control plane, \`npm run bench -- downscaler --workloads ${r.workloads} --namespaces ${r.namespaces} --interval ${r.intervalSeconds}s\`. Reads and writes are the controller's own API requests without watches, Events and Lease renewals; writes are also counted in the kube-apiserver audit log.`,
     '',
-    '| Measure | Result | Budget (spec §7) |',
+    '| Measure | Result | Budget ([DS-BUDGETS](downscaler.md#ds-budgets)) |',
     '|---|---|---|',
     `| Deployments (${r.namespaces} namespaces) | ${r.workloads} | 10,000 / 1,000 |`,
     `| Start-up to ready / to the first full evaluation | ${r.readySeconds} s / ${r.firstEvaluationSeconds} s | ≤ 30 s |`,

@@ -1,6 +1,6 @@
 /**
- * The `downscaler/*` annotations (spec §2.2) and their parsing into the settings of one scope. Values
- * are parsed once per (key, value) and memoized; an object's whole annotation set is parsed into a
+ * The `downscaler/*` annotations (docs/downscaler.md#ds-annotations) and their parsing into the settings of one scope.
+ * Values are parsed once per (key, value) and memoized; an object's whole annotation set is parsed into a
  * {@link ParsedScope} that lists the settings, blocking problems (`InvalidAnnotation`,
  * `ConflictingAnnotations`), non-blocking ones (`UnknownAnnotation`) and wrapped time ranges.
  */
@@ -22,7 +22,7 @@ import {
 /** Annotation prefix kept from kube-downscaler. */
 export const PREFIX = 'downscaler/';
 
-/** Annotation keys (spec §2.2). */
+/** Annotation keys (docs/downscaler.md#ds-annotations). */
 export const ANN = {
   uptime: 'downscaler/uptime',
   downtime: 'downscaler/downtime',
@@ -41,7 +41,7 @@ export const ANN = {
 /** KEDA's pause annotation on ScaledObjects. */
 export const KEDA_PAUSED = 'autoscaling.keda.sh/paused-replicas';
 
-/** Where a setting came from. `hpa` is a workload scope that is an HPA (spec §2.6 rule 5). */
+/** Where a setting came from. `hpa` is a workload scope that is an HPA (docs/downscaler.md#ds-hpa rule 5). */
 export type ScopeName = 'workload' | 'hpa' | 'namespace' | 'flag' | 'env' | 'default';
 
 /** A setting value with its origin, for explanations (`flag --default-uptime`, `namespace annotation downscaler/downtime`). */
@@ -68,7 +68,7 @@ export interface ScopeSettings {
   gracePeriod?: Setting<number>;
 }
 
-/** A configuration problem found on an object or Namespace (spec §4). */
+/** A configuration problem found on an object or Namespace (docs/downscaler.md#ds-bad-input). */
 export interface ConfigProblem {
   /** Event reason: `InvalidAnnotation`, `ConflictingAnnotations` or `UnknownAnnotation`. */
   reason: 'InvalidAnnotation' | 'ConflictingAnnotations' | 'UnknownAnnotation';
@@ -92,7 +92,7 @@ export interface ParsedScope {
   warnings: ConfigProblem[];
   /** Wrapped recurring items (`20:00-08:00`), for the `WrappedTimeRange` notice. */
   wrapped: Array<{ key: string; value: string; item: RecurringItem }>;
-  /** True when schedule, force or replicas keys are set (spec §2.6 rule 5 for HPAs). */
+  /** True when schedule, force or replicas keys are set (for HPAs: docs/downscaler.md#ds-hpa rule 5). */
   ownSchedule: boolean;
 }
 

@@ -1,30 +1,32 @@
 /**
- * The downscaler controller (spec §3): informers for Namespaces, HPAs (always, read-only unless
- * included) and the included kinds; an evaluation of every cached object each tick and of single
- * objects on informer events, through the pure {@link decide}; a write queue (the runtime's
- * {@link Controller}) that PATCHes only while leading, restores first; Events (at most once per hour per
- * object, reason and message, rate limited, never delaying writes); and the metrics of spec §5.
+ * The downscaler controller (docs/downscaler.md#ds-evaluation): informers for Namespaces, HPAs (always,
+ * read-only unless included) and the included kinds; while this replica leads, an evaluation of every
+ * cached object at once and then every `--interval` (the leader-only Runnable `evaluation`; with `--once`
+ * the Runnable `once` evaluates once, waits for the writes and ends the component) and of single objects
+ * on informer events, through the pure {@link decide}; a write queue (the runtime's {@link Controller})
+ * that PATCHes, restores first; Events through the Manager's recorder (at most once per hour per object,
+ * reason and message, within the recorder's budget, never delaying writes); and the metrics
+ * (docs/downscaler.md#ds-metrics). With `--namespace` the watched Namespaces are read every minute by
+ * the Runnable `namespace-poll`, on every replica. All time is the Manager's one clock.
  */
 import {
   type Clock,
   Controller,
-  EventRecorder,
   type Informer,
-  KubeClient,
   type Logger,
   type Manager,
   type ObjectReference,
   isConflict,
   isInvalid,
   isNotFound,
-  realClock,
+  sleep,
   ApiError,
 } from '@kubeaws/runtime';
 import { ANN, AnnotationParser } from './annotations';
 import { type Decision, type Notice, decide } from './decide';
 import { type DownscalerMetrics, downscalerMetrics } from './metrics';
 import { type Resource, type Settings } from './settings';
-import { LocalTimeCache } from './tz';
+import { LocalTimeCache, runtimeTzdataVersion } from './tz';
 import {
   KINDS,
   type Kind,
@@ -39,20 +41,18 @@ import {
   projector,
   toWorkload,
 } from './workload';
+import { PINNED_TZDATA_VERSION, dropUnevaluableZones } from './zones';
 
 /** Options of {@link Downscaler}. */
 export interface DownscalerOptions {
+  /**
+   * The component's Manager: its clock is the decision time ("now" of schedules, grace, exclude-until,
+   * Event dedup) and drives the evaluation interval; its recorder writes the Events.
+   */
   manager: Manager;
   settings: Settings;
-  /** Decision time ("now" of schedules, grace, exclude-until, Event dedup); default the real clock. */
-  clock?: Clock;
-  /** Drives the tick timer; default the real clock. */
-  tickClock?: Clock;
   /** Write workers; default 4. */
   workers?: number;
-  /** Events per second (and burst) before Events are dropped; default 10 / 100. */
-  eventQps?: number;
-  eventBurst?: number;
   /** Component version for `build_info`. */
   version?: string;
 }
@@ -69,6 +69,8 @@ interface Status {
 }
 
 const HOUR = 3_600_000;
+/** How often the Runnable `namespace-poll` reads the `--namespace` Namespaces (docs/downscaler.md#ds-flags). */
+const NAMESPACE_POLL_MS = 60_000;
 const TARGET_INDEX = 'scaleTarget';
 
 /** Queue key of an object: `<Kind>/<namespace>/<name>`. */
@@ -86,13 +88,9 @@ export class Downscaler {
   readonly metrics: DownscalerMetrics;
   /** The write queue and its workers (started by the manager while leading). */
   readonly writer: Controller;
-  /** Event recorder on a client of its own, so Events never take PATCH tokens. */
-  readonly events: EventRecorder;
-  readonly eventsClient: KubeClient;
   readonly parser: AnnotationParser;
   private readonly mgr: Manager;
   private readonly clock: Clock;
-  private readonly tickClock: Clock;
   private readonly log: Logger;
   private readonly kinds = new Map<Kind, Informer<Projected>[]>();
   private readonly hpaInformers: Informer<Projected>[] = [];
@@ -107,43 +105,38 @@ export class Downscaler {
   private readonly patchedFrom = new Map<string, string>();
   private readonly planned = new Map<string, string>();
   private readonly ltc = new LocalTimeCache();
-  private tickTimer?: ReturnType<Clock['setTimeout']>;
-  private nsPollTimer?: NodeJS.Timeout;
-  private nsFirstPoll?: Promise<void>;
-  private nsReady = false;
-  private running = false;
+  /** With `--namespace`: resolves after the first read of the watched Namespaces. */
+  private readonly nsRead?: Promise<void>;
+  private resolveNsRead?: () => void;
+  /** True while an evaluation Runnable runs (this replica leads, caches synced): evaluate, plan, emit. */
+  private evaluating = false;
+  private onceDone = false;
   private lastTickAt = 0;
-  private eventTokens: number;
-  private eventRefillAt: number;
   /** Failed writes since start (for `--once`). */
   writeFailures = 0;
 
-  constructor(private readonly opts: DownscalerOptions) {
+  /**
+   * Declares the downscaler on the Manager (component setup; no API call): informers, the write queue,
+   * the Runnables `evaluation` (or `once`) and, with `--namespace`, `namespace-poll`, and the `/healthz`
+   * check `tick` (docs/downscaler.md#ds-health). Logs allow-listed zones the runtime cannot evaluate and
+   * settings shadowed by a more specific scope.
+   */
+  constructor(opts: DownscalerOptions) {
     this.mgr = opts.manager;
     this.settings = opts.settings;
-    this.clock = opts.clock ?? realClock;
-    this.tickClock = opts.tickClock ?? realClock;
+    this.clock = this.mgr.clock;
     this.log = this.mgr.logger;
     this.metrics = downscalerMetrics(this.mgr.metrics);
     this.parser = new AnnotationParser(opts.settings.specDefaults);
-    this.eventTokens = opts.eventBurst ?? 100;
-    this.eventRefillAt = realClock.now();
-    this.eventsClient = new KubeClient({
-      kubeConfig: this.mgr.client.kubeConfig,
-      component: this.mgr.component,
-      metrics: this.mgr.metrics,
-      logger: this.log,
-      qps: 50,
-      burst: 100,
-    });
-    this.events = new EventRecorder({
-      client: this.eventsClient,
-      reportingController: 'kubeaws.io/downscaler',
-      reportingInstance: this.mgr.identity,
-      dryRun: opts.settings.dryRun,
-      logger: this.log,
-      metrics: this.mgr.metrics,
-    });
+    const dropped = dropUnevaluableZones();
+    if (dropped.length) {
+      this.log.warn(
+        { zones: dropped, pinned: PINNED_TZDATA_VERSION, runtime: runtimeTzdataVersion() },
+        `the runtime's tz database cannot evaluate ${dropped.length} allowed zone name(s); they are rejected as unknown`,
+      );
+    }
+    for (const note of opts.settings.shadowed) this.log.info({ reason: 'Shadowed' }, note);
+    this.metrics.buildInfo.set({ version: opts.version ?? '0.1.0', tzdata: runtimeTzdataVersion() }, 1);
     this.writer = this.mgr.controller({
       name: 'writes',
       workers: opts.workers ?? 4,
@@ -151,16 +144,20 @@ export class Downscaler {
       reconcile: (key) => this.write(key),
     });
     this.setupInformers();
-    this.mgr.addHealthzCheck('tick', () => {
-      if (!this.running) return true;
-      const age = this.tickClock.now() - this.lastTickAt;
-      return age < 3 * this.settings.intervalMs ? true : `last evaluation tick ${Math.round(age / 1000)} s ago`;
-    });
-    this.mgr.onStartedLeading(() => {
-      if (!this.running || !this.synced()) return;
-      this.log.info('leading: evaluating every object');
-      this.evaluateAll();
-    });
+    if (this.settings.namespaces.length) {
+      this.nsRead = new Promise((resolve) => (this.resolveNsRead = resolve));
+      this.mgr.add({ name: 'namespace-poll', leaderOnly: false, start: (signal) => this.pollNamespacesEvery(signal) });
+    }
+    if (this.settings.once) {
+      this.mgr.add({ name: 'once', start: (signal) => this.runOnce(signal) });
+    } else {
+      this.mgr.add({ name: 'evaluation', start: (signal) => this.runEvaluation(signal) });
+      this.mgr.addHealthzCheck('tick', () => {
+        if (!this.evaluating) return true;
+        const age = this.clock.now() - this.lastTickAt;
+        return age < 3 * this.settings.intervalMs ? true : `last evaluation tick ${Math.round(age / 1000)} s ago`;
+      });
+    }
   }
 
   private watched(kind: Kind): boolean {
@@ -265,65 +262,90 @@ export class Downscaler {
     });
   }
 
-  /** Starts the tick loop (and, with `--namespace`, the Namespace poll). Informers are started by the manager. */
-  start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.lastTickAt = this.tickClock.now();
-    this.metrics.buildInfo.set(
-      { version: this.opts.version ?? '0.1.0', tzdata: (process.versions as Record<string, string>).tz ?? 'unknown' },
-      1,
-    );
-    if (this.settings.namespaces.length) {
-      this.nsFirstPoll = this.pollNamespaces().then(() => {
-        this.nsReady = true;
+  /**
+   * The leader-only Runnable `evaluation` (docs/downscaler.md#ds-evaluation): started by the Manager
+   * with leadership once the required caches synced; waits for the first Namespace read (with
+   * `--namespace`), evaluates every object at once, then every `--interval` on the Manager's clock,
+   * until leadership ends or the component stops.
+   */
+  private async runEvaluation(signal: AbortSignal): Promise<void> {
+    if (!(await this.startEvaluating(signal))) return;
+    this.log.info('leading: evaluating every object');
+    this.tick();
+    while (await sleep(this.clock, this.settings.intervalMs, signal)) this.tick();
+  }
+
+  /**
+   * The leader-only Runnable `once` of `--once` (docs/downscaler.md#ds-flags): one evaluation of every
+   * object, then it waits until the write queue is idle and ends the component with exit code 0, or 1 if
+   * a write failed ({@link Manager.requestExit}); the Manager's shutdown then flushes the Events and
+   * releases the Lease. Leadership lost before the writes drained: it runs again with the next term.
+   */
+  private async runOnce(signal: AbortSignal): Promise<void> {
+    if (this.onceDone || !(await this.startEvaluating(signal))) return;
+    this.tick();
+    if (!(await this.drained(signal))) return;
+    this.onceDone = true;
+    this.stopEvaluating();
+    this.mgr.requestExit(this.writeFailures > 0 ? 1 : 0);
+  }
+
+  /** Waits for the first Namespace read (with `--namespace`); then evaluation is on until `signal` aborts. */
+  private async startEvaluating(signal: AbortSignal): Promise<boolean> {
+    if (this.nsRead) {
+      const read = await new Promise<boolean>((resolve) => {
+        const onAbort = () => resolve(false);
+        signal.addEventListener('abort', onAbort, { once: true });
+        void this.nsRead!.then(() => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(true);
+        });
       });
-      this.nsPollTimer = setInterval(() => void this.pollNamespaces(), 60_000);
-      this.nsPollTimer.unref();
+      if (!read) return false;
     }
-    this.scheduleTick();
-    void this.firstEvaluation();
+    if (signal.aborted) return false;
+    this.evaluating = true;
+    this.lastTickAt = this.clock.now();
+    signal.addEventListener('abort', () => this.stopEvaluating(), { once: true });
+    return true;
   }
 
-  /** Waits for the caches, then evaluates every object once (without waiting for the first tick). */
-  private async firstEvaluation(): Promise<void> {
-    await this.waitForSync();
-    if (this.running) this.evaluateAll();
+  /**
+   * Evaluation off (leadership lost, shutdown, `--once` done): informer events are ignored and the
+   * state gauges are removed, so that only the leader reports them (docs/downscaler.md#ds-metrics).
+   */
+  private stopEvaluating(): void {
+    this.evaluating = false;
+    this.statuses.clear();
+    for (const g of [
+      this.metrics.downscaled,
+      this.metrics.excluded,
+      this.metrics.skipped,
+      this.metrics.savedCpu,
+      this.metrics.savedMemory,
+    ])
+      g.reset();
   }
 
-  /** Resolves once the required informers synced (and, with `--namespace`, the Namespaces were read once). */
-  async waitForSync(): Promise<void> {
-    for (const inf of this.allInformers()) {
-      if (inf.name.startsWith('scaledobjects')) continue;
-      await inf.waitForSync();
+  /** One evaluation tick; a failure is logged and the loop goes on. */
+  private tick(): void {
+    try {
+      this.evaluateAll();
+    } catch (err) {
+      this.log.error({ err }, 'evaluation tick failed');
     }
-    await this.nsFirstPoll;
   }
 
-  /** Stops the tick loop. */
-  stop(): void {
-    this.running = false;
-    this.tickClock.clearTimeout(this.tickTimer);
-    if (this.nsPollTimer) clearInterval(this.nsPollTimer);
-  }
-
-  private scheduleTick(): void {
-    if (!this.running) return;
-    this.tickTimer = this.tickClock.setTimeout(() => {
-      try {
-        if (this.synced()) this.evaluateAll();
-        else this.lastTickAt = this.tickClock.now();
-      } catch (err) {
-        this.log.error({ err }, 'evaluation tick failed');
-      }
-      this.scheduleTick();
-    }, this.settings.intervalMs);
-  }
-
-  /** True once every required informer has synced. */
-  synced(): boolean {
-    if (this.settings.namespaces.length && !this.nsReady) return false;
-    return this.allInformers().every((i) => i.hasSynced() || i.name.startsWith('scaledobjects'));
+  /**
+   * The Runnable `namespace-poll` (every replica, only with `--namespace`): reads each watched
+   * Namespace now and every minute on the Manager's clock; a changed annotation re-evaluates its
+   * objects (while leading).
+   */
+  private async pollNamespacesEvery(signal: AbortSignal): Promise<void> {
+    do {
+      await this.pollNamespaces();
+      this.resolveNsRead?.();
+    } while (await sleep(this.clock, NAMESPACE_POLL_MS, signal));
   }
 
   private async pollNamespaces(): Promise<void> {
@@ -347,7 +369,7 @@ export class Downscaler {
    */
   evaluateAll(): void {
     const t0 = performance.now();
-    this.lastTickAt = this.tickClock.now();
+    this.lastTickAt = this.clock.now();
     const patches: Array<{ key: string; d: Decision; w: Workload }> = [];
     const seen = new Set<string>();
     for (const [kind, infs] of this.kinds) {
@@ -379,7 +401,7 @@ export class Downscaler {
   }
 
   private onObject(w: Workload): void {
-    if (!this.running || !this.synced()) return;
+    if (!this.evaluating) return;
     const d = this.evaluate(w);
     if (d?.action === 'patch') this.plan(workloadKey(w.kind, w.namespace, w.name), w, d);
     if (
@@ -407,7 +429,7 @@ export class Downscaler {
       w.annotations[ANN.originalReplicas] === undefined &&
       this.ownWrites.get(key) !== w.resourceVersion &&
       currentReplicas(w) <= currentReplicas(old) &&
-      this.mayEmit()
+      this.evaluating
     ) {
       this.emit(w, {
         type: 'Warning',
@@ -438,10 +460,6 @@ export class Downscaler {
       const t = this.targetOf(w);
       if (t) this.onObject(t);
     }
-  }
-
-  private mayEmit(): boolean {
-    return this.settings.dryRun || this.mgr.isLeader();
   }
 
   /** Evaluates one object: records its status, counts new problems, emits due notices. */
@@ -495,7 +513,7 @@ export class Downscaler {
           );
         }
       }
-      if (this.mayEmit()) this.emit(w, n);
+      if (this.evaluating) this.emit(w, n);
     }
     return d;
   }
@@ -505,7 +523,12 @@ export class Downscaler {
     return { apiVersion: 'v1', kind: 'Namespace', name: namespace, uid: ns?.metadata.uid };
   }
 
-  /** Emits an Event at most once per hour per (object, reason, message), within the Event rate limit. */
+  /**
+   * Emits an Event at most once per hour of the Manager's clock per (object, reason, message)
+   * (docs/downscaler.md#ds-events). The Manager's recorder may drop it (its budget, its per-object spam
+   * filter): then it counts in `events_dropped_total{reason}` and is not remembered as sent, so a later
+   * evaluation tries again.
+   */
   private emit(w: Workload, n: Notice, related?: Workload): void {
     let regarding: ObjectReference;
     if (n.on === 'namespace') regarding = this.nsRef(w.namespace);
@@ -519,14 +542,8 @@ export class Downscaler {
     const now = this.clock.now();
     const last = this.eventSent.get(k);
     if (last !== undefined && now - last < HOUR && now >= last) return;
-    if (!this.takeEventToken()) {
-      this.metrics.eventsDropped.inc({ reason: n.reason });
-      return;
-    }
-    this.eventSent.set(k, now);
-    if (this.eventSent.size > 200_000) this.eventSent.clear();
     const action = n.reason === 'ScaleDown' ? 'ScaleDown' : n.reason === 'ScaleUp' ? 'ScaleUp' : 'Evaluate';
-    this.events.record({
+    const accepted = this.mgr.events.record({
       regarding,
       related: related ? refOf(related) : undefined,
       type: n.type,
@@ -534,20 +551,15 @@ export class Downscaler {
       action,
       note: n.message,
     });
+    if (!accepted) {
+      this.metrics.eventsDropped.inc({ reason: n.reason });
+      return;
+    }
+    this.eventSent.set(k, now);
+    if (this.eventSent.size > 200_000) this.eventSent.clear();
   }
 
-  private takeEventToken(): boolean {
-    const qps = this.opts.eventQps ?? 10;
-    const burst = this.opts.eventBurst ?? 100;
-    const now = realClock.now();
-    this.eventTokens = Math.min(burst, this.eventTokens + ((now - this.eventRefillAt) / 1000) * qps);
-    this.eventRefillAt = now;
-    if (this.eventTokens < 1) return false;
-    this.eventTokens -= 1;
-    return true;
-  }
-
-  /** Queues a planned write (leader only), or logs it once in a dry run. */
+  /** Queues a planned write (evaluation runs only while leading), or logs it once in a dry run. */
   private plan(key: string, w: Workload, d: Decision): void {
     if (this.failedRv.get(key) === w.resourceVersion || this.patchedFrom.get(key) === w.resourceVersion) return;
     if (this.settings.dryRun) {
@@ -574,12 +586,11 @@ export class Downscaler {
       );
       return;
     }
-    if (!this.mgr.isLeader()) return;
     this.writer.enqueue(key);
     this.metrics.pending.set(this.writer.queue.len());
   }
 
-  /** Reconcile of the write queue: decide again from the cache and PATCH (spec §3.5). */
+  /** Reconcile of the write queue: decide again from the cache and PATCH (docs/downscaler.md#ds-writes). */
   private async write(key: string): Promise<void> {
     const [kind, namespace, name] = key.split('/') as [Kind, string, string];
     let w = this.get(kind, namespace, name);
@@ -695,11 +706,12 @@ export class Downscaler {
     m.pending.set(this.writer.queue.len());
   }
 
-  /** Resolves when the write queue is empty and no write is in flight. */
-  async drained(signal?: AbortSignal): Promise<void> {
-    while (!signal?.aborted && (this.writer.queue.len() > 0 || this.writer.queue.processingLen() > 0)) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+  /**
+   * Resolves true once the write queue is idle: nothing queued, no write in flight (a write waiting for
+   * its backoff retry does not count); false when `signal` aborted first.
+   */
+  drained(signal?: AbortSignal): Promise<boolean> {
+    return this.writer.queue.waitIdle(signal);
   }
 }
 

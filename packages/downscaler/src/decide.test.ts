@@ -81,7 +81,7 @@ function apply(obj: Workload, d: Decision): Workload {
   return next;
 }
 
-describe('action table (spec §3.3)', () => {
+describe('action table (DS-ACTIONS)', () => {
   const down = settings(DOWN);
   const up = settings(UP);
   it.each<[string, Workload, Settings, Partial<Decision>, object | undefined]>([
@@ -199,7 +199,7 @@ describe('action table (spec §3.3)', () => {
   });
 });
 
-describe('scope precedence (spec §2.4)', () => {
+describe('scope precedence (DS-SCOPES)', () => {
   type Row = [
     string,
     { obj?: Record<string, string>; ns?: Record<string, string>; argv?: string[]; env?: Record<string, string> },
@@ -380,7 +380,7 @@ describe('scope precedence (spec §2.4)', () => {
   });
 });
 
-describe('bad input (spec §4)', () => {
+describe('bad input (DS-BAD-INPUT)', () => {
   const down = settings(DOWN);
   it.each<[string, Record<string, string>, string, string]>([
     ['syntax', { 'downscaler/uptime': 'Mon-Fri 7:30-18:00 UTC' }, 'InvalidAnnotation', 'Syntax'],
@@ -459,7 +459,7 @@ describe('bad input (spec §4)', () => {
   });
 });
 
-describe('hard filters, owners and exclusion restore (spec §2.4, §3.4)', () => {
+describe('hard filters, owners and exclusion restore (DS-FILTERS, DS-OWNERS, DS-EXCLUDED)', () => {
   it.each<[string, Partial<Workload>, string[], string]>([
     ['excluded namespace (default kube-system)', { namespace: 'kube-system' }, DOWN, 'ExcludedNamespace'],
     ['--namespace list', { namespace: 'other' }, [...DOWN, '--namespace=team,qa'], 'ExcludedNamespace'],
@@ -499,7 +499,7 @@ describe('hard filters, owners and exclusion restore (spec §2.4, §3.4)', () =>
   });
 });
 
-describe('kinds (spec §2.5)', () => {
+describe('kinds (DS-KINDS)', () => {
   const all = ['--include-resources=deployments,statefulsets,cronjobs,horizontalpodautoscalers,scaledobjects'];
   it('CronJob: suspend when T = 0, resume on restore; T ≥ 1 leaves it alone', () => {
     const cj = w({ kind: 'CronJob', replicas: undefined, suspend: false });
@@ -563,7 +563,7 @@ describe('kinds (spec §2.5)', () => {
   });
 });
 
-describe('HPA-managed workloads (spec §2.6)', () => {
+describe('HPA-managed workloads (DS-HPA)', () => {
   const withHpa = settings([...DOWN, '--include-resources=deployments,horizontalpodautoscalers']);
   const noHpa = settings(DOWN);
 

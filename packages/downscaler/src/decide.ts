@@ -1,9 +1,10 @@
 /**
- * The decision function of spec §3.1: `(object, namespace, HPA index, config, now) → none | patch |
- * skip(reason)`. Pure: it reads only its inputs (the caches are passed as lookup functions) and returns
- * the patch to write, the Events to emit now (configuration problems, notices) and the Events to emit
- * after a successful write. Order: hard filters → owner check → annotations of object and Namespace →
- * exclusion → force group → schedule group → target T → HPA rules (§2.6) → grace → action table (§3.3).
+ * The decision function (docs/downscaler.md#ds-evaluation):
+ * `(object, namespace, HPA index, config, now) → none | patch | skip(reason)`. Pure: it reads only its inputs (the
+ * caches are passed as lookup functions) and returns the patch to write, the Events to emit now (configuration
+ * problems, notices) and the Events to emit after a successful write. Order: hard filters → owner check → annotations
+ * of object and Namespace → exclusion → force group → schedule group → target T → HPA rules (docs/downscaler.md#ds-hpa)
+ * → grace (#ds-grace) → action table (#ds-actions).
  */
 import {
   ANN,
@@ -21,7 +22,7 @@ import { DEFAULT_SCOPE, type Settings } from './settings';
 import type { LocalTimeCache } from './tz';
 import { type Workload, buildPatch, currentReplicas } from './workload';
 
-/** Mode of spec §3.1: up, down, or hold (no change in either direction). */
+/** Mode (docs/downscaler.md#ds-modes): up, down, or hold (no change in either direction). */
 export type Mode = 'up' | 'down' | 'hold';
 
 /** Direction of a write: `down` (scale down), `up` (restore), `clear` (remove `original-replicas` only). */
@@ -69,7 +70,7 @@ export interface Decision {
   overwritesOriginal?: boolean;
   /** The object carries a valid `original-replicas`. */
   downscaled: boolean;
-  /** For a workload managed by exactly one delegable HPA (spec §2.6 rule 4): what its HPA should do. */
+  /** For a workload managed by exactly one delegable HPA (docs/downscaler.md#ds-hpa rule 4): what its HPA should do. */
   delegate?: { mode: Mode; target: number; why: string; scope?: ScopeName; inGrace: boolean };
 }
 
@@ -98,7 +99,7 @@ interface ChainScope {
 }
 
 /**
- * Hard filters (spec §2.4), which annotations cannot override. Returns the exclusion reason
+ * Hard filters (docs/downscaler.md#ds-filters), which annotations cannot override. Returns the exclusion reason
  * (`ExcludedNamespace`, `ExcludedName`, `LabelsNotMatching`) or undefined when in scope.
  */
 export function hardFilter(w: Workload, settings: Settings): string | undefined {
@@ -210,7 +211,7 @@ function scheduleMode(chain: ChainScope[], now: number, cache?: LocalTimeCache):
   return { mode: 'hold', scope: sc.name, why: 'outside upscale-period and downscale-period' };
 }
 
-/** The exclusion reason from the exclude and exclude-until groups (spec §2.4), or undefined. */
+/** The exclusion reason from the exclude and exclude-until groups (docs/downscaler.md#ds-scopes), or undefined. */
 function exclusion(chain: ChainScope[], now: number, cache?: LocalTimeCache): string | undefined {
   for (const c of chain) {
     const until = c.s.excludeUntil;
@@ -236,8 +237,8 @@ function base(
 }
 
 /**
- * The "up" row of the action table (spec §3.3): restore from `orig` (HPA capped by maxReplicas) or, when
- * someone already scaled it, only remove the annotation.
+ * The "up" row of the action table (docs/downscaler.md#ds-actions): restore from `orig` (HPA capped by maxReplicas) or,
+ * when someone already scaled it, only remove the annotation.
  */
 function upRow(w: Workload, orig: number, why: string, notices: Notice[], extra: Partial<Decision> = {}): Decision {
   const current = currentReplicas(w);
@@ -296,7 +297,7 @@ function upRow(w: Workload, orig: number, why: string, notices: Notice[], extra:
   );
 }
 
-/** The "down" rows of the action table (spec §3.3). */
+/** The "down" rows of the action table (docs/downscaler.md#ds-actions). */
 function downRow(
   w: Workload,
   T: number,
@@ -474,7 +475,7 @@ function modeAndTarget(p: Prepared, input: DecideInput): ModeResult & { T: numbe
   return { ...m, T: first(p.chain, 'downtimeReplicas').value };
 }
 
-/** True when an HPA may be written on behalf of its target (spec §2.6 rule 4). */
+/** True when an HPA may be written on behalf of its target (docs/downscaler.md#ds-hpa rule 4). */
 function delegable(h: Workload, input: DecideInput): boolean {
   if (!input.settings.includeResources.has('horizontalpodautoscalers')) return false;
   if (hardFilter(h, input.settings) || h.controller) return false;
@@ -640,8 +641,8 @@ function decideHpa(input: DecideInput): Decision {
 }
 
 /**
- * Decides what to do with one object (spec §3.1). Each patch is a fixed point: after it is applied the
- * same inputs decide `none`, so steady state writes nothing.
+ * Decides what to do with one object (docs/downscaler.md#ds-evaluation, #ds-actions). Each patch is a fixed point:
+ * after it is applied the same inputs decide `none`, so steady state writes nothing.
  */
 export function decide(input: DecideInput): Decision {
   if (input.obj.kind === 'HorizontalPodAutoscaler') return decideHpa(input);

@@ -1,12 +1,13 @@
 /**
- * Value grammars of the downscaler (spec §2.3): time specs (`always`, `never`, or a comma-separated list
- * of recurring, absolute and directional items), bool-or-spec, until-instant, integer and duration.
+ * Value grammars of the downscaler (docs/downscaler.md#ds-grammar): time specs (`always`, `never`, or a comma-separated
+ * list of recurring, absolute and directional items), bool-or-spec, until-instant, integer and duration.
  * Parsers are strict and total: every input yields either a value or a list of {@link GrammarError}s that
  * name the error code, the item, the offending token and its position.
  */
+import { type DurationOptions, tryParseDuration } from '@kubeaws/runtime';
 import { checkZone } from './zones';
 
-/** Error codes of the value grammars (spec §4). */
+/** Error codes of the value grammars (docs/downscaler.md#ds-bad-input). */
 export type GrammarErrorCode =
   | 'Syntax'
   | 'UnknownWeekday'
@@ -170,7 +171,7 @@ function utcMs(y: number, mo: number, d: number, h: number, mi: number, s: numbe
 const INSTANT_FORM = 'an RFC 3339 instant YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM), e.g. 2025-12-24T00:00:00+01:00';
 
 /**
- * Parses an RFC 3339 instant (`instant` of spec §2.3: a real calendar date, upper-case `T` and `Z`,
+ * Parses an RFC 3339 instant (`instant` in docs/downscaler.md#ds-grammar: a real calendar date, upper-case `T` and `Z`,
  * seconds required, optional fraction, offset `Z` or `±HH:MM`) into ms since the epoch.
  */
 export function parseInstant(token: string, position = 0): Parsed<number> {
@@ -195,7 +196,7 @@ export function parseInstant(token: string, position = 0): Parsed<number> {
 }
 
 /**
- * Parses an until-instant (spec §2.3, `downscaler/exclude-until`): an RFC 3339 instant, or
+ * Parses an until-instant (docs/downscaler.md#ds-grammar, `downscaler/exclude-until`): an RFC 3339 instant, or
  * `YYYY-MM-DDTHH:MM[:SS][Z]`, `YYYY-MM-DD HH:MM` or `YYYY-MM-DD`; forms without offset are UTC, a date
  * alone is 00:00 UTC. Returns ms since the epoch.
  */
@@ -371,8 +372,8 @@ function parseItem(text: string, pos: number, defaults: SpecDefaults): Parsed<Sp
 }
 
 /**
- * Parses a time spec (spec §2.3). Whitespace around the value and items is blanks only (space, tab).
- * All items are parsed; every item error is returned (each with its 1-based item number and text).
+ * Parses a time spec (docs/downscaler.md#ds-grammar). Whitespace around the value and items is blanks only (space,
+ * tab). All items are parsed; every item error is returned (each with its 1-based item number and text).
  */
 export function parseSpec(raw: string, defaults: SpecDefaults = {}): Parsed<Spec> {
   const { text, lead } = trimBlanks(raw);
@@ -427,7 +428,7 @@ export function parseBoolOrSpec(raw: string, defaults: SpecDefaults = {}): Parse
   return { ok: true, value: { kind: 'spec', spec: s.value } };
 }
 
-/** Largest value of an `integer` (spec §2.3). */
+/** Largest value of an `integer` (docs/downscaler.md#ds-grammar). */
 export const MAX_INTEGER = 2147483647;
 
 /** Parses an `integer`: digits only, no sign, no `%`, at most 2147483647. */
@@ -447,16 +448,21 @@ export function parseInteger(raw: string): Parsed<number> {
 }
 
 /**
- * Parses a duration of spec §2.1: `<n>h<n>m<n>s` (each part optional, in this order, at least one, e.g.
- * `1h30m`, `90s`) or a bare integer meaning seconds. Returns milliseconds.
+ * The downscaler's duration form: the shared grammar of `parseDuration` in `@kubeaws/runtime` (Go's
+ * `time.ParseDuration` without a sign) narrowed to whole `h`, `m` and `s` terms, each at most once and
+ * largest first (`1h30m`, `90s`), plus a bare integer meaning seconds (`900`).
  */
+export const DURATION_OPTIONS: DurationOptions = {
+  units: ['h', 'm', 's'],
+  allowFractions: false,
+  descending: true,
+  allowBareSeconds: true,
+};
+
+/** Parses a duration of the form {@link DURATION_OPTIONS} into milliseconds. */
 export function parseDurationStrict(raw: string): Parsed<number> {
-  if (/^\d+$/.test(raw)) return { ok: true, value: Number(raw) * 1000 };
-  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(raw);
-  if (!m || raw === '') {
-    return err('InvalidDuration', raw, 0, `"${raw}" is not a duration: expected e.g. 15m, 1h30m, 90s or 900 (seconds)`);
-  }
-  return { ok: true, value: ((+(m[1] ?? 0) * 60 + +(m[2] ?? 0)) * 60 + +(m[3] ?? 0)) * 1000 };
+  const r = tryParseDuration(raw, DURATION_OPTIONS);
+  return r.ok ? { ok: true, value: r.value } : err('InvalidDuration', raw, 0, r.error.message);
 }
 
 /** Formats an error as `<subject> item N "<item>": <detail>` (or `<subject> "<value>": <detail>`). */

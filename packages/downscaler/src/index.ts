@@ -1,8 +1,9 @@
 /**
  * The downscaler: a kube-downscaler compatible controller. Pure logic: value grammars, the zone
  * allow-list, schedule matching, annotations and scopes, and the per-object decision. Wiring:
- * informers, ticks, writes, Events and metrics ({@link Downscaler}), and {@link startDownscaler} to run it
- * in-process. The container entry point is `main.ts`.
+ * informers, evaluation Runnables, writes, Events and metrics ({@link Downscaler}), and the component
+ * declaration {@link downscaler} (run it in-process with the runtime's `startComponent`). The container
+ * entry point is `main.ts`.
  */
 export * from './grammar';
 export * from './zones';
@@ -14,4 +15,4 @@ export * from './workload';
 export * from './decide';
 export * from './metrics';
 export * from './controller';
-export * from './start';
+export * from './component';

@@ -11,8 +11,8 @@ function spec(raw: string): Spec {
 const at = (iso: string) => Date.parse(iso);
 
 /**
- * DST at minute boundaries (spec §3.2): a table of (spec, UTC instant, expected match). Each row names the
- * local wall time the instant falls on, so the table documents the transition it tests.
+ * DST at minute boundaries (docs/downscaler.md#ds-time): a table of (spec, UTC instant, expected match). Each row names
+ * the local wall time the instant falls on, so the table documents the transition it tests.
  */
 const DST: Array<[string, string, string, boolean]> = [
   // Europe/Berlin, spring forward 2025-03-30 02:00 CET -> 03:00 CEST (01:00 UTC)

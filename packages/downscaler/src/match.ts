@@ -1,5 +1,5 @@
 /**
- * Matching of parsed time specs against an instant (spec §3.2): recurring items compare the local
+ * Matching of parsed time specs against an instant (docs/downscaler.md#ds-time): recurring items compare the local
  * weekday and minute of day in their zone (half-open `[from, to)`, minute resolution; wrapped items
  * cover `[00:00, to)` and `[from, 24:00)` of each listed day), absolute and directional items compare
  * instants. A list matches when any item matches.

@@ -1,5 +1,5 @@
 /**
- * Metrics of the downscaler (spec §5), prefix `kubeaws_downscaler_`, registered on the runtime's
+ * Metrics of the downscaler (docs/downscaler.md#ds-metrics), prefix `kubeaws_downscaler_`, registered on the runtime's
  * component registry next to the shared informer, queue, client and leader-election metrics.
  */
 import type { ComponentMetrics } from '@kubeaws/runtime';

@@ -11,7 +11,7 @@ function fails(argv: string[], env: Record<string, string> = {}): ConfigError {
   throw new Error(`no error for ${JSON.stringify({ argv, env })}`);
 }
 
-describe('flags and env (spec §2.1): defaults', () => {
+describe('flags and env (DS-FLAGS): defaults', () => {
   it('has the documented defaults', () => {
     const { shared, settings } = parseDownscalerConfig([], {});
     expect(shared).toMatchObject({

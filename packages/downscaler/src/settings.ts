@@ -1,11 +1,22 @@
 /**
- * Flags and environment of the downscaler (spec §2.1). The schedule, force, replicas and grace settings
- * are kept as two separate scopes, flags and env (spec §2.4: flags > env), so that a group set by a flag
- * shadows the whole group in the environment. Everything is parsed before any API call; invalid values
+ * Flags and environment of the downscaler (docs/downscaler.md#ds-flags). The schedule, force, replicas and grace
+ * settings are kept as two separate scopes, flags and env (flags > env, docs/downscaler.md#ds-scopes), so that a group
+ * set by a flag shadows the whole group in the environment. Everything is parsed before any API call; invalid values
  * throw a runtime {@link ConfigError} (exit code 2) that names the flag or env variable, the item and
  * the offending token.
  */
-import { ConfigError, type FlagSpec, flag, parseFlags, parsers, sharedFlags } from '@kubeaws/runtime';
+import {
+  ConfigError,
+  type FlagSource,
+  type FlagSpec,
+  type FlagValues,
+  type SharedConfig,
+  flag,
+  parseFlags,
+  parseFlagsWithSources,
+  parsers,
+  sharedFlags,
+} from '@kubeaws/runtime';
 import type { ScopeSettings, Setting } from './annotations';
 import {
   type BoolOrSpec,
@@ -19,9 +30,15 @@ import {
   parseWeekrange,
   parseZone,
 } from './grammar';
+import { runtimeTzdataVersion } from './tz';
+import { PINNED_TZDATA_VERSION } from './zones';
 
 /** Name of the leader-election Lease and of every object of the component. */
 export const LEASE_NAME = 'kubeaws-downscaler';
+
+/** One line for `--help`. */
+export const DESCRIPTION =
+  'Scales non-production workloads down outside working hours and back up (kube-downscaler compatible)';
 
 /** The kinds the downscaler can write, as named in `--include-resources`. */
 export const RESOURCES = [
@@ -116,7 +133,11 @@ const EXPECTED: Record<string, string> = {
   duration: 'a duration like 15m, 1h30m, 90s or 900 (seconds)',
 };
 
-/** Every flag of the downscaler: shared runtime flags, then the component's (spec §2.1). */
+/**
+ * The downscaler's own flags (docs/downscaler.md#ds-flags); the framework adds the shared runtime flags
+ * (`sharedFlags`, Lease `kubeaws-downscaler`). The scoped settings (schedule, force, replicas, grace) have
+ * no env fallback here: their environment variables are a scope of their own, read by {@link buildSettings}.
+ */
 export function downscalerFlags() {
   const str = (
     name: string,
@@ -145,7 +166,6 @@ export function downscalerFlags() {
     });
   }
   return {
-    ...sharedFlags({ leaseName: LEASE_NAME }),
     interval: str('interval', undefined, 'Evaluation tick', 'a duration from 1s to 60s, e.g. 30s', '30s'),
     once: bool('once', 'One evaluation, drain writes, exit 0 (1 if a write failed)', false),
     dryRun: bool('dry-run', 'Plan and log only: no PATCH, no Event, no Lease', false),
@@ -257,7 +277,10 @@ export function downscalerFlags() {
 }
 
 /** Raw values of {@link downscalerFlags} as returned by the runtime's `parseFlags`. */
-export type RawFlags = ReturnType<typeof parseFlags<ReturnType<typeof downscalerFlags>>>;
+export type RawFlags = FlagValues<ReturnType<typeof downscalerFlags>>;
+
+/** Where each raw value came from (`parseFlagsWithSources`); a missing key counts as the flag. */
+export type RawSources = Partial<Record<keyof RawFlags, FlagSource>>;
 
 function scopedValue(
   kind: (typeof SCOPED)[number]['kind'],
@@ -304,15 +327,12 @@ function configError(
 
 /**
  * Builds {@link Settings} from the flags parsed by the runtime and the environment. Throws ConfigError
- * for any invalid value, and for a time key and a period key set in the same scope.
+ * for any invalid value, and for a time key and a period key set in the same scope. `sources` says
+ * where each raw value came from, so that errors name `env VAR` or `--flag` accordingly.
  */
-export function buildSettings(raw: RawFlags, env: NodeJS.ProcessEnv, argv: string[] = []): Settings {
+export function buildSettings(raw: RawFlags, env: NodeJS.ProcessEnv, sources: RawSources = {}): Settings {
   // The runtime merged flag > env for the plain settings; errors name the source the value came from.
-  const given = new Set<string>();
-  for (const a of argv) {
-    const m = /^--([a-z-]+)/.exec(a);
-    if (m) given.add(m[1]!);
-  }
+  const fromEnv = (key: keyof RawFlags): 'flag' | 'env' => (sources[key] === 'env' ? 'env' : 'flag');
   const fail = (
     flagName: string,
     envName: string | undefined,
@@ -333,7 +353,7 @@ export function buildSettings(raw: RawFlags, env: NodeJS.ProcessEnv, argv: strin
       fail(
         'include-resources',
         'INCLUDE_RESOURCES',
-        fromEnv('include-resources', 'INCLUDE_RESOURCES'),
+        fromEnv('includeResources'),
         raw.includeResources,
         `unknown resource "${r}"`,
         `a comma-separated subset of ${RESOURCES.join(',')}`,
@@ -341,23 +361,21 @@ export function buildSettings(raw: RawFlags, env: NodeJS.ProcessEnv, argv: strin
     }
     includeResources.add(r as Resource);
   }
-  const regexes = (value: string, flagName: string, envName: string): RegExp[] => {
+  const regexes = (key: keyof RawFlags, flagName: string, envName: string): RegExp[] => {
+    const value = raw[key] as string;
     try {
       return regexList(value);
     } catch (e) {
       return fail(
         flagName,
         envName,
-        fromEnv(flagName, envName),
+        fromEnv(key),
         value,
         (e as Error).message,
         'a comma-separated list of regular expressions',
       );
     }
   };
-  function fromEnv(flagName: string, envName: string): 'flag' | 'env' {
-    return env[envName] !== undefined && env[envName] !== '' && !given.has(flagName) ? 'env' : 'flag';
-  }
   const specDefaults: SpecDefaults = {};
   if (raw.defaultTimezone) {
     const z = parseZone(raw.defaultTimezone);
@@ -365,7 +383,7 @@ export function buildSettings(raw: RawFlags, env: NodeJS.ProcessEnv, argv: strin
       fail(
         'default-timezone',
         'DEFAULT_TIMEZONE',
-        fromEnv('default-timezone', 'DEFAULT_TIMEZONE'),
+        fromEnv('defaultTimezone'),
         raw.defaultTimezone,
         z.errors[0]!.detail,
         'an IANA zone such as Europe/Berlin',
@@ -378,7 +396,7 @@ export function buildSettings(raw: RawFlags, env: NodeJS.ProcessEnv, argv: strin
       fail(
         'default-weekframe',
         'DEFAULT_WEEKFRAME',
-        fromEnv('default-weekframe', 'DEFAULT_WEEKFRAME'),
+        fromEnv('defaultWeekframe'),
         raw.defaultWeekframe,
         w.errors[0]!.detail,
         'a weekday range such as Mon-Fri',
@@ -472,9 +490,9 @@ export function buildSettings(raw: RawFlags, env: NodeJS.ProcessEnv, argv: strin
     dryRun: raw.dryRun,
     namespaces: parsers.list()(raw.namespace),
     includeResources,
-    excludeNamespaces: regexes(raw.excludeNamespaces, 'exclude-namespaces', 'EXCLUDE_NAMESPACES'),
-    excludeNames: regexes(raw.excludeDeployments, 'exclude-deployments', 'EXCLUDE_DEPLOYMENTS'),
-    matchingLabels: regexes(raw.matchingLabels, 'matching-labels', 'MATCHING_LABELS'),
+    excludeNamespaces: regexes('excludeNamespaces', 'exclude-namespaces', 'EXCLUDE_NAMESPACES'),
+    excludeNames: regexes('excludeDeployments', 'exclude-deployments', 'EXCLUDE_DEPLOYMENTS'),
+    matchingLabels: regexes('matchingLabels', 'matching-labels', 'MATCHING_LABELS'),
     explicitInclude: raw.explicitInclude,
     restoreExcluded: raw.restoreExcluded,
     flagScope,
@@ -490,19 +508,46 @@ export function buildSettings(raw: RawFlags, env: NodeJS.ProcessEnv, argv: strin
 }
 
 /**
- * Parses command line and environment into the shared runtime config and {@link Settings}. Throws
- * ConfigError (exit 2 through `runMain`) before any API call.
+ * The configuration of the downscaler component: the shared runtime flags plus {@link Settings}
+ * (`startComponent(downscaler, { config })` overrides any of its fields).
+ */
+export type DownscalerConfig = SharedConfig & Settings;
+
+/**
+ * The component's `configure` (docs/downscaler.md#ds-flags): the shared values as parsed, and
+ * {@link buildSettings} for the rest (env scopes, cross-field checks). Throws ConfigError (exit 2).
+ */
+export function configureDownscaler(
+  values: SharedConfig & RawFlags,
+  env: NodeJS.ProcessEnv,
+  ctx: { sources: RawSources },
+): DownscalerConfig {
+  const { kubeconfig, leaderElect, leaseName, leaseNamespace, metricsBindAddress, healthProbeBindAddress, logLevel } =
+    values;
+  const shared = { kubeconfig, leaderElect, leaseName, leaseNamespace, metricsBindAddress, healthProbeBindAddress };
+  return { ...shared, logLevel, ...buildSettings(values, env, ctx.sources) };
+}
+
+/**
+ * Parses command line and environment as the component does (`downscaler.parse`: the shared flags with
+ * Lease `kubeaws-downscaler`, {@link downscalerFlags}, then {@link configureDownscaler}), split into the
+ * shared runtime config and {@link Settings}. Throws ConfigError before any API call.
  */
 export function parseDownscalerConfig(argv: string[], env: NodeJS.ProcessEnv) {
-  const raw = parseFlags(downscalerFlags(), {
-    argv,
-    env,
-    name: 'downscaler',
-    description: 'Scales non-production workloads down outside working hours and back up (kube-downscaler compatible)',
-  });
-  const settings = buildSettings(raw, env, argv);
-  const { kubeconfig, leaderElect, leaseName, leaseNamespace, metricsBindAddress, healthProbeBindAddress, logLevel } =
-    raw;
+  const { values, sources } = parseFlagsWithSources(
+    { ...sharedFlags({ leaseName: LEASE_NAME }), ...downscalerFlags() },
+    { argv, env, name: 'downscaler', description: DESCRIPTION },
+  );
+  const {
+    kubeconfig,
+    leaderElect,
+    leaseName,
+    leaseNamespace,
+    metricsBindAddress,
+    healthProbeBindAddress,
+    logLevel,
+    ...settings
+  } = configureDownscaler(values, env, { sources });
   return {
     shared: {
       kubeconfig,
@@ -513,7 +558,30 @@ export function parseDownscalerConfig(argv: string[], env: NodeJS.ProcessEnv) {
       healthProbeBindAddress,
       logLevel,
     },
-    settings,
+    settings: settings satisfies Settings,
+  };
+}
+
+/**
+ * The configuration as logged in the component's start line: regexes as their sources, scoped settings
+ * as their origin (`flag --…` / `env …`), plus the runtime's and the allow-list's tz database versions.
+ */
+export function describeSettings(s: DownscalerConfig) {
+  return {
+    intervalMs: s.intervalMs,
+    dryRun: s.dryRun,
+    once: s.once,
+    namespaces: s.namespaces,
+    includeResources: [...s.includeResources],
+    excludeNamespaces: s.excludeNamespaces.map((r) => r.source),
+    excludeDeployments: s.excludeNames.map((r) => r.source),
+    matchingLabels: s.matchingLabels.map((r) => r.source),
+    explicitInclude: s.explicitInclude,
+    restoreExcluded: s.restoreExcluded,
+    flags: Object.fromEntries(Object.entries(s.flagScope).map(([k, v]) => [k, v?.source])),
+    env: Object.fromEntries(Object.entries(s.envScope).map(([k, v]) => [k, v?.source])),
+    tzdata: runtimeTzdataVersion(),
+    allowListTzdata: PINNED_TZDATA_VERSION,
   };
 }
 

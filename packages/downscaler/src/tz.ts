@@ -3,7 +3,7 @@
  * Node 26; backed by ICU and its tz database). No offset arithmetic is done here: an instant is converted
  * to a zoned date-time and its local weekday and minute of day are read. Minutes skipped by a
  * spring-forward transition are never produced, and minutes repeated by a fall-back transition are
- * produced twice (once per pass), which is exactly the DST behaviour of the downscaler spec §3.2.
+ * produced twice (once per pass), which is exactly the DST behaviour of docs/downscaler.md#ds-time.
  */
 
 /** The subset of `Temporal.ZonedDateTime` used here. */

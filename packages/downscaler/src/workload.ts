@@ -1,9 +1,9 @@
 /**
- * The supported kinds (spec §2.5) and the projection the informer caches hold (spec §7: metadata,
- * `downscaler/*` annotations, controller owner, replica fields, scale target, container requests), plus
- * reading the "replicas" value of each kind and building its merge patches.
+ * The supported kinds (docs/downscaler.md#ds-kinds) and the projection the informer caches hold
+ * (docs/downscaler.md#ds-budgets: metadata, `downscaler/*` annotations, controller owner, replica fields, scale target,
+ * container requests), plus reading the "replicas" value of each kind and building its merge patches.
  */
-import type { KubeObject, ObjectMeta } from '@kubeaws/runtime';
+import { type KubeObject, type ObjectMeta, tryParseQuantity } from '@kubeaws/runtime';
 import { ANN, KEDA_PAUSED, PREFIX } from './annotations';
 import type { Resource } from './settings';
 
@@ -79,34 +79,15 @@ export interface NamespaceView extends KubeObject {
   metadata: ObjectMeta & { name: string; annotations: Record<string, string> };
 }
 
-const QUANTITY = /^([+-]?\d+(?:\.\d+)?)(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei|e\d+)?$/;
-const FACTORS: Record<string, number> = {
-  m: 1e-3,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  E: 1e18,
-  Ki: 1024,
-  Mi: 1024 ** 2,
-  Gi: 1024 ** 3,
-  Ti: 1024 ** 4,
-  Pi: 1024 ** 5,
-  Ei: 1024 ** 6,
-};
-
-/** Parses a Kubernetes resource quantity (`250m`, `1.5`, `512Mi`, `1e3`) into a number; 0 when unparsable. */
-export function parseQuantity(q: unknown): number {
+/**
+ * Reads a container request: a Kubernetes resource quantity (`250m`, `1.5`, `512Mi`, `1e3`, parsed by
+ * `parseQuantity` of `@kubeaws/runtime`, blanks around it ignored) or a number; 0 when unparsable.
+ */
+export function quantityValue(q: unknown): number {
   if (typeof q === 'number') return q;
   if (typeof q !== 'string') return 0;
-  const m = QUANTITY.exec(q.trim());
-  if (!m) return 0;
-  const n = Number(m[1]);
-  const suf = m[2];
-  if (!suf) return n;
-  if (suf.startsWith('e')) return n * 10 ** Number(suf.slice(1));
-  return n * (FACTORS[suf] ?? 1);
+  const r = tryParseQuantity(q.trim());
+  return r.ok ? r.value : 0;
 }
 
 type Raw = KubeObject & { spec?: Record<string, any> };
@@ -127,15 +108,15 @@ function podRequests(spec: Record<string, any> | undefined): { cpu: number; memo
   let cpu = 0;
   let memory = 0;
   for (const c of containers) {
-    cpu += parseQuantity(c.resources?.requests?.cpu);
-    memory += parseQuantity(c.resources?.requests?.memory);
+    cpu += quantityValue(c.resources?.requests?.cpu);
+    memory += quantityValue(c.resources?.requests?.memory);
   }
   return { cpu, memory };
 }
 
 /**
- * Informer transform of a kind: keeps only what decisions need (spec §7 memory budget) and attaches the
- * {@link Workload} view. `deploymentTimeAnnotation` is kept when configured.
+ * Informer transform of a kind: keeps only what decisions need (memory budget of docs/downscaler.md#ds-budgets) and
+ * attaches the {@link Workload} view. `deploymentTimeAnnotation` is kept when configured.
  */
 export function projector(kind: Kind, deploymentTimeAnnotation?: string): (o: KubeObject) => Projected {
   return (o: KubeObject) => {
@@ -205,9 +186,9 @@ export function toWorkload(kind: Kind, o: KubeObject, deploymentTimeAnnotation?:
 }
 
 /**
- * The "replicas" value of spec §2.5: Deployment/StatefulSet `spec.replicas`; CronJob `suspend ? 0 : 1`;
- * HPA `minReplicas`; ScaledObject the paused-replicas annotation (absent = Infinity; an unparsable value
- * yields NaN).
+ * The "replicas" value (docs/downscaler.md#ds-kinds): Deployment/StatefulSet `spec.replicas`; CronJob
+ * `suspend ? 0 : 1`; HPA `minReplicas`; ScaledObject the paused-replicas annotation (absent = Infinity; an unparsable
+ * value yields NaN).
  */
 export function currentReplicas(w: Workload): number {
   switch (w.kind) {
@@ -242,8 +223,8 @@ function valuePatch(w: Workload, value: number): Record<string, unknown> {
 }
 
 /**
- * Builds the JSON merge patch of a transition (spec §3.5): the value and the `original-replicas` change
- * together. `value` undefined = leave the value alone (clear only); `orig` null = remove the annotation.
+ * Builds the JSON merge patch of a transition (docs/downscaler.md#ds-writes): the value and the `original-replicas`
+ * change together. `value` undefined = leave the value alone (clear only); `orig` null = remove the annotation.
  * For ScaledObjects the value is KEDA's paused-replicas annotation (`-1`/Infinity = remove it).
  */
 export function buildPatch(w: Workload, value: number | undefined, orig: number | null): Record<string, any> {

@@ -1,5 +1,5 @@
 /**
- * The zone allow-list of spec §2.3: Zone and Link names of the pinned tz database under the geographic
+ * The zone allow-list (docs/downscaler.md#ds-zones): Zone and Link names of the pinned tz database under the geographic
  * areas, plus `UTC` and `Etc/UTC`, byte-exact. Abbreviations, rule names, `Etc/GMT±N`, `US/…` areas,
  * country aliases and wrongly cased names are rejected with a suggestion.
  */

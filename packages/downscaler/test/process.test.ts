@@ -1,8 +1,8 @@
 /**
  * The downscaler as a process and across restarts, against the real control plane: the built entry
  * point exits with code 2 on invalid flags before any API call; `--once --dry-run` prints the plan and
- * makes no mutating call; a replica that takes over the shipped Lease after a restart restores from
- * `original-replicas` alone.
+ * makes no mutating call; `--once` has written its Events (and released the Lease) when it exits; a
+ * replica that takes over the shipped Lease after a restart restores from `original-replicas` alone.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -139,6 +139,39 @@ describe('downscaler process, dry run and restarts', () => {
     expect(
       (await audit.since()).filter((e) => e.user?.username === SA_USER).map((e) => `${e.verb} ${e.requestURI}`),
     ).toEqual([]);
+    await cluster.drop(ns);
+  }, 120_000);
+
+  it('--once writes its Events before it exits, and releases the Lease', async () => {
+    const ns = await cluster.namespace('once', { 'downscaler/downtime': 'always' });
+    await cluster.deployment(ns, 'web', { replicas: 2 });
+    const r = await runMain(
+      [
+        `--kubeconfig=${kubeconfigFile}`,
+        '--metrics-bind-address=0',
+        '--health-probe-bind-address=0',
+        `--lease-namespace=${SA.namespace}`,
+        '--once',
+        '--grace-period=0',
+        `--namespace=${ns}`,
+      ],
+      { POD_NAME: 'downscaler-once' },
+    );
+    expect({ code: r.code, err: r.code === 0 ? '' : `${r.err}\n${r.out.slice(-4000)}` }).toEqual({ code: 0, err: '' });
+    // the process has ended: what it wrote is in the API now (read once, no waiting)
+    const dep = await cluster.get(pathOf('Deployment', ns, 'web'));
+    expect([dep.spec.replicas, dep.metadata.annotations?.[ORIG]]).toEqual([0, '2']);
+    const events = (await cluster.events(ns)).filter((e) => e.reportingController === 'kubeaws.io/downscaler');
+    expect(events).toEqual([
+      expect.objectContaining({
+        type: 'Normal',
+        reason: 'ScaleDown',
+        regarding: expect.objectContaining({ kind: 'Deployment', name: 'web' }),
+        reportingInstance: 'downscaler-once',
+        note: '2→0: inside downtime (namespace annotation downscaler/downtime)',
+      }),
+    ]);
+    expect((await cluster.get(LEASE)).spec.holderIdentity ?? '').toBe('');
     await cluster.drop(ns);
   }, 120_000);
 

@@ -8,7 +8,18 @@ import { readFileSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import * as path from 'node:path';
 import { type KubeConfig, loadAllYaml } from '@kubernetes/client-node';
-import { type AccessRecord, type Clock, KubeClient, type PolicyRule, rbacAllows, realClock } from '@kubeaws/runtime';
+import {
+  type AccessRecord,
+  type Clock,
+  KubeClient,
+  type PolicyRule,
+  type RunningComponent,
+  type SharedConfig,
+  type StartComponentOptions,
+  rbacAllows,
+  realClock,
+  startComponent,
+} from '@kubeaws/runtime';
 import {
   TEST_ENV,
   createTestNamespace,
@@ -18,13 +29,7 @@ import {
   waitFor,
   LogCapture,
 } from '@kubeaws/testenv';
-import {
-  type DownscalerHandle,
-  type Settings,
-  type StartDownscalerOptions,
-  defaultSettings,
-  startDownscaler,
-} from '../src/index';
+import { type Downscaler, type DownscalerConfig, type Settings, downscaler } from '../src/index';
 
 export const REPO_ROOT = path.resolve(__dirname, '../../..');
 export const MANIFESTS = path.join(REPO_ROOT, 'manifests/downscaler');
@@ -252,7 +257,9 @@ export class Cluster {
 export { LogCapture };
 
 /** A controller started in-process for a test. */
-export interface TestController extends DownscalerHandle {
+export interface TestController extends RunningComponent<DownscalerConfig, Downscaler> {
+  /** The component's handle. */
+  downscaler: Downscaler;
   logs: LogCapture;
   clock: SettableClock;
   /** Sum of a metric's samples whose labels include `labels`. */
@@ -261,8 +268,14 @@ export interface TestController extends DownscalerHandle {
   accesses(): AccessRecord[];
 }
 
-export interface TestControllerOptions extends Omit<StartDownscalerOptions, 'kubeConfig' | 'settings' | 'clock'> {
+export interface TestControllerOptions extends Pick<
+  StartComponentOptions<DownscalerConfig>,
+  'identity' | 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs'
+> {
+  /** Settings over the defaults (and a 1 s interval). */
   settings?: Partial<Settings>;
+  /** Shared runtime settings over the test's (leader election off, loopback ports, debug logs). */
+  shared?: Partial<SharedConfig>;
   clock?: SettableClock;
 }
 
@@ -272,36 +285,40 @@ export interface TestControllerOptions extends Omit<StartDownscalerOptions, 'kub
  */
 export async function startTestController(kc: KubeConfig, o: TestControllerOptions = {}): Promise<TestController> {
   const logs = new LogCapture();
-  const clock = o.clock ?? new SettableClock(Date.now());
-  const h = await startDownscaler({
-    processMetrics: false,
-    ...o,
+  const { settings, shared, clock: given, ...rest } = o;
+  const clock = given ?? new SettableClock(Date.now());
+  const rc = await startComponent(downscaler, {
+    ...rest,
+    env: {},
     kubeConfig: kc,
     clock,
-    settings: { ...defaultSettings(), intervalMs: 1000, ...o.settings },
-    shared: {
+    config: {
+      intervalMs: 1000,
+      ...settings,
       leaderElect: false,
       metricsBindAddress: '127.0.0.1:0',
       healthProbeBindAddress: '127.0.0.1:0',
       logLevel: 'debug',
-      ...o.shared,
+      ...shared,
     },
     logDestination: logs,
+    processMetrics: false,
   });
-  await h.synced();
+  await rc.synced();
   const metric = async (name: string, labels: Record<string, string> = {}): Promise<number> => {
-    const m = h.metrics.registry.getSingleMetric(name);
+    const m = rc.metrics.registry.getSingleMetric(name);
     if (!m) return 0;
     return (await m.get()).values
       .filter((x) => Object.entries(labels).every(([k, v]) => String((x.labels as Record<string, unknown>)[k]) === v))
       .reduce((s, x) => s + x.value, 0);
   };
   return {
-    ...h,
+    ...rc,
+    downscaler: rc.handle,
     logs,
     clock,
     metric,
-    accesses: () => [...h.manager.client.accesses(), ...h.downscaler.eventsClient.accesses()],
+    accesses: () => [...rc.manager.client.accesses(), ...rc.manager.eventsClient.accesses()],
   };
 }
 

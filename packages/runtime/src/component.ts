@@ -212,7 +212,8 @@ export async function startComponent<F extends FlagSpecs, C extends SharedConfig
 }
 
 /**
- * The container entry point of a component (`if (require.main === module) void runComponent(c)`):
+ * The container entry point of a component (`main.ts`: `void runComponent(c)`, unguarded; a
+ * `require.main === module` guard never fires in the ESM image bundle):
  * parses flags and environment (invalid: exit 2 with a message naming the flag, the value and the
  * expected form, also in the termination message), starts the component, and on the first SIGTERM or
  * SIGINT (or when the component asks to end) shuts down gracefully and exits with the component's code
