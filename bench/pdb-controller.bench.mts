@@ -1,4 +1,5 @@
-// Benchmark of the pdb-controller on the local control plane (pdb-controller spec §7, issue "Foundation" item 8).
+// Benchmark of the pdb-controller on the local control plane (docs/pdb-controller.md#pdb-budgets, issue "Foundation"
+// item 8).
 //
 //   npm run bench -- pdb-controller [--deployments 5000] [--quiet-minutes 5] [--namespaces 50]
 //
@@ -182,7 +183,7 @@ function writeReport(r: Record<string, number>): void {
   const body = [
     `Measured ${new Date().toISOString().slice(0, 10)} on the 2-core build machine, local control plane (kwok nodes), \`npm run bench -- pdb-controller --deployments ${r.deployments} --quiet-minutes ${r.quietMinutes}\`.`,
     '',
-    '| Measure | Result | Budget (spec §7) |',
+    '| Measure | Result | Budget ([PDB-BUDGETS](pdb-controller.md#pdb-budgets)) |',
     '|---|---|---|',
     `| Deployments (2 replicas each, ${r.namespaces} namespaces) | ${r.deployments} | 5,000 |`,
     `| Time from controller start to every managed PDB created | ${r.convergenceSeconds} s | — |`,

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { type AccessRecord, KubeClient, createLogger } from '@kubeaws/runtime';
-import { startPdbController, type PdbControllerHandle } from '@kubeaws/pdb-controller';
+import { type AccessRecord, KubeClient, type RunningComponent, createLogger, startComponent } from '@kubeaws/runtime';
+import { pdbController, type PdbConfig, type PdbControllerParts } from '@kubeaws/pdb-controller';
 import { createTestNamespace, serviceAccountKubeConfig, testKubeConfig, waitFor } from '@kubeaws/testenv';
 import { componentDirs, loadComponent, loadFile, ROOT } from './load';
 
@@ -67,16 +67,17 @@ describe('server-side dry-run of every manifest', () => {
 
 describe('pdb-controller RBAC', () => {
   const dir = path.join(ROOT, 'manifests/pdb-controller');
-  let handle: PdbControllerHandle | undefined;
+  let handle: RunningComponent<PdbConfig, PdbControllerParts> | undefined;
   let saKc: KubeConfig;
   let accesses: AccessRecord[] = [];
 
   beforeAll(async () => {
     for (const f of ['serviceaccount.yaml', 'rbac.yaml']) for (const obj of loadFile(path.join(dir, f))) await apply(obj, false);
     saKc = await serviceAccountKubeConfig(admin, 'kube-system', 'kubeaws-pdb-controller', { expirationSeconds: 3600 });
-    handle = await startPdbController({
+    handle = await startComponent(pdbController, {
       kubeConfig: saKc,
-      shared: { leaseNamespace: 'kube-system', metricsBindAddress: '127.0.0.1:0', healthProbeBindAddress: '127.0.0.1:0' },
+      env: {},
+      config: { leaseNamespace: 'kube-system', metricsBindAddress: '127.0.0.1:0', healthProbeBindAddress: '127.0.0.1:0' },
       identity: 'manifests-test',
       logger: createLogger({ component: 'pdb-controller', level: 'warn' }),
       processMetrics: false,
@@ -103,9 +104,11 @@ describe('pdb-controller RBAC', () => {
       async () => ((await client.get(pdbPath).then(() => false, () => true)) ? true : undefined),
       { timeoutMs: 60_000, description: 'managed PDB deleted after scaling to 1 replica' },
     );
-    // The Lease is renewed every 2 s while leading: wait for at least one renewal (update).
+    // The Lease is renewed every 2 s while leading: wait for at least one renewal (update). Events are
+    // written through the Manager's own Events client, so its accesses count too.
+    const recorded = () => [...handle!.manager.client.accesses(), ...handle!.manager.eventsClient.accesses()];
     await waitFor(
-      () => ((accesses = handle!.manager.client.accesses()).some((a) => a.resource === 'leases' && a.verb === 'update') ? true : undefined),
+      () => ((accesses = recorded()).some((a) => a.resource === 'leases' && a.verb === 'update') ? true : undefined),
       { timeoutMs: 30_000, description: 'Lease renewed by the controller' },
     );
   }, 240_000);

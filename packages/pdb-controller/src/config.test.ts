@@ -1,6 +1,6 @@
 import { type FlagName, SETTING_LIST, formatSettingError, parseSettings, parseSettingsFrom } from './config';
 
-describe('parseSettings defaults (spec §2.1)', () => {
+describe('parseSettings defaults (PDB-FLAGS)', () => {
   test('all defaults', () => {
     const r = parseSettings({});
     expect(r).toEqual({
@@ -14,6 +14,7 @@ describe('parseSettings defaults (spec §2.1)', () => {
         enableRollouts: false,
         excludeNamespaces: [],
         resyncPeriodMs: 600_000,
+        rolloutsDiscoveryPeriodMs: 300_000,
         dryRun: false,
         fieldManager: 'kubeaws-pdb-controller',
         qps: 20,
@@ -32,6 +33,7 @@ describe('parseSettings defaults (spec §2.1)', () => {
       ['enable-rollouts', 'ENABLE_ROLLOUTS', 'false'],
       ['exclude-namespaces', 'EXCLUDE_NAMESPACES', ''],
       ['resync-period', undefined, '10m'],
+      ['rollouts-discovery-period', undefined, '5m'],
       ['dry-run', undefined, 'false'],
       ['field-manager', undefined, 'kubeaws-pdb-controller'],
       ['qps', undefined, '20'],
@@ -57,6 +59,7 @@ describe('parseSettings valid values', () => {
     ['pdb-name-suffix', 'budget-1', 'pdbNameSuffix', 'budget-1'],
     ['enable-rollouts', 'true', 'enableRollouts', true],
     ['resync-period', '1m', 'resyncPeriodMs', 60_000],
+    ['rollouts-discovery-period', '1s', 'rolloutsDiscoveryPeriodMs', 1_000],
     ['dry-run', 'true', 'dryRun', true],
     ['field-manager', 'x', 'fieldManager', 'x'],
     ['qps', '2.5', 'qps', 2.5],
@@ -80,7 +83,7 @@ describe('parseSettings valid values', () => {
   });
 });
 
-describe('parseSettings invalid values (spec §4 last row)', () => {
+describe('parseSettings invalid values (PDB-BAD-INPUT, last row)', () => {
   test.each<[FlagName, string]>([
     ['max-unavailable', '0'],
     ['max-unavailable', '0%'],
@@ -100,6 +103,8 @@ describe('parseSettings invalid values (spec §4 last row)', () => {
     ['exclude-namespaces', 'kube-(system'],
     ['resync-period', '59s'],
     ['resync-period', '0'],
+    ['rollouts-discovery-period', '999ms'],
+    ['rollouts-discovery-period', '0'],
     ['dry-run', 'yes'],
     ['field-manager', ''],
     ['field-manager', 'x'.repeat(129)],
@@ -133,7 +138,7 @@ describe('parseSettings invalid values (spec §4 last row)', () => {
   });
 });
 
-describe('parseSettingsFrom precedence (spec §2.1)', () => {
+describe('parseSettingsFrom precedence (PDB-FLAGS)', () => {
   test.each<[string, Partial<Record<FlagName, string>>, Record<string, string>, unknown]>([
     ['default', {}, {}, 1],
     ['env over default', {}, { MAX_UNAVAILABLE: '2' }, 2],

@@ -1,6 +1,6 @@
 /**
- * The pdb-controller's own settings (spec §2.1) as a declarative table. The shared runtime reads argv
- * and the environment; this module only says which flags exist and how their strings are parsed.
+ * The pdb-controller's own settings (docs/pdb-controller.md#pdb-flags) as a declarative table. The shared runtime reads
+ * argv and the environment; this module only says which flags exist and how their strings are parsed.
  * Shared runtime flags (`--kubeconfig`, `--leader-elect`, bind addresses, `--log-level`) are not here.
  */
 import {
@@ -16,20 +16,25 @@ import {
   INT_OR_PERCENT_EXPECTED,
 } from './grammar';
 
-/** Values written to `spec.unhealthyPodEvictionPolicy`; `''` leaves the field unset (spec §2.1). */
+/**
+ * Values written to `spec.unhealthyPodEvictionPolicy`; `''` leaves the field unset (docs/pdb-controller.md#pdb-flags).
+ */
 export type UnhealthyPodEvictionPolicy = 'AlwaysAllow' | 'IfHealthyBudget' | '';
 
-/** Parsed settings of spec §2.1. Durations are milliseconds. */
+/** Parsed settings of docs/pdb-controller.md#pdb-flags. Durations are milliseconds. */
 export interface Settings {
   /** `--max-unavailable`: `spec.maxUnavailable` of created PDBs (intOrPercent). */
   maxUnavailable: IntOrPercent;
-  /** `--non-ready-ttl` in ms; 0 = off (spec §3.4). */
+  /** `--non-ready-ttl` in ms; 0 = off (docs/pdb-controller.md#pdb-ttl). */
   nonReadyTtlMs: number;
-  /** `--min-replicas`: integer ≥ 2; workloads with fewer desired replicas get no PDB (spec §3.1 d). */
+  /**
+   * `--min-replicas`: integer ≥ 2; workloads with fewer desired replicas get no PDB (`below_min_replicas`,
+   * docs/pdb-controller.md#pdb-states).
+   */
   minReplicas: number;
   /** `--unhealthy-pod-eviction-policy`; `''` leaves the field unset. */
   unhealthyPodEvictionPolicy: UnhealthyPodEvictionPolicy;
-  /** `--pdb-name-suffix`: DNS label or `''` (spec §3.3.1). */
+  /** `--pdb-name-suffix`: DNS label or `''` (docs/pdb-controller.md#pdb-name). */
   pdbNameSuffix: string;
   /** `--enable-rollouts`: also manage `argoproj.io/v1alpha1` Rollouts. */
   enableRollouts: boolean;
@@ -37,6 +42,11 @@ export interface Settings {
   excludeNamespaces: readonly RegExp[];
   /** `--resync-period` in ms, ≥ 60 000. */
   resyncPeriodMs: number;
+  /**
+   * `--rollouts-discovery-period` in ms, ≥ 1 000: how often, with `--enable-rollouts`, the Argo Rollouts
+   * API is discovered again (docs/pdb-controller.md#pdb-rollouts).
+   */
+  rolloutsDiscoveryPeriodMs: number;
   /** `--dry-run`: decide and log only; no writes, no Events, no Lease. */
   dryRun: boolean;
   /** `--field-manager`: server-side-apply field manager, 1..128 characters. */
@@ -48,8 +58,8 @@ export interface Settings {
 }
 
 /**
- * One row of the spec §2.1 table: the flag name without `--`, its environment variable (`undefined`
- * when the flag has none), the default as the string a user would type, a one-line description for
+ * One row of the flags table (docs/pdb-controller.md#pdb-flags): the flag name without `--`, its environment variable
+ * (`undefined` when the flag has none), the default as the string a user would type, a one-line description for
  * `--help`, the expected form, and the parser of the raw string.
  */
 export interface SettingSpec<K extends keyof Settings = keyof Settings> {
@@ -68,6 +78,7 @@ const SUFFIX_EXPECTED = 'a DNS label (lower-case alphanumerics and "-", at most 
 const POLICY_EXPECTED = '"AlwaysAllow", "IfHealthyBudget" or "" (unset)';
 const REGEX_LIST_EXPECTED = 'a comma-separated list of valid regular expressions';
 const RESYNC_EXPECTED = `${DURATION_EXPECTED}, and at least 1m`;
+const DISCOVERY_EXPECTED = `${DURATION_EXPECTED}, and at least 1s`;
 const FIELD_MANAGER_EXPECTED = 'a non-empty string of at most 128 characters';
 const QPS_EXPECTED = 'a positive number';
 const BURST_EXPECTED = 'an integer ≥ 1';
@@ -85,7 +96,7 @@ export function isDnsLabel(s: string): boolean {
 
 /**
  * Parses `--exclude-namespaces`: comma-separated regexes, each matched against the whole namespace
- * name (spec §2.1). Blank items are ignored. Any invalid regex makes the whole value invalid.
+ * name (docs/pdb-controller.md#pdb-flags). Blank items are ignored. Any invalid regex makes the whole value invalid.
  * Note: a comma always separates items, so a regex cannot itself contain a comma.
  */
 export function parseRegexList(raw: string): Parsed<readonly RegExp[]> {
@@ -102,7 +113,8 @@ export function parseRegexList(raw: string): Parsed<readonly RegExp[]> {
 }
 
 /**
- * The spec §2.1 table. Keyed by {@link Settings} field; the order of keys is the `--help` order.
+ * The flags table of docs/pdb-controller.md#pdb-flags. Keyed by {@link Settings} field; the order of keys is the
+ * `--help` order.
  */
 export const SETTING_SPECS: { readonly [K in keyof Settings]: SettingSpec<K> } = {
   maxUnavailable: {
@@ -181,6 +193,18 @@ export const SETTING_SPECS: { readonly [K in keyof Settings]: SettingSpec<K> } =
       return d.ok && d.value >= 60_000 ? d : fail(RESYNC_EXPECTED);
     },
   },
+  rolloutsDiscoveryPeriodMs: {
+    key: 'rolloutsDiscoveryPeriodMs',
+    flag: 'rollouts-discovery-period',
+    env: undefined,
+    default: '5m',
+    description: 'with --enable-rollouts, discover the Argo Rollouts API again this often (at least 1s)',
+    expected: DISCOVERY_EXPECTED,
+    parse: (raw) => {
+      const d = parseDuration(raw);
+      return d.ok && d.value >= 1_000 ? d : fail(DISCOVERY_EXPECTED);
+    },
+  },
   dryRun: {
     key: 'dryRun',
     flag: 'dry-run',
@@ -223,7 +247,7 @@ export const SETTING_SPECS: { readonly [K in keyof Settings]: SettingSpec<K> } =
   },
 };
 
-/** The table of spec §2.1 as a list, in `--help` order. */
+/** The flags table of docs/pdb-controller.md#pdb-flags as a list, in `--help` order. */
 export const SETTING_LIST: readonly SettingSpec[] = Object.values(SETTING_SPECS) as SettingSpec[];
 
 /** Flag names (without `--`) of the component's settings. */
@@ -236,14 +260,15 @@ export type FlagName =
   | 'enable-rollouts'
   | 'exclude-namespaces'
   | 'resync-period'
+  | 'rollouts-discovery-period'
   | 'dry-run'
   | 'field-manager'
   | 'qps'
   | 'burst';
 
 /**
- * One invalid setting (spec §4, last row): the flag (without `--`), its environment variable if any,
- * the offending value and the expected form. The runtime prints these to stderr and the termination
+ * One invalid setting (docs/pdb-controller.md#pdb-bad-input, last row): the flag (without `--`), its environment
+ * variable if any, the offending value and the expected form. The runtime prints these to stderr and the termination
  * message and exits with code 2.
  */
 export interface SettingError {
@@ -257,8 +282,8 @@ export interface SettingError {
 export type SettingsResult = { ok: true; settings: Settings } | { ok: false; errors: SettingError[] };
 
 /**
- * Picks the raw string of one setting by the precedence of spec §2.1: a flag (even `""`, which is how
- * `--pdb-name-suffix=` empties the suffix) wins over the environment variable; an empty environment
+ * Picks the raw string of one setting by the precedence of docs/pdb-controller.md#pdb-flags: a flag (even `""`, which
+ * is how `--pdb-name-suffix=` empties the suffix) wins over the environment variable; an empty environment
  * variable counts as unset; then the default.
  */
 export function resolveRaw(
@@ -273,7 +298,7 @@ export function resolveRaw(
 }
 
 /**
- * Parses every setting of spec §2.1 and reports all problems at once.
+ * Parses every setting of docs/pdb-controller.md#pdb-flags and reports all problems at once.
  * `values` maps a flag name (without `--`) to the raw string already chosen by the runtime (flag, else
  * non-empty env); `undefined` or a missing key means "use the default". Use {@link resolveRaw} or
  * {@link parseSettingsFrom} to apply the precedence here instead.
@@ -291,9 +316,9 @@ export function parseSettings(values: Readonly<Partial<Record<FlagName, string |
 }
 
 /**
- * Convenience over {@link parseSettings}: applies the flag > env > default precedence of spec §2.1.
- * `flags` maps flag names to the values given on the command line (absent = not given); `env` is a
- * `process.env`-like map.
+ * Convenience over {@link parseSettings}: applies the flag > env > default precedence
+ * (docs/pdb-controller.md#pdb-flags). `flags` maps flag names to the values given on the command line (absent = not
+ * given); `env` is a `process.env`-like map.
  */
 export function parseSettingsFrom(
   flags: Readonly<Partial<Record<FlagName, string | undefined>>>,

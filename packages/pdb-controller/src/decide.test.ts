@@ -1,5 +1,24 @@
 import type { V1LabelSelector, V1ManagedFieldsEntry, V1PodDisruptionBudget } from '@kubernetes/client-node';
-import { type DecideSettings, type Decision, decide, findOrphans } from './decide';
+import {
+  type Action,
+  type DecideSettings,
+  type Decision,
+  type InvalidInput,
+  type OwnerInCache,
+  type RequestOutcome,
+  type WriteError,
+  badInputRows,
+  decide,
+  decideOrphan,
+  eventSignature,
+  findOrphans,
+  firstObservations,
+  inputSignature,
+  rolloutsAvailability,
+  rolloutsUnavailable,
+  writeEventAction,
+  writeFailure,
+} from './decide';
 import { buildDesiredPdb } from './desired';
 import { formatTimestamp } from './grammar';
 import type { Workload } from './workload';
@@ -114,7 +133,7 @@ const summary = (d: Decision) =>
   d.actions.map((a) => `${a.type}${a.type === 'patch' ? `:${a.purpose}` : ''} ${a.name}`);
 const reasons = (d: Decision) => d.events.map((e) => e.reason);
 
-describe('eligibility rows of spec §3.1', () => {
+describe('eligibility rows (PDB-STATES)', () => {
   const w = wl();
   const pdb = managed(w);
 
@@ -296,7 +315,7 @@ describe('eligibility rows of spec §3.1', () => {
   });
 });
 
-describe('unsupported Rollouts (spec §3.1.3)', () => {
+describe('unsupported Rollouts (PDB-STATES)', () => {
   const ro = wl({
     kind: 'Rollout',
     name: 'ro',
@@ -318,7 +337,7 @@ describe('unsupported Rollouts (spec §3.1.3)', () => {
   });
 });
 
-describe('overlap (spec §3.1 f, §3.2.4)', () => {
+describe('overlap (PDB-STATES, PDB-OVERLAP)', () => {
   const w = wl();
   const twin = wl({ name: 'web2', uid: 'w2-uid' });
   test.each<[string, Workload, Decision['state']]>([
@@ -376,7 +395,7 @@ describe('overlap (spec §3.1 f, §3.2.4)', () => {
   });
 });
 
-describe('name conflict (spec §3.1 g, §4)', () => {
+describe('name conflict (PDB-STATES, PDB-BAD-INPUT)', () => {
   const w = wl();
   test('user PDB with the generated name that does not cover W', () => {
     const holder = user('web-deployment-pdb', { matchLabels: { app: 'other' } });
@@ -421,7 +440,7 @@ describe('name conflict (spec §3.1 g, §4)', () => {
   });
 });
 
-describe('desired PDB (spec §3.3)', () => {
+describe('desired PDB (PDB-NAME, PDB-CONTENT)', () => {
   test('create body', () => {
     const w = wl({
       labels: { app: 'web', 'kubeaws.io/managed-by': 'me', 'kubeaws.io/workload-kind': 'x' },
@@ -512,7 +531,7 @@ describe('desired PDB (spec §3.3)', () => {
   });
 });
 
-describe('convergence of a managed PDB (spec §3.5.3)', () => {
+describe('convergence of a managed PDB (PDB-APPLY, PDB-REPAIR)', () => {
   const w = wl();
   const drift = (mut: (p: V1PodDisruptionBudget) => void, fields?: V1ManagedFieldsEntry[]) => {
     const p = managed(w, { fields });
@@ -660,7 +679,7 @@ describe('convergence of a managed PDB (spec §3.5.3)', () => {
   });
 });
 
-describe('identity and duplicates (spec §3.3.2)', () => {
+describe('identity and duplicates (PDB-IDENTITY)', () => {
   const w = wl();
   test('generated name wins over older', () => {
     const gen = managed(w, { created: '2025-02-01T00:00:00Z' });
@@ -681,7 +700,7 @@ describe('identity and duplicates (spec §3.3.2)', () => {
   test('ownership label required', () => {
     const p = managed(w);
     delete p.metadata!.labels!['kubeaws.io/managed-by'];
-    // Handed over (spec §3.5.5): a user PDB now, and it covers W.
+    // Handed over (docs/pdb-controller.md#pdb-handover): a user PDB now, and it covers W.
     expect(run(w, [p]).state).toBe('covered');
     expect(run(w, [p]).actions).toEqual([]);
   });
@@ -700,7 +719,7 @@ describe('identity and duplicates (spec §3.3.2)', () => {
   });
 });
 
-describe('adoption of legacy PDBs (spec §3.5.6)', () => {
+describe('adoption of legacy PDBs (PDB-ADOPTION)', () => {
   const w = wl();
   test('adoption patch', () => {
     const d = run(w, [legacy('web-pdb-controller', 'w-uid')]);
@@ -802,7 +821,7 @@ describe('adoption of legacy PDBs (spec §3.5.6)', () => {
   });
 });
 
-describe('non-ready TTL (spec §3.4)', () => {
+describe('non-ready TTL (PDB-TTL)', () => {
   const notReady = (annotations: Record<string, string> = {}) => wl({ fullyReady: false, annotations });
   const SINCE = NOW - 30 * MIN;
 
@@ -980,7 +999,7 @@ describe('non-ready TTL (spec §3.4)', () => {
   });
 });
 
-describe('bad input rows of spec §4', () => {
+describe('bad input rows (PDB-BAD-INPUT)', () => {
   test.each<[string, Workload, V1PodDisruptionBudget[], string, string]>([
     [
       'max-unavailable',
@@ -1054,7 +1073,7 @@ describe('bad input rows of spec §4', () => {
   });
 });
 
-describe('budget health feedback (spec §3.7)', () => {
+describe('budget health feedback (PDB-SYNC-FAILED)', () => {
   test('SyncFailed: Warning quoting the message, flag set, no write', () => {
     const p = managed(wl());
     p.status = {
@@ -1107,7 +1126,7 @@ describe('budget health feedback (spec §3.7)', () => {
   });
 });
 
-describe('findOrphans (spec §3.5.6, §3.5.7)', () => {
+describe('findOrphans (PDB-ADOPTION, PDB-ORPHANS)', () => {
   const dep = managed(wl());
   const ro = managed(wl({ kind: 'Rollout', name: 'ro', uid: 'ro-uid' }));
   const leg = legacy('old-pdb-controller', 'gone-uid');
@@ -1151,5 +1170,330 @@ describe('findOrphans (spec §3.5.6, §3.5.7)', () => {
     const p = managed(wl());
     p.metadata!.deletionTimestamp = new Date(NOW);
     expect(findOrphans([p], {}, all)).toEqual([]);
+  });
+});
+
+describe('remembered TTL expiry (PDB-TTL, PDB-METRICS)', () => {
+  const SINCE = NOW - 2 * HOUR;
+  test.each<[string, Partial<Workload>, 'none' | 'managed' | 'expired', boolean, Decision['state'], string[]]>([
+    ['not ready, no PDB, remembered: stays ttl_expired', { fullyReady: false }, 'none', true, 'ttl_expired', []],
+    ['not ready, no PDB, not remembered: not_ready', { fullyReady: false }, 'none', false, 'not_ready', []],
+    ['fully ready again: protected, created anew', {}, 'none', true, 'protected', ['create web-deployment-pdb']],
+    ['not ready with a kept PDB: the PDB decides', { fullyReady: false }, 'managed', true, 'not_ready', []],
+    [
+      'expiry itself: ttl_expired with the delete',
+      { fullyReady: false },
+      'expired',
+      false,
+      'ttl_expired',
+      ['delete web-deployment-pdb'],
+    ],
+  ])('%s', (_n, over, pdb, remembered, state, actions) => {
+    const w = wl(over);
+    const pdbs = pdb === 'none' ? [] : [managed(wl(), { since: formatTimestamp(pdb === 'expired' ? SINCE : NOW) })];
+    const d = decide({
+      workload: w,
+      pdbs,
+      others: [],
+      settings: { ...S, nonReadyTtlMs: HOUR },
+      now: NOW,
+      ttlExpiredBefore: remembered,
+    });
+    expect(d.state).toBe(state);
+    expect(summary(d)).toEqual(actions);
+  });
+
+  test('only the delete of the TTL is marked as a TTL expiry, not the deletion of a duplicate', () => {
+    const w = wl({ fullyReady: false });
+    const since = formatTimestamp(SINCE);
+    const d = run(w, [managed(w, { since }), managed(w, { name: 'web-old', since, created: '2025-02-01T00:00:00Z' })], {
+      settings: { nonReadyTtlMs: HOUR },
+    });
+    expect(d.state).toBe('ttl_expired');
+    expect(d.actions.map((a) => [a.name, a.type === 'delete' && a.ttlExpiry === true])).toEqual([
+      ['web-old', false],
+      ['web-deployment-pdb', true],
+    ]);
+  });
+});
+
+describe('first observations (PDB-BAD-INPUT)', () => {
+  const sig = (s: string) => s;
+  test.each<[string, string[], string[], string[], string[]]>([
+    ['everything is new after a restart', [], ['a', 'b'], ['a', 'b'], ['a', 'b']],
+    ['a persisting condition is not reported again', ['a'], ['a'], [], ['a']],
+    ['a new condition next to a persisting one', ['a'], ['a', 'b'], ['b'], ['a', 'b']],
+    ['a cleared condition is forgotten', ['a', 'b'], ['b'], [], ['b']],
+    ['cleared and back: reported again', [], ['a'], ['a'], ['a']],
+    ['nothing observed', ['a'], [], [], []],
+  ])('%s', (_n, previous, current, fresh, seen) => {
+    const r = firstObservations(new Set(previous), current, sig);
+    expect(r.fresh).toEqual(fresh);
+    expect([...r.seen]).toEqual(seen);
+  });
+
+  test('signatures: an Event by type, reason, note and related object; an input by field, value, expected', () => {
+    const ev = {
+      type: 'Warning' as const,
+      reason: 'R',
+      note: 'n',
+      related: { apiVersion: 'v1', kind: 'K', namespace: 'ns', name: 'x' },
+    };
+    expect(eventSignature(ev)).toBe(eventSignature({ ...ev, related: { ...ev.related, uid: 'other' } }));
+    expect(eventSignature(ev)).not.toBe(eventSignature({ ...ev, note: 'm' }));
+    const i: InvalidInput = { field: 'f', value: 'v', expected: 'e', fallback: 'a' };
+    expect(inputSignature(i)).toBe(inputSignature({ ...i, fallback: 'b' }));
+    expect(inputSignature(i)).not.toBe(inputSignature({ ...i, value: 'w' }));
+  });
+});
+
+describe('bad-input rows of a decision (PDB-BAD-INPUT)', () => {
+  const TTL = 'kubeaws.io/non-ready-ttl';
+  const ALIAS = 'pdb-controller.zalando.org/non-ready-ttl';
+  const other = wl({ name: 'api', uid: 'api-uid', templateLabels: { app: 'web', v: '2' } });
+  test.each<[string, Workload, V1PodDisruptionBudget[], Workload[], Array<[string, string]>]>([
+    ['nothing wrong', wl(), [], [], []],
+    [
+      'an invalid annotation (from invalidInputs)',
+      wl({ annotations: { 'kubeaws.io/max-unavailable': '0' } }),
+      [],
+      [],
+      [['kubeaws.io/max-unavailable', '0']],
+    ],
+    [
+      'the generated name taken by a user PDB',
+      wl(),
+      [user('web-deployment-pdb', { matchLabels: { app: 'other' } })],
+      [],
+      [['metadata.name', 'web-deployment-pdb']],
+    ],
+    [
+      'conflicting TTL annotations: the alias',
+      wl({ annotations: { [TTL]: '1h', [ALIAS]: '2h' } }),
+      [],
+      [],
+      [[ALIAS, '2h']],
+    ],
+    ['overlapping selectors', wl(), [], [other], [['spec.selector', '{"matchLabels":{"app":"web"}}']]],
+  ])('%s', (_n, w, pdbs, others, rows) => {
+    const d = run(w, pdbs, { others });
+    expect(badInputRows(d, w).map((r) => [r.field, r.value])).toEqual(rows);
+  });
+
+  test('the rows of conditions name what is expected and what is used instead', () => {
+    const w = wl({ annotations: { [TTL]: '1h', [ALIAS]: '2h' } });
+    expect(badInputRows(run(w), w)).toEqual([
+      { field: ALIAS, value: '2h', expected: `absent, or the same duration as ${TTL}`, fallback: `1h from ${TTL}` },
+    ]);
+    const d = run(wl(), [], { others: [other] });
+    expect(badInputRows(d, wl())[0]).toMatchObject({
+      expected: 'a selector that does not overlap Deployment ns/api',
+      fallback: 'no managed PodDisruptionBudget for either workload',
+    });
+  });
+});
+
+describe('decideOrphan (PDB-ORPHANS)', () => {
+  const p = managed(wl(), { rv: '500' });
+  const owner = (o: Partial<OwnerInCache> = {}): OwnerInCache => ({
+    kind: 'Deployment',
+    name: 'web',
+    uid: 'w-uid',
+    synced: true,
+    cachedUid: undefined,
+    cacheResourceVersion: '600',
+    ...o,
+  });
+  const synced = new Set(['Deployment', 'StatefulSet'] as const);
+  test.each<[string, V1PodDisruptionBudget, OwnerInCache[], ReadonlySet<'Deployment' | 'StatefulSet'>, string]>([
+    ['owner cached with its UID: not an orphan', p, [owner({ cachedUid: 'w-uid' })], synced, 'keep'],
+    ['owner gone, cache past the PDB: delete', p, [owner()], synced, 'delete'],
+    ['owner gone, cache exactly at the PDB: delete', p, [owner({ cacheResourceVersion: '500' })], synced, 'delete'],
+    ['owner gone, cache behind the PDB: recheck', p, [owner({ cacheResourceVersion: '499' })], synced, 'recheck'],
+    ['a workload of the same name with another UID: orphan', p, [owner({ cachedUid: 'new-uid' })], synced, 'delete'],
+    ['owner kind not synced: left alone', p, [owner({ synced: false })], new Set(['StatefulSet'] as const), 'keep'],
+    ['a user PDB: never', user('team', { matchLabels: { app: 'web' } }), [], synced, 'keep'],
+  ])('%s', (_n, pdb, owners, kinds, want) => {
+    const r = decideOrphan(pdb, owners, kinds);
+    const got = r.delete ? 'delete' : r.recheckAfterMs !== undefined ? 'recheck' : 'keep';
+    expect(got).toBe(want);
+    if (r.recheckAfterMs !== undefined) expect(r.recheckAfterMs).toBe(5_000);
+    if (r.delete)
+      expect(r.delete).toMatchObject({ name: 'web-deployment-pdb', uid: p.metadata?.uid, resourceVersion: '500' });
+  });
+});
+
+describe('writeFailure (PDB-WRITES)', () => {
+  const create: Action = { type: 'create', name: 'web-deployment-pdb', pdb: {}, events: [] };
+  const adopt: Action = {
+    type: 'patch',
+    purpose: 'adopt',
+    name: 'web-pdb-controller',
+    resourceVersion: '7',
+    patch: {},
+    changedFields: [],
+    events: [],
+  };
+  const err = (statusCode: number, reason = '', message = 'm', field?: string): WriteError => ({
+    statusCode,
+    reason,
+    message,
+    field,
+  });
+  test.each<[string, Action, WriteError, string | undefined, string, string, string, boolean]>([
+    ['404: stale cache, requeued', create, err(404, 'NotFound'), undefined, 'conflict', 'requeue', 'info', false],
+    [
+      '409: name taken meanwhile, requeued',
+      create,
+      err(409, 'AlreadyExists'),
+      undefined,
+      'conflict',
+      'requeue',
+      'info',
+      false,
+    ],
+    [
+      '403 NamespaceTerminating: not retried',
+      create,
+      err(403, 'NamespaceTerminating'),
+      undefined,
+      'error',
+      'done',
+      'info',
+      false,
+    ],
+    ['403 Forbidden: retried with backoff', create, err(403, 'Forbidden'), undefined, 'error', 'retry', 'error', false],
+    [
+      '422 first time: reported, retried',
+      create,
+      err(422, 'Invalid', 'denied'),
+      undefined,
+      'error',
+      'retry',
+      'error',
+      true,
+    ],
+    [
+      '422 with the message reported last: not again',
+      create,
+      err(422, 'Invalid', 'denied'),
+      'denied',
+      'error',
+      'retry',
+      'error',
+      false,
+    ],
+    [
+      '422 with a new message: reported',
+      create,
+      err(422, 'Invalid', 'other'),
+      'denied',
+      'error',
+      'retry',
+      'error',
+      true,
+    ],
+    ['400: reported like 422', create, err(400, 'BadRequest', 'bad'), undefined, 'error', 'retry', 'error', true],
+    ['500: retried with backoff', create, err(500, 'InternalError'), undefined, 'error', 'retry', 'error', false],
+    ['no response: retried with backoff', create, err(0), undefined, 'error', 'retry', 'error', false],
+  ])('%s', (_n, a, e, last, result, next, level, rejected) => {
+    const f = writeFailure(a, e, last);
+    expect([f.result, f.next, f.level, f.rejection !== undefined]).toEqual([result, next, level, rejected]);
+  });
+
+  test('log messages name the operation', () => {
+    expect(writeFailure(create, err(409)).message).toBe('create of PodDisruptionBudget conflicted; requeued');
+    expect(writeFailure(create, err(403, 'NamespaceTerminating')).message).toBe(
+      'create of PodDisruptionBudget refused: namespace is terminating',
+    );
+    expect(writeFailure(create, err(500)).message).toBe('create of PodDisruptionBudget failed');
+  });
+
+  test('a rejection carries the PDBRejected Warning with the API message and the bad-input row', () => {
+    expect(
+      writeFailure(create, err(422, 'Invalid', 'maxUnavailable 7 is not allowed', 'spec.maxUnavailable')).rejection,
+    ).toEqual({
+      message: 'maxUnavailable 7 is not allowed',
+      action: 'Create',
+      event: {
+        type: 'Warning',
+        reason: 'PDBRejected',
+        note: 'The API server rejected PodDisruptionBudget web-deployment-pdb (create): maxUnavailable 7 is not allowed',
+      },
+      input: {
+        field: 'spec.maxUnavailable',
+        value: 'web-deployment-pdb',
+        expected: 'a PodDisruptionBudget the API server accepts',
+        fallback: 'no change; retried with backoff',
+      },
+    });
+    expect(writeFailure(adopt, err(422, 'Invalid', 'x')).rejection).toMatchObject({
+      action: 'Update',
+      input: { field: 'PodDisruptionBudget', value: 'web-pdb-controller' },
+    });
+  });
+
+  test.each<[Action, string]>([
+    [create, 'Create'],
+    [adopt, 'Adopt'],
+    [{ ...adopt, purpose: 'repair' } as Action, 'Update'],
+    [{ type: 'apply', name: 'x', body: {}, changedFields: [], events: [] }, 'Update'],
+    [{ type: 'delete', name: 'x', namespace: 'ns', uid: 'u', resourceVersion: '1', reason: 'r', events: [] }, 'Delete'],
+  ])('the Events of a successful %j have action %s', (a, action) => {
+    expect(writeEventAction(a)).toBe(action);
+  });
+});
+
+describe('rolloutsAvailability (PDB-ROLLOUTS)', () => {
+  type Doc = { resources?: Array<{ name?: string }> };
+  const served: RequestOutcome<Doc> = {
+    ok: true,
+    body: { resources: [{ name: 'rollouts' }, { name: 'rollouts/status' }] },
+  };
+  const fail = (statusCode: number, message = 'm'): RequestOutcome<never> => ({ ok: false, statusCode, message });
+  test.each<[string, RequestOutcome<Doc>, RequestOutcome<unknown> | undefined, string]>([
+    ['served, informer running (no list)', served, undefined, 'available'],
+    ['served and listable', served, { ok: true, body: {} }, 'available'],
+    [
+      'group not served',
+      fail(404),
+      undefined,
+      'the API argoproj.io/v1alpha1 is not served (CRD rollouts.argoproj.io not installed)',
+    ],
+    ['discovery forbidden', fail(403, 'no'), undefined, 'discovery of argoproj.io/v1alpha1 is forbidden: no'],
+    ['discovery failed otherwise', fail(503), undefined, 'unknown'],
+    [
+      'group served without rollouts',
+      { ok: true, body: { resources: [{ name: 'analysisruns' }] } },
+      undefined,
+      'argoproj.io/v1alpha1 does not serve rollouts (CRD rollouts.argoproj.io not installed)',
+    ],
+    [
+      'list forbidden (RBAC not applied)',
+      served,
+      fail(403, 'denied'),
+      'listing rollouts.argoproj.io is forbidden: denied',
+    ],
+    ['list 404 (CRD going away)', served, fail(404), 'rollouts.argoproj.io is not served (CRD not installed)'],
+    ['list failed otherwise', served, fail(0), 'unknown'],
+  ])('%s', (_n, discovery, list, want) => {
+    const c = rolloutsAvailability(discovery, list);
+    expect(c.kind === 'unavailable' ? c.problem : c.kind).toBe(want);
+  });
+
+  test('the report names the problem and the retry period', () => {
+    expect(rolloutsUnavailable('CRD missing', 300_000)).toEqual({
+      input: {
+        field: 'enable-rollouts',
+        value: 'true',
+        expected: 'argoproj.io/v1alpha1 rollouts served (CRD installed) and readable (list, watch)',
+        fallback: 'Rollouts skipped; retrying every 300s',
+      },
+      event: {
+        type: 'Warning',
+        reason: 'RolloutsUnavailable',
+        note: 'Argo Rollouts are not managed: CRD missing. Deployments and StatefulSets are unaffected; retrying every 300s',
+      },
+    });
   });
 });

@@ -1,12 +1,13 @@
 /**
  * The decision function of the pdb-controller: from one workload, the PDBs and other workloads of its
- * namespace, the settings and the current time, compute the workload's state (spec §3.1), the writes
- * that converge its managed PDB (spec §3.3–§3.5), the Events (spec §4, §5) and the invalid inputs
- * (spec §4). Pure: no I/O, no clock; the caller performs the actions.
+ * namespace, the settings and the current time, compute the workload's state (docs/pdb-controller.md#pdb-states), the
+ * writes that converge its managed PDB (docs/pdb-controller.md#pdb-content, #pdb-ttl, #pdb-writes), the Events
+ * (docs/pdb-controller.md#pdb-bad-input, #pdb-events) and the invalid inputs (docs/pdb-controller.md#pdb-bad-input).
+ * Pure: no I/O, no clock; the caller performs the actions.
  */
 import type { V1PodDisruptionBudget } from '@kubernetes/client-node';
 import type { Settings } from './config';
-import { adoptionPatch, buildDesiredPdb, diffPdb } from './desired';
+import { adoptionPatch, buildDesiredPdb, canonical, diffPdb } from './desired';
 import {
   BOOL_EXPECTED,
   DURATION_EXPECTED,
@@ -38,7 +39,7 @@ import {
 import { covers, overlaps } from './selectors';
 import { API_VERSION, WORKLOAD_KINDS, type Workload, type WorkloadKind, supportedKind, workloadKey } from './workload';
 
-/** Workload states of spec §3.1 (the `state` label of `kubeaws_pdb_controller_workloads`). */
+/** Workload states (docs/pdb-controller.md#pdb-states): the `state` label of `kubeaws_pdb_controller_workloads`. */
 export type WorkloadState =
   | 'deleting'
   | 'excluded'
@@ -52,7 +53,7 @@ export type WorkloadState =
   | 'not_ready'
   | 'ttl_expired';
 
-/** The settings {@link decide} reads (spec §2.1). */
+/** The settings {@link decide} reads (docs/pdb-controller.md#pdb-flags). */
 export type DecideSettings = Pick<
   Settings,
   | 'maxUnavailable'
@@ -75,6 +76,13 @@ export interface DecideInput {
   others: readonly Workload[];
   settings: DecideSettings;
   now: number;
+  /**
+   * This process deleted the workload's managed PDB by the non-ready TTL and has not seen the workload
+   * fully ready since (memory, lost on restart: docs/pdb-controller.md#pdb-metrics). A workload that is
+   * still not fully ready and has no managed PDB then stays `ttl_expired` instead of `not_ready`.
+   * Default false.
+   */
+  ttlExpiredBefore?: boolean;
 }
 
 /** Reference to an object for `events.k8s.io/v1` `regarding` / `related`. */
@@ -87,8 +95,8 @@ export interface ObjectRef {
 }
 
 /**
- * An Event to emit (spec §4, §5). `regarding` is the decided workload when absent. `related` names
- * the PDB or the other workload concerned.
+ * An Event to emit (docs/pdb-controller.md#pdb-bad-input, #pdb-events). `regarding` is the decided workload when
+ * absent. `related` names the PDB or the other workload concerned.
  */
 export interface ControllerEvent {
   type: 'Normal' | 'Warning';
@@ -99,7 +107,7 @@ export interface ControllerEvent {
 }
 
 /**
- * One bad input of spec §4 for the structured log line and
+ * One bad input (docs/pdb-controller.md#pdb-bad-input) for the structured log line and
  * `kubeaws_pdb_controller_invalid_input_total{field}`: the annotation key, the offending value, the
  * expected form and what is used instead.
  */
@@ -110,7 +118,10 @@ export interface InvalidInput {
   fallback: string;
 }
 
-/** `POST` of a new PDB with the generated name (spec §3.5.2); `events` are emitted once it succeeds. */
+/**
+ * `POST` of a new PDB with the generated name (docs/pdb-controller.md#pdb-create); `events` are emitted once it
+ * succeeds.
+ */
 export interface CreateAction {
   type: 'create';
   name: string;
@@ -119,8 +130,8 @@ export interface CreateAction {
 }
 
 /**
- * Server-side apply of `body` (the full desired object of spec §3.3.3) with the field manager and
- * `force: true` (spec §3.5.3); sent only because `changedFields` is non-empty.
+ * Server-side apply of `body` (the full desired object of docs/pdb-controller.md#pdb-content) with the field manager
+ * and `force: true` (docs/pdb-controller.md#pdb-apply); sent only because `changedFields` is non-empty.
  */
 export interface ApplyAction {
   type: 'apply';
@@ -132,8 +143,9 @@ export interface ApplyAction {
 
 /**
  * JSON merge patch (`application/merge-patch+json`) with the `resourceVersion` precondition inside
- * `patch.metadata.resourceVersion`: `adopt` for a legacy PDB (spec §3.5.6), `repair` when a field
- * must be removed that apply cannot remove (`minAvailable`, or a field written by POST or patch).
+ * `patch.metadata.resourceVersion`: `adopt` for a legacy PDB (docs/pdb-controller.md#pdb-adoption), `repair`
+ * when a field must be removed that apply cannot remove (`minAvailable`, or a field written by POST or patch;
+ * #pdb-repair).
  */
 export interface PatchAction {
   type: 'patch';
@@ -145,7 +157,9 @@ export interface PatchAction {
   events: ControllerEvent[];
 }
 
-/** `DELETE` with `preconditions: {uid, resourceVersion}` (spec §3.5.4); 404/409 end in a requeue. */
+/**
+ * `DELETE` with `preconditions: {uid, resourceVersion}` (docs/pdb-controller.md#pdb-delete); 404/409 end in a requeue.
+ */
 export interface DeleteAction {
   type: 'delete';
   name: string;
@@ -154,6 +168,8 @@ export interface DeleteAction {
   resourceVersion: string | undefined;
   reason: string;
   events: ControllerEvent[];
+  /** Set on the delete of the non-ready TTL (docs/pdb-controller.md#pdb-ttl), counted in `ttl_expirations_total`. */
+  ttlExpiry?: true;
 }
 
 /** A desired write. An empty action list is the `none` action of the logs. */
@@ -161,14 +177,14 @@ export type Action = CreateAction | ApplyAction | PatchAction | DeleteAction;
 
 /**
  * Output of {@link decide}.
- * - `state`: spec §3.1 state;
+ * - `state`: the state of docs/pdb-controller.md#pdb-states;
  * - `actions`: writes in order (duplicate deletions first); empty = none;
  * - `events`: condition Events (bad input, overlap, name conflict, unsupported, SyncFailed), to emit
- *   when first observed (the caller de-duplicates across resyncs, spec §4); Events that report a write
- *   are on the action and are emitted after the write succeeds;
- * - `invalidInputs`: spec §4 rows for the log line and metric;
- * - `requeueAfterMs`: TTL timer of spec §3.4.4 (ms from `now` to the expiry instant);
- * - `syncFailed`: the kept managed PDB reports `SyncFailed` (spec §3.7, gauge);
+ *   when first observed (the caller de-duplicates across resyncs, docs/pdb-controller.md#pdb-bad-input); Events that
+ *   report a write are on the action and are emitted after the write succeeds;
+ * - `invalidInputs`: rows of docs/pdb-controller.md#pdb-bad-input for the log line and metric;
+ * - `requeueAfterMs`: TTL timer (docs/pdb-controller.md#pdb-ttl), ms from `now` to the expiry instant;
+ * - `syncFailed`: the kept managed PDB reports `SyncFailed` (docs/pdb-controller.md#pdb-sync-failed, gauge);
  * - `managedPdb`: name of the managed PDB kept or created, if any (gauge of managed PDBs).
  */
 export interface Decision {
@@ -182,10 +198,10 @@ export interface Decision {
   managedPdb?: string;
 }
 
-/** Tolerated clock skew of `kubeaws.io/non-ready-since` into the future (spec §4). */
+/** Tolerated clock skew of `kubeaws.io/non-ready-since` into the future (docs/pdb-controller.md#pdb-bad-input). */
 export const MAX_FUTURE_SKEW_MS = 5 * 60_000;
 
-/** Event reasons of spec §4 and §5. */
+/** Event reasons (docs/pdb-controller.md#pdb-bad-input, #pdb-events). */
 export const REASON = {
   created: 'PDBCreated',
   updated: 'PDBUpdated',
@@ -198,6 +214,8 @@ export const REASON = {
   overlapping: 'OverlappingSelectors',
   ttlExpired: 'NonReadyTTLExpired',
   syncFailed: 'PDBSyncFailed',
+  rejected: 'PDBRejected',
+  rolloutsUnavailable: 'RolloutsUnavailable',
 } as const;
 
 function pdbRef(p: V1PodDisruptionBudget): ObjectRef {
@@ -235,7 +253,7 @@ function deleteAction(p: V1PodDisruptionBudget, reason: string, events?: Control
 }
 
 /**
- * The PDBs that belong to W (spec §3.3.2, §3.5.6), not terminating, best first:
+ * The PDBs that belong to W (docs/pdb-controller.md#pdb-identity, #pdb-adoption), not terminating, best first:
  * managed PDBs whose controller ownerReference has W's UID (generated name first, then oldest, then
  * by name), followed by adoptable legacy PDBs (an ownerReference of any kind to W's UID and no other
  * controller reference), ordered the same way. The first one is kept; the others are duplicates.
@@ -274,8 +292,8 @@ function isUnsupported(w: Workload): boolean {
 }
 
 /**
- * Whether another workload passes rows a–e of spec §3.1 (so that overlapping it puts W in row f).
- * Unsupported Rollouts never get a PDB and do not count.
+ * Whether another workload passes rows a–e of {@link decide} (so that overlapping it puts W in row f;
+ * docs/pdb-controller.md#pdb-states). Unsupported Rollouts never get a PDB and do not count.
  */
 function passesAtoE(o: Workload, pdbs: readonly V1PodDisruptionBudget[], settings: DecideSettings): boolean {
   return (
@@ -288,7 +306,10 @@ function passesAtoE(o: Workload, pdbs: readonly V1PodDisruptionBudget[], setting
   );
 }
 
-/** Collects bad input (spec §4) into the decision: one InvalidInput and one Warning Event each. */
+/**
+ * Collects bad input (docs/pdb-controller.md#pdb-bad-input) into the decision: one InvalidInput and one Warning Event
+ * each.
+ */
 function badInput(d: Decision, field: string, value: string, expected: string, fallback: string): void {
   d.invalidInputs.push({ field, value, expected, fallback });
   d.events.push({
@@ -303,8 +324,8 @@ function fmtBudget(v: IntOrPercent): string {
 }
 
 /**
- * Effective `maxUnavailable` (spec §2.2, §4 row 1): the `kubeaws.io/max-unavailable` annotation, else
- * (absent or invalid, including `0`/`0%`) the `--max-unavailable` setting.
+ * Effective `maxUnavailable` (docs/pdb-controller.md#pdb-annotations, #pdb-bad-input): the `kubeaws.io/max-unavailable`
+ * annotation, else (absent or invalid, including `0`/`0%`) the `--max-unavailable` setting.
  */
 function effectiveMaxUnavailable(w: Workload, s: DecideSettings, d: Decision): IntOrPercent {
   const raw = w.annotations[ANN_MAX_UNAVAILABLE];
@@ -322,7 +343,7 @@ function effectiveMaxUnavailable(w: Workload, s: DecideSettings, d: Decision): I
 }
 
 /**
- * Effective non-ready TTL in ms (spec §3.4.1, §4 rows 2–4): `kubeaws.io/non-ready-ttl`, else
+ * Effective non-ready TTL in ms (docs/pdb-controller.md#pdb-ttl, #pdb-bad-input): `kubeaws.io/non-ready-ttl`, else
  * `pdb-controller.zalando.org/non-ready-ttl`, else `--non-ready-ttl`. An invalid level falls through
  * to the next with an InvalidAnnotation; two valid but different annotations give
  * ConflictingAnnotations and ours wins. 0 = never expire.
@@ -353,7 +374,10 @@ function effectiveTtl(w: Workload, s: DecideSettings, d: Decision): number {
   return s.nonReadyTtlMs;
 }
 
-/** `kubeaws.io/default-pdb` is `"false"` (spec §3.1 c); any other value except `"true"` is bad input (§4). */
+/**
+ * `kubeaws.io/default-pdb` is `"false"` (`opted_out`); any other value except `"true"` is bad input
+ * (docs/pdb-controller.md#pdb-states, #pdb-bad-input).
+ */
 function optedOut(w: Workload, d: Decision): boolean {
   const raw = w.annotations[ANN_DEFAULT_PDB];
   if (raw === undefined || raw === 'true') return false;
@@ -363,8 +387,8 @@ function optedOut(w: Workload, d: Decision): boolean {
 }
 
 /**
- * The `non-ready-since` instant of a kept PDB (spec §3.4.3, §4 row 6), in epoch ms truncated to
- * seconds: the existing annotation (ours, or for a legacy PDB the upstream one), else `now`. An
+ * The `non-ready-since` instant of a kept PDB (docs/pdb-controller.md#pdb-ttl, #pdb-bad-input), in epoch ms truncated
+ * to seconds: the existing annotation (ours, or for a legacy PDB the upstream one), else `now`. An
  * unparsable value, or one more than 5 min in the future, is bad input and resets to `now`.
  */
 function nonReadySince(p: V1PodDisruptionBudget, now: number, d: Decision): number {
@@ -381,10 +405,10 @@ function nonReadySince(p: V1PodDisruptionBudget, now: number, d: Decision): numb
 }
 
 /**
- * Decides one workload (spec §3.1–§3.5, §3.7, §4). Rows in order:
- * a deleting (nothing) → b excluded → unsupported Rollout (§3.1.3) → c opted_out → d below_min_replicas
+ * Decides one workload (docs/pdb-controller.md#pdb-states, #pdb-ttl, #pdb-writes, #pdb-sync-failed, #pdb-bad-input).
+ * Rows in order: a deleting (nothing) → b excluded → unsupported Rollout → c opted_out → d below_min_replicas
  * → e covered → f overlapping (rows b–f delete W's PDBs, legacy ones included) → g name_conflict →
- * h protected (create, adopt or converge) → i not_ready / ttl_expired (§3.4).
+ * h protected (create, adopt or converge) → i not_ready / ttl_expired (docs/pdb-controller.md#pdb-ttl).
  * Annotations are validated (and bad input reported) for every workload that reaches row c.
  */
 export function decide(input: DecideInput): Decision {
@@ -462,8 +486,8 @@ export function decide(input: DecideInput): Decision {
       }
       return d;
     }
-    d.state = w.fullyReady ? 'protected' : 'not_ready';
-    // Never create for a workload that is not fully ready (spec §3.4.2), nor while the name is still
+    d.state = w.fullyReady ? 'protected' : input.ttlExpiredBefore ? 'ttl_expired' : 'not_ready';
+    // Never create for a workload that is not fully ready (docs/pdb-controller.md#pdb-ttl), nor while the name is still
     // held by a terminating PDB (the create would fail with 409).
     if (!w.fullyReady || holder) return d;
     const pdb = buildDesiredPdb(w, {
@@ -497,8 +521,8 @@ export function decide(input: DecideInput): Decision {
     const sinceMs = nonReadySince(keep, now, d);
     if (ttl > 0 && now >= sinceMs + ttl) {
       d.state = 'ttl_expired';
-      d.actions.push(
-        deleteAction(keep, 'non-ready TTL expired', [
+      d.actions.push({
+        ...deleteAction(keep, 'non-ready TTL expired', [
           {
             type: 'Warning',
             reason: REASON.ttlExpired,
@@ -506,7 +530,8 @@ export function decide(input: DecideInput): Decision {
             related: pdbRef(keep),
           },
         ]),
-      );
+        ttlExpiry: true,
+      });
       return d;
     }
     d.state = 'not_ready';
@@ -578,7 +603,7 @@ export function decide(input: DecideInput): Decision {
 }
 
 /**
- * Managed and legacy PDBs to delete because their owner is gone (spec §3.5.6, §3.5.7).
+ * Managed and legacy PDBs to delete because their owner is gone (docs/pdb-controller.md#pdb-adoption, #pdb-orphans).
  * `liveOwnerUids[kind]`: UIDs of every cached workload of that kind; `syncedKinds`: kinds whose
  * informer runs and has synced. A managed PDB is an orphan when its controller ownerReference's UID is
  * not live (or it has none; the kind then comes from `kubeaws.io/workload-kind`); a legacy PDB when
@@ -625,4 +650,286 @@ export function findOrphans(
     }
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reporting on first observation (docs/pdb-controller.md#pdb-bad-input)
+
+/** Signature of a condition Event: Events with equal signatures report one condition. */
+export function eventSignature(ev: ControllerEvent): string {
+  return JSON.stringify([ev.type, ev.reason, ev.note, ev.related?.kind, ev.related?.name]);
+}
+
+/** Signature of a bad-input row: its field, value and expected form. */
+export function inputSignature(i: InvalidInput): string {
+  return JSON.stringify([i.field, i.value, i.expected]);
+}
+
+/**
+ * Reporting on first observation only (docs/pdb-controller.md#pdb-bad-input): of the conditions observed
+ * now (`current`), those whose signature was not observed the previous time (`previous`) are `fresh`,
+ * to be reported; `seen` is what to remember for the next time. A condition that persists across
+ * reconciles and resyncs is reported once; one that cleared and came back is reported again, and so is
+ * everything after a restart or a leader change (empty memory).
+ */
+export function firstObservations<T>(
+  previous: ReadonlySet<string>,
+  current: readonly T[],
+  signature: (c: T) => string,
+): { fresh: T[]; seen: Set<string> } {
+  const seen = new Set<string>();
+  const fresh: T[] = [];
+  for (const c of current) {
+    const sig = signature(c);
+    seen.add(sig);
+    if (!previous.has(sig)) fresh.push(c);
+  }
+  return { fresh, seen };
+}
+
+/**
+ * Every bad-input row of one decision (docs/pdb-controller.md#pdb-bad-input), for the `invalid input` log
+ * line and `invalid_input_total`: the invalid values of `d.invalidInputs`, then one row per condition
+ * Event that reports bad input too: a generated name taken by a user PDB (`metadata.name`), two valid
+ * but different TTL annotations (the upstream alias), and each overlapping workload (`spec.selector`).
+ */
+export function badInputRows(d: Decision, w: Workload): InvalidInput[] {
+  const rows: InvalidInput[] = [...d.invalidInputs];
+  for (const ev of d.events) {
+    if (ev.reason === REASON.nameConflict) {
+      rows.push({
+        field: 'metadata.name',
+        value: ev.related?.name ?? '',
+        expected: 'a PodDisruptionBudget name not taken by a PodDisruptionBudget that pdb-controller does not manage',
+        fallback: 'no managed PodDisruptionBudget',
+      });
+    } else if (ev.reason === REASON.conflictingAnnotations) {
+      rows.push({
+        field: ANN_LEGACY_NON_READY_TTL,
+        value: w.annotations[ANN_LEGACY_NON_READY_TTL] ?? '',
+        expected: `absent, or the same duration as ${ANN_NON_READY_TTL}`,
+        fallback: `${w.annotations[ANN_NON_READY_TTL]} from ${ANN_NON_READY_TTL}`,
+      });
+    } else if (ev.reason === REASON.overlapping) {
+      rows.push({
+        field: 'spec.selector',
+        value: canonical(w.selector),
+        expected: `a selector that does not overlap ${ev.related?.kind} ${ev.related?.namespace}/${ev.related?.name}`,
+        fallback: 'no managed PodDisruptionBudget for either workload',
+      });
+    }
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Orphans (docs/pdb-controller.md#pdb-orphans)
+
+/**
+ * `a >= b` for resourceVersions: numerically when both are decimal (etcd revisions, as kube-apiserver
+ * serves them), else only when equal (resourceVersions are opaque to clients:
+ * https://kubernetes.io/docs/reference/using-api/api-concepts/#resource-versions). False when either is
+ * missing.
+ */
+export function resourceVersionAtLeast(a: string | undefined, b: string | undefined): boolean {
+  if (!a || !b) return false;
+  if (/^[0-9]+$/.test(a) && /^[0-9]+$/.test(b)) return BigInt(a) >= BigInt(b);
+  return a === b;
+}
+
+/** How long an apparent orphan waits for a lagging owner cache before it is judged again (ms). */
+export const ORPHAN_RECHECK_MS = 5_000;
+
+/** One owner of a PDB ({@link pdbOwners}) as the workload cache of its kind sees it. */
+export interface OwnerInCache {
+  kind: WorkloadKind;
+  name: string;
+  uid: string;
+  /** The informer of the kind runs and has synced. */
+  synced: boolean;
+  /** UID of the cached workload of that kind, namespace and name; undefined when none is cached. */
+  cachedUid: string | undefined;
+  /** The last resourceVersion the kind's cache has seen (list, event or bookmark). */
+  cacheResourceVersion: string;
+}
+
+/**
+ * The orphan check of one managed or legacy PDB (docs/pdb-controller.md#pdb-orphans): `delete` when
+ * {@link findOrphans} judges it an orphan from the owner caches, with `syncedKinds` the kinds whose
+ * informer runs and has synced. An owner may have been created after its cache's last event, so its
+ * absence is trusted only once that cache has seen the PDB's resourceVersion; until then the result is
+ * `recheckAfterMs` ({@link ORPHAN_RECHECK_MS}) instead. `{}`: the PDB is not an orphan.
+ */
+export function decideOrphan(
+  p: V1PodDisruptionBudget,
+  owners: readonly OwnerInCache[],
+  syncedKinds: ReadonlySet<WorkloadKind>,
+): { delete?: DeleteAction; recheckAfterMs?: number } {
+  const live: Partial<Record<WorkloadKind, Set<string>>> = {};
+  let cacheBehind = false;
+  for (const o of owners) {
+    if (!o.synced) continue;
+    if (o.cachedUid === o.uid) (live[o.kind] ??= new Set()).add(o.uid);
+    else if (!resourceVersionAtLeast(o.cacheResourceVersion, p.metadata?.resourceVersion)) cacheBehind = true;
+  }
+  const [del] = findOrphans([p], live, syncedKinds);
+  if (!del) return {};
+  return cacheBehind ? { recheckAfterMs: ORPHAN_RECHECK_MS } : { delete: del };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outcomes of writes (docs/pdb-controller.md#pdb-writes)
+
+/** The `action` of the Events of a write: `Create`, `Update` (apply, patch) or `Delete`. */
+export const EVENT_ACTION: Readonly<Record<Action['type'], string>> = {
+  create: 'Create',
+  apply: 'Update',
+  patch: 'Update',
+  delete: 'Delete',
+};
+
+/** The `action` of the Events a successful write emits: {@link EVENT_ACTION}, `Adopt` for an adoption patch. */
+export function writeEventAction(a: Action): string {
+  return a.type === 'patch' && a.purpose === 'adopt' ? 'Adopt' : EVENT_ACTION[a.type];
+}
+
+/**
+ * A failed write as {@link writeFailure} sees it: HTTP status (0 when no response came), the
+ * `Status.reason` (e.g. `NamespaceTerminating`), the message, and the field of the first
+ * `Status.details.causes` entry, if any.
+ */
+export interface WriteError {
+  statusCode: number;
+  reason?: string;
+  message: string;
+  field?: string;
+}
+
+/**
+ * What follows a failed write. `result`: the `result` label of `pdb_writes_total`; `next`: `requeue`
+ * (decide again with backoff, once the caches caught up), `done` (drop the key until its next event),
+ * or `retry` (the reconcile fails: retried with exponential backoff); `level` and `message`: the log
+ * line; `rejection`: the `PDBRejected` Warning (with its Event `action`) and bad-input row, for an
+ * invalid PDB whose message was not reported last time.
+ */
+export interface WriteFailure {
+  result: 'conflict' | 'error';
+  next: 'requeue' | 'done' | 'retry';
+  level: 'info' | 'error';
+  message: string;
+  rejection?: { message: string; action: string; event: ControllerEvent; input: InvalidInput };
+}
+
+/**
+ * Decides what follows a failed write of action `a` (docs/pdb-controller.md#pdb-create, #pdb-delete,
+ * #pdb-ns-terminating, #pdb-rejected): 404 and 409 (a stale cache or a concurrent change) requeue; 403
+ * `NamespaceTerminating` is not retried; 400/422 (the API rejected the PDB, e.g. by an admission policy)
+ * is reported once per message (`lastRejected`: the message reported last for this workload) and
+ * retried with backoff, like every other failure.
+ */
+export function writeFailure(a: Action, err: WriteError, lastRejected?: string): WriteFailure {
+  const op = a.type;
+  if (err.statusCode === 404 || err.statusCode === 409) {
+    return {
+      result: 'conflict',
+      next: 'requeue',
+      level: 'info',
+      message: `${op} of PodDisruptionBudget conflicted; requeued`,
+    };
+  }
+  if (err.reason === 'NamespaceTerminating') {
+    return {
+      result: 'error',
+      next: 'done',
+      level: 'info',
+      message: `${op} of PodDisruptionBudget refused: namespace is terminating`,
+    };
+  }
+  const f: WriteFailure = {
+    result: 'error',
+    next: 'retry',
+    level: 'error',
+    message: `${op} of PodDisruptionBudget failed`,
+  };
+  if ((err.statusCode === 400 || err.statusCode === 422) && err.message !== lastRejected) {
+    f.rejection = {
+      message: err.message,
+      action: EVENT_ACTION[op],
+      event: {
+        type: 'Warning',
+        reason: REASON.rejected,
+        note: `The API server rejected PodDisruptionBudget ${a.name} (${op}): ${err.message}`,
+      },
+      input: {
+        field: err.field ?? 'PodDisruptionBudget',
+        value: a.name,
+        expected: 'a PodDisruptionBudget the API server accepts',
+        fallback: 'no change; retried with backoff',
+      },
+    };
+  }
+  return f;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Argo Rollouts (docs/pdb-controller.md#pdb-rollouts)
+
+/** Outcome of one API request: the response body, or the failure's HTTP status (0: no response) and message. */
+export type RequestOutcome<T> = { ok: true; body: T } | { ok: false; statusCode: number; message: string };
+
+/**
+ * Whether Rollouts can be watched: `available`; `unavailable` with the problem to report (the CRD is
+ * missing or access is forbidden: Rollouts are skipped); or `unknown` (any other failure, e.g. a 5xx:
+ * nothing changes until the next discovery).
+ */
+export type RolloutsCheck = { kind: 'available' } | { kind: 'unavailable'; problem: string } | { kind: 'unknown' };
+
+/**
+ * Judges the discovery of the Rollout API (docs/pdb-controller.md#pdb-rollouts) from the outcome of
+ * `GET /apis/argoproj.io/v1alpha1` (`discovery`) and, when it was tried, of listing rollouts with
+ * `limit=1` (`list`, tried only before the Rollout informer runs, to find missing RBAC early).
+ */
+export function rolloutsAvailability(
+  discovery: RequestOutcome<{ resources?: Array<{ name?: string }> }>,
+  list?: RequestOutcome<unknown>,
+): RolloutsCheck {
+  const unavailable = (problem: string): RolloutsCheck => ({ kind: 'unavailable', problem });
+  if (!discovery.ok) {
+    if (discovery.statusCode === 404)
+      return unavailable('the API argoproj.io/v1alpha1 is not served (CRD rollouts.argoproj.io not installed)');
+    if (discovery.statusCode === 403)
+      return unavailable(`discovery of argoproj.io/v1alpha1 is forbidden: ${discovery.message}`);
+    return { kind: 'unknown' };
+  }
+  if (!discovery.body.resources?.some((r) => r.name === 'rollouts'))
+    return unavailable('argoproj.io/v1alpha1 does not serve rollouts (CRD rollouts.argoproj.io not installed)');
+  if (!list || list.ok) return { kind: 'available' };
+  if (list.statusCode === 403) return unavailable(`listing rollouts.argoproj.io is forbidden: ${list.message}`);
+  if (list.statusCode === 404) return unavailable('rollouts.argoproj.io is not served (CRD not installed)');
+  return { kind: 'unknown' };
+}
+
+/**
+ * The report of a Rollouts problem (docs/pdb-controller.md#pdb-rollouts, #pdb-bad-input): the bad-input
+ * row of `--enable-rollouts` and the `RolloutsUnavailable` Warning for the controller's own Pod, both
+ * naming the retry period (`periodMs`, `--rollouts-discovery-period`).
+ */
+export function rolloutsUnavailable(
+  problem: string,
+  periodMs: number,
+): { input: InvalidInput; event: ControllerEvent } {
+  const retry = `retrying every ${Math.round(periodMs / 1000)}s`;
+  return {
+    input: {
+      field: 'enable-rollouts',
+      value: 'true',
+      expected: 'argoproj.io/v1alpha1 rollouts served (CRD installed) and readable (list, watch)',
+      fallback: `Rollouts skipped; ${retry}`,
+    },
+    event: {
+      type: 'Warning',
+      reason: REASON.rolloutsUnavailable,
+      note: `Argo Rollouts are not managed: ${problem}. Deployments and StatefulSets are unaffected; ${retry}`,
+    },
+  };
 }

@@ -1,6 +1,7 @@
 /**
- * The desired managed PDB (spec §3.3.3) and its comparison with a live PDB: which fields differ,
- * whether server-side apply can converge them, and the JSON merge patches of spec §3.5.6.
+ * The desired managed PDB (docs/pdb-controller.md#pdb-content) and its comparison with a live PDB: which fields differ,
+ * whether server-side apply can converge them, and the JSON merge patches (docs/pdb-controller.md#pdb-adoption,
+ * #pdb-repair).
  */
 import type { V1OwnerReference, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import type { UnhealthyPodEvictionPolicy } from './config';
@@ -23,7 +24,10 @@ export interface DesiredParams {
   nonReadySince: string | undefined;
 }
 
-/** The controlling ownerReference of a managed PDB (spec §3.3.3: controller true, blockOwnerDeletion false). */
+/**
+ * The controlling ownerReference of a managed PDB: controller true, blockOwnerDeletion false
+ * (docs/pdb-controller.md#pdb-content).
+ */
 export function ownerRefFor(w: Workload): V1OwnerReference {
   return {
     apiVersion: API_VERSION[w.kind],
@@ -36,8 +40,8 @@ export function ownerRefFor(w: Workload): V1OwnerReference {
 }
 
 /**
- * The full desired PDB of spec §3.3.3 (`policy/v1`): the workload's labels plus our two labels (ours
- * win), `kubeaws.io/non-ready-since` only when given, the controlling ownerReference, the workload's
+ * The full desired PDB (docs/pdb-controller.md#pdb-content), `policy/v1`: the workload's labels plus our two labels
+ * (ours win), `kubeaws.io/non-ready-since` only when given, the controlling ownerReference, the workload's
  * `spec.selector` copied verbatim, `maxUnavailable`, and `unhealthyPodEvictionPolicy` unless `''`.
  * `minAvailable` is never set. Used as the POST body and, unchanged, as the server-side-apply body.
  */
@@ -122,7 +126,7 @@ export function ownedFields(
 }
 
 /**
- * Result of comparing a managed PDB with its desired state (spec §3.5.3):
+ * Result of comparing a managed PDB with its desired state (docs/pdb-controller.md#pdb-apply):
  * `changedFields` lists dotted paths (`metadata.labels[app]`, `spec.maxUnavailable`, ...);
  * `needsPatch` is true when a removal cannot be done by server-side apply (a field that our apply
  * does not own: `minAvailable` set by anyone, or a field we wrote with POST or merge patch), in which
@@ -137,10 +141,10 @@ export interface PdbDiff {
 
 /**
  * Compares `current` (the managed PDB of W) with `desired` ({@link buildDesiredPdb}) over the fields
- * of spec §3.3.3 only. Labels and `unhealthyPodEvictionPolicy` that are not desired are removed only
- * when `fieldManager` owns them (spec §3.5.3: other managers' labels are preserved);
- * `kubeaws.io/non-ready-since` and `spec.minAvailable` are always removed when not desired (spec §3.4.5,
- * §3.5.6). The patch carries a `resourceVersion` precondition.
+ * of docs/pdb-controller.md#pdb-content only. Labels and `unhealthyPodEvictionPolicy` that are not desired are removed
+ * only when `fieldManager` owns them (other managers' labels are preserved, docs/pdb-controller.md#pdb-apply,
+ * #pdb-repair); `kubeaws.io/non-ready-since` and `spec.minAvailable` are always removed when not desired
+ * (docs/pdb-controller.md#pdb-ttl, #pdb-repair). The patch carries a `resourceVersion` precondition.
  */
 export function diffPdb(current: V1PodDisruptionBudget, desired: V1PodDisruptionBudget, fieldManager: string): PdbDiff {
   const owned = ownedFields(current, fieldManager);
@@ -222,7 +226,7 @@ export function diffPdb(current: V1PodDisruptionBudget, desired: V1PodDisruption
 }
 
 /**
- * The adoption merge patch of spec §3.5.6 for a legacy (`heritage=pdb-controller`) PDB: adds our
+ * The adoption merge patch (docs/pdb-controller.md#pdb-adoption) for a legacy (`heritage=pdb-controller`) PDB: adds our
  * labels (and the workload's), removes `heritage` unless the workload itself carries that label, makes
  * W's ownerReference `controller: true, blockOwnerDeletion: false` (other references kept), replaces
  * the upstream `non-ready-since` by ours (`desired` already carries the converted value, or none),

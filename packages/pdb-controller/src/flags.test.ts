@@ -15,7 +15,7 @@ function configError(argv: string[], env: NodeJS.ProcessEnv = {}): ConfigError {
   throw new Error(`no ConfigError for ${argv.join(' ')}`);
 }
 
-describe('pdb-controller flags (spec §2.1)', () => {
+describe('pdb-controller flags (PDB-FLAGS)', () => {
   test('defaults equal the parsed defaults of the settings table, plus the shared flags', () => {
     const {
       kubeconfig,

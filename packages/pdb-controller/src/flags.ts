@@ -1,6 +1,6 @@
 /**
- * Command-line flags of the pdb-controller: the settings of spec §2.1 (from {@link SETTING_SPECS}) as
- * runtime {@link FlagSpec}s, plus the shared runtime flags.
+ * Command-line flags of the pdb-controller: the settings of docs/pdb-controller.md#pdb-flags (from
+ * {@link SETTING_SPECS}) as runtime {@link FlagSpec}s, plus the shared runtime flags.
  */
 import { type FlagSpec, sharedFlags } from '@kubeaws/runtime';
 import { SETTING_LIST, type Settings } from './config';
@@ -11,7 +11,7 @@ export const LEASE_NAME = 'kubeaws-pdb-controller';
 /** Settings that are boolean flags: a bare `--flag` means `true`. */
 const BOOLEAN_SETTINGS: ReadonlySet<keyof Settings> = new Set(['enableRollouts', 'dryRun']);
 
-/** The spec §2.1 settings as runtime flag specs (parse errors carry the expected form). */
+/** The settings of docs/pdb-controller.md#pdb-flags as runtime flag specs (parse errors carry the expected form). */
 export function settingFlags(): { [K in keyof Settings]: FlagSpec<Settings[K]> } {
   const out: Record<string, FlagSpec<unknown>> = {};
   for (const spec of SETTING_LIST) {
@@ -34,7 +34,12 @@ export function settingFlags(): { [K in keyof Settings]: FlagSpec<Settings[K]> }
   return out as { [K in keyof Settings]: FlagSpec<Settings[K]> };
 }
 
-/** Every flag of the pdb-controller: shared runtime flags, then the component's settings. */
+/**
+ * Every flag of the pdb-controller: the shared runtime flags (with the Lease {@link LEASE_NAME}), then
+ * the component's settings; the specs the `pdbController` component parses (its flags are
+ * {@link settingFlags}, the framework adds the shared ones). The config registry of `infra/` is
+ * checked against them.
+ */
 export function pdbControllerFlags() {
   return { ...sharedFlags({ leaseName: LEASE_NAME }), ...settingFlags() };
 }

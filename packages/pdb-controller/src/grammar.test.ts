@@ -7,7 +7,7 @@ import {
   parseTimestamp,
 } from './grammar';
 
-describe('parseIntOrPercent (spec §2.3)', () => {
+describe('parseIntOrPercent (PDB-VALUES)', () => {
   test.each([
     ['1', 1],
     ['3', 3],
@@ -42,7 +42,7 @@ describe('parseIntOrPercent (spec §2.3)', () => {
   });
 });
 
-describe('parseDuration (spec §2.3)', () => {
+describe('parseDuration (PDB-VALUES)', () => {
   test.each([
     ['0', 0],
     ['00', 0],
@@ -92,7 +92,7 @@ describe('parseDuration (spec §2.3)', () => {
   });
 });
 
-describe('parseBool (spec §2.3)', () => {
+describe('parseBool (PDB-VALUES)', () => {
   test.each([
     ['true', true],
     ['false', false],
@@ -103,7 +103,7 @@ describe('parseBool (spec §2.3)', () => {
   });
 });
 
-describe('parseTimestamp / formatTimestamp (spec §2.2)', () => {
+describe('parseTimestamp / formatTimestamp (PDB-VALUES)', () => {
   test.each([
     ['2025-03-01T10:00:00Z', Date.UTC(2025, 2, 1, 10)],
     ['2025-03-01t10:00:00z', Date.UTC(2025, 2, 1, 10)],

@@ -1,9 +1,10 @@
 /**
- * Value grammars of the pdb-controller (spec §2.3): intOrPercent, duration, bool, plus the RFC 3339
- * timestamps of the `non-ready-since` annotations (spec §2.2). Every parser is total: it never throws
- * and returns either the value or a human-readable description of the expected form, so callers can
- * build errors that name the field, the value and the expected form (spec §4).
+ * Value grammars of the pdb-controller (docs/pdb-controller.md#pdb-values): intOrPercent, duration, bool, plus the RFC
+ * 3339 timestamps of the `non-ready-since` annotations (docs/pdb-controller.md#pdb-values). Every parser is total: it
+ * never throws and returns either the value or a human-readable description of the expected form, so callers can
+ * build errors that name the field, the value and the expected form (docs/pdb-controller.md#pdb-bad-input).
  */
+import { type DurationOptions, formatDuration as formatUnits, tryParseDuration } from '@kubeaws/runtime';
 
 /**
  * Result of a parser: the value, or the expected form (a phrase such as `"true" or "false"`) that the
@@ -33,8 +34,8 @@ export const INT_OR_PERCENT_EXPECTED = 'an integer 1..2147483647 or a percentage
 const MAX_INT32 = 2147483647;
 
 /**
- * Parses `intOrPercent = int | pct` (spec §2.3): `int` is 1..2147483647 without sign or leading zero,
- * `pct` is `1%`..`100%`. `0` and `0%` are invalid (a zero budget blocks every voluntary eviction).
+ * Parses `intOrPercent = int | pct` (docs/pdb-controller.md#pdb-values): `int` is 1..2147483647 without sign or leading
+ * zero, `pct` is `1%`..`100%`. `0` and `0%` are invalid (a zero budget blocks every voluntary eviction).
  * Returns a number for `int` and the original string for `pct`.
  */
 export function parseIntOrPercent(raw: string): Parsed<IntOrPercent> {
@@ -46,52 +47,38 @@ export function parseIntOrPercent(raw: string): Parsed<IntOrPercent> {
   return fail(INT_OR_PERCENT_EXPECTED);
 }
 
-/** Milliseconds per duration unit of spec §2.3 (`d` = 24 h). */
-const UNIT_MS: Readonly<Record<string, bigint>> = {
-  ms: 1n,
-  s: 1000n,
-  m: 60_000n,
-  h: 3_600_000n,
-  d: 86_400_000n,
-};
-
-/** Longest valid duration (spec §2.3: above `365d` is invalid), in milliseconds. */
+/** Longest valid duration (above `365d` is invalid), in milliseconds. */
 export const MAX_DURATION_MS = 365 * 86_400_000;
 
 /** Expected form of {@link parseDuration}, quoted in errors. */
 export const DURATION_EXPECTED = 'a duration such as 0, 90 (seconds), 500ms, 30s, 1.5h, 1h30m or 7d, at most 365d';
 
 /**
- * Parses `duration = "0" | digits | term {term}` with `term = digits ["." digits] unit` and unit
- * `ms|s|m|h|d` (spec §2.3). Bare digits are seconds. Durations above 365d are invalid.
- * Returns milliseconds; fractions are computed exactly and rounded up to a whole millisecond, so a
- * non-zero duration never becomes 0 (which would mean "off" for a TTL).
+ * The pdb-controller's duration form: the shared grammar of `parseDuration` in `@kubeaws/runtime` (Go's
+ * `time.ParseDuration` without a sign) with `d` (24 h) and bare digits meaning seconds, units from `ms`
+ * up (no `us`/`ns`), at most 365d.
+ */
+export const DURATION_OPTIONS: DurationOptions = {
+  allowDays: true,
+  allowBareSeconds: true,
+  units: ['ms', 's', 'm', 'h'],
+  max: MAX_DURATION_MS,
+};
+
+/**
+ * Parses a duration of the form {@link DURATION_OPTIONS}: `0`, bare digits (seconds), or terms such as
+ * `500ms`, `1.5h`, `1h30m`, `7d`. Returns milliseconds; fractions are computed exactly and rounded up to a
+ * whole millisecond, so a non-zero duration never becomes 0 (which would mean "off" for a TTL).
  */
 export function parseDuration(raw: string): Parsed<number> {
-  let totalNum = 0n; // sum of fractions, over the common denominator `den`
-  let den = 1n;
-  if (/^[0-9]+$/.test(raw)) {
-    totalNum = BigInt(raw) * UNIT_MS.s;
-  } else {
-    if (!/^(?:[0-9]+(?:\.[0-9]+)?(?:ms|s|m|h|d))+$/.test(raw)) return fail(DURATION_EXPECTED);
-    for (const m of raw.matchAll(/([0-9]+)(?:\.([0-9]+))?(ms|s|m|h|d)/g)) {
-      const frac = m[2] ?? '';
-      const termDen = 10n ** BigInt(frac.length);
-      const termNum = BigInt(m[1] + frac) * UNIT_MS[m[3]];
-      // a/den + b/termDen = (a*termDen + b*den) / (den*termDen)
-      totalNum = totalNum * termDen + termNum * den;
-      den *= termDen;
-    }
-  }
-  const ms = (totalNum + den - 1n) / den;
-  if (ms > BigInt(MAX_DURATION_MS)) return fail(DURATION_EXPECTED);
-  return ok(Number(ms));
+  const r = tryParseDuration(raw, DURATION_OPTIONS);
+  return r.ok ? ok(r.value) : fail(DURATION_EXPECTED);
 }
 
 /** Expected form of {@link parseBool}, quoted in errors. */
 export const BOOL_EXPECTED = '"true" or "false" (lower case)';
 
-/** Parses `bool = "true" | "false"` (spec §2.3, lower case only). */
+/** Parses `bool = "true" | "false"` (docs/pdb-controller.md#pdb-values, lower case only). */
 export function parseBool(raw: string): Parsed<boolean> {
   if (raw === 'true') return ok(true);
   if (raw === 'false') return ok(false);
@@ -104,7 +91,7 @@ export const TIMESTAMP_EXPECTED = 'an RFC 3339 timestamp such as 2025-03-01T10:0
 /**
  * Parses an RFC 3339 `date-time` (`YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`), as written in the
  * `kubeaws.io/non-ready-since` and upstream `pdb-controller.zalando.org/non-ready-since` annotations
- * (spec §2.2). Returns epoch milliseconds. Out-of-range fields (month 13, Feb 30, hour 24, leap
+ * (docs/pdb-controller.md#pdb-values). Returns epoch milliseconds. Out-of-range fields (month 13, Feb 30, hour 24, leap
  * second 60) are invalid.
  */
 export function parseTimestamp(raw: string): Parsed<number> {
@@ -130,30 +117,17 @@ export function parseTimestamp(raw: string): Parsed<number> {
 
 /**
  * Formats epoch milliseconds as RFC 3339 UTC with whole seconds (`2025-03-01T10:00:00Z`), the form
- * of `kubeaws.io/non-ready-since` (spec §2.2). Sub-second parts are truncated.
+ * of `kubeaws.io/non-ready-since` (docs/pdb-controller.md#pdb-values). Sub-second parts are truncated.
  */
 export function formatTimestamp(ms: number): string {
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/\.[0-9]{3}Z$/, 'Z');
 }
 
 /**
- * Formats milliseconds in the duration grammar of spec §2.3 (`0`, `1d2h`, `1m30s`, `1500ms` → `1s500ms`),
- * for Events and log lines. Round-trips through {@link parseDuration} for whole milliseconds.
+ * Formats milliseconds in the duration form of {@link parseDuration} (`0`, `1d2h`, `1m30s`, `1500ms` →
+ * `1s500ms`), for Events and log lines, with `formatDuration` of `@kubeaws/runtime`. Round-trips through
+ * {@link parseDuration} for whole milliseconds.
  */
 export function formatDuration(ms: number): string {
-  if (ms <= 0) return '0';
-  let rest = Math.round(ms);
-  let out = '';
-  for (const [unit, size] of [
-    ['d', 86_400_000],
-    ['h', 3_600_000],
-    ['m', 60_000],
-    ['s', 1000],
-    ['ms', 1],
-  ] as const) {
-    const n = Math.floor(rest / size);
-    if (n > 0) out += `${n}${unit}`;
-    rest -= n * size;
-  }
-  return out;
+  return ms <= 0 ? '0' : formatUnits(ms, { allowDays: true });
 }

@@ -1,5 +1,7 @@
-import { ComponentMetrics } from '@kubeaws/runtime';
-import { parseKey, resourceVersionAtLeast } from './controller';
+import { ApiError, ComponentMetrics } from '@kubeaws/runtime';
+import { resourceVersionAtLeast } from './decide';
+import { namesKeyObject, parseKey, pdbKey } from './keys';
+import { managedPdbKind } from './ownership';
 import { PdbMetrics } from './metrics';
 
 async function value(
@@ -14,7 +16,7 @@ async function value(
   return v?.value;
 }
 
-describe('PdbMetrics (spec §5)', () => {
+describe('PdbMetrics (PDB-METRICS)', () => {
   test('series exist from the start at 0', async () => {
     const m = new ComponentMetrics('pdb-controller', { processMetrics: false });
     new PdbMetrics(m);
@@ -75,5 +77,53 @@ describe('controller helpers', () => {
     expect(resourceVersionAtLeast('abc', 'abc')).toBe(true);
     expect(resourceVersionAtLeast('abc', 'abd')).toBe(false);
     expect(resourceVersionAtLeast(undefined, '1')).toBe(false);
+  });
+});
+
+describe('keys and gauge kinds', () => {
+  test('orphan-check keys round-trip', () => {
+    expect(parseKey(pdbKey('ns', 'web-deployment-pdb'))).toEqual({
+      kind: 'PodDisruptionBudget',
+      namespace: 'ns',
+      name: 'web-deployment-pdb',
+    });
+  });
+
+  const notFound = (path?: string) => new ApiError(404, 'NotFound', 'gone', undefined, undefined, 'GET', path);
+  test.each<[string, string, string | undefined, boolean]>([
+    [
+      'the PDB of an orphan check',
+      'PodDisruptionBudget/ns/p',
+      '/apis/policy/v1/namespaces/ns/poddisruptionbudgets/p',
+      true,
+    ],
+    ['the workload itself', 'Deployment/ns/web', '/apis/apps/v1/namespaces/ns/deployments/web', true],
+    ['a PDB of a workload key', 'Deployment/ns/web', '/apis/policy/v1/namespaces/ns/poddisruptionbudgets/web', false],
+    ['another kind with the same name', 'StatefulSet/ns/web', '/apis/apps/v1/namespaces/ns/deployments/web', false],
+    ['another namespace', 'Deployment/ns/web', '/apis/apps/v1/namespaces/other/deployments/web', false],
+    ['no path to tell', 'Deployment/ns/web', undefined, false],
+  ])('a 404 of %s names the key object: %s', (_n, key, path, want) => {
+    expect(namesKeyObject(key, notFound(path))).toBe(want);
+  });
+
+  test.each<[string, Record<string, string>, Array<{ apiVersion: string; kind: string }>, string | undefined]>([
+    [
+      'managed, controller reference',
+      { 'kubeaws.io/managed-by': 'pdb-controller' },
+      [{ apiVersion: 'apps/v1', kind: 'StatefulSet' }],
+      'StatefulSet',
+    ],
+    [
+      'managed, kind from the label',
+      { 'kubeaws.io/managed-by': 'pdb-controller', 'kubeaws.io/workload-kind': 'Rollout' },
+      [],
+      'Rollout',
+    ],
+    ['managed, kind unknown', { 'kubeaws.io/managed-by': 'pdb-controller' }, [], 'unknown'],
+    ['legacy', { heritage: 'pdb-controller' }, [{ apiVersion: 'apps/v1', kind: 'Deployment' }], undefined],
+    ['user', {}, [], undefined],
+  ])('managed_pdbs kind: %s', (_n, labels, refs, want) => {
+    const ownerReferences = refs.map((r) => ({ ...r, name: 'w', uid: 'u', controller: true }));
+    expect(managedPdbKind({ metadata: { labels, ownerReferences } })).toBe(want);
   });
 });

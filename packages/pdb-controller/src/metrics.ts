@@ -1,12 +1,12 @@
 /**
- * The component metrics of spec §5 (prefix `kubeaws_pdb_controller_`). The shared runtime adds
- * reconcile, queue, informer, leader-election, API-client and process metrics to the same registry.
+ * The component metrics of docs/pdb-controller.md#pdb-metrics (prefix `kubeaws_pdb_controller_`). The shared runtime
+ * adds reconcile, queue, informer, leader-election, API-client and process metrics to the same registry.
  */
 import type { ComponentMetrics } from '@kubeaws/runtime';
 import type { WorkloadState } from './decide';
 import { WORKLOAD_KINDS, type WorkloadKind } from './workload';
 
-/** Every state of spec §3.1, for zero-initialised gauge series. */
+/** Every state of docs/pdb-controller.md#pdb-states, for zero-initialised gauge series. */
 export const WORKLOAD_STATES: readonly WorkloadState[] = [
   'deleting',
   'excluded',
@@ -21,7 +21,10 @@ export const WORKLOAD_STATES: readonly WorkloadState[] = [
   'ttl_expired',
 ];
 
-/** `operation` label of `pdb_writes_total`: spec §5 plus `patch` for JSON merge patches (§3.5.6). */
+/**
+ * `operation` label of `pdb_writes_total`, `patch` being a JSON merge patch (docs/pdb-controller.md#pdb-metrics,
+ * #pdb-adoption, #pdb-repair).
+ */
 export type WriteOperation = 'create' | 'apply' | 'patch' | 'delete';
 /** `result` label of `pdb_writes_total`. */
 export type WriteResult = 'success' | 'conflict' | 'error';
@@ -41,7 +44,7 @@ export class PdbMetrics {
   private readonly failing = new Set<string>();
 
   constructor(m: ComponentMetrics) {
-    this.workloads = m.gauge('workloads', 'Workloads per kind and state (spec §3.1)', ['kind', 'state']);
+    this.workloads = m.gauge('workloads', 'Workloads per kind and state (PDB-STATES)', ['kind', 'state']);
     this.managedPdbs = m.gauge('managed_pdbs', 'PodDisruptionBudgets owned by the pdb-controller, by workload kind', [
       'kind',
     ]);

@@ -4,7 +4,7 @@ import type { WorkloadKind } from './workload';
 
 const h8 = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 8);
 
-describe('desiredPdbName (spec §3.3.1)', () => {
+describe('desiredPdbName (PDB-NAME)', () => {
   test.each<[WorkloadKind, string, string, string]>([
     ['Deployment', 'web', 'pdb', 'web-deployment-pdb'],
     ['StatefulSet', 'web', 'pdb', 'web-statefulset-pdb'],

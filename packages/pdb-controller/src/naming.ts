@@ -1,5 +1,5 @@
 /**
- * Generated PDB names (spec §3.3.1).
+ * Generated PDB names (docs/pdb-controller.md#pdb-name).
  */
 import { createHash } from 'node:crypto';
 import type { WorkloadKind } from './workload';
@@ -8,7 +8,7 @@ import type { WorkloadKind } from './workload';
 export const MAX_NAME_LENGTH = 253;
 
 /**
- * Desired name of the managed PDB of workload `<kind>/<name>` (spec §3.3.1):
+ * Desired name of the managed PDB of workload `<kind>/<name>` (docs/pdb-controller.md#pdb-name):
  * `<name>-<kind lower case>-<suffix>`, the suffix part omitted when `suffix` is `''`.
  * If that exceeds 253 characters, the name is cut so that
  * `<cut>-<first 8 hex of sha256("<Kind>/<name>")>-<kind>-<suffix>` fits in 253 characters; dots

@@ -36,7 +36,7 @@ describe('matchesLabels (LabelSelector semantics, k8s.io/apimachinery)', () => {
   ])('%s', (_n, sel, want) => expect(matchesLabels(sel, labels)).toBe(want));
 });
 
-describe('selectsTemplate per-pod-key rule (spec §3.2.2)', () => {
+describe('selectsTemplate per-pod-key rule (PDB-COVERAGE)', () => {
   const tmpl = { app: 'web', team: 'x' };
   test.each<[string, WorkloadKind, V1LabelSelector, boolean]>([
     [
@@ -76,7 +76,7 @@ describe('selectsTemplate per-pod-key rule (spec §3.2.2)', () => {
       true,
     ],
     [
-      'StatefulSet: pod-name alone does not cover (spec §3.2.3)',
+      'StatefulSet: pod-name alone does not cover (PDB-COVERAGE)',
       'StatefulSet',
       { matchLabels: { 'statefulset.kubernetes.io/pod-name': 'db-0' } },
       false,
@@ -157,7 +157,7 @@ function pdb(
   return { metadata: { name: 'p', namespace, labels }, spec: { selector, maxUnavailable: 1 } };
 }
 
-describe('covers (spec §3.2.2, §3.2.3)', () => {
+describe('covers (PDB-COVERAGE)', () => {
   const web = wl('Deployment', 'web', { app: 'web', team: 'x' }, { matchLabels: { app: 'web' } });
   test.each<[string, V1PodDisruptionBudget, boolean]>([
     ['{app: web}', pdb({ matchLabels: { app: 'web' } }), true],
@@ -186,7 +186,7 @@ describe('covers (spec §3.2.2, §3.2.3)', () => {
   ])('%s', (_n, p, want) => expect(covers(p, web)).toBe(want));
 });
 
-describe('overlaps (spec §3.2.4)', () => {
+describe('overlaps (PDB-OVERLAP)', () => {
   const a = wl('Deployment', 'a', { app: 'web', track: 'stable' }, { matchLabels: { app: 'web', track: 'stable' } });
   test.each<[string, Workload, boolean]>([
     [

@@ -2,7 +2,7 @@ import { LAST_APPLIED_ANNOTATION, trimPdb, trimWorkload } from './transform';
 
 const managedFields = [{ manager: 'kubectl', operation: 'Update', fieldsV1: {} }];
 
-describe('informer transforms (spec §3.6.1)', () => {
+describe('informer transforms (PDB-TRIGGERS)', () => {
   test('workloads keep only what the decision reads', () => {
     const d = {
       apiVersion: 'apps/v1',

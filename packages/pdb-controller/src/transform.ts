@@ -1,6 +1,6 @@
 /**
- * Informer transforms (spec §3.6.1, §7): the caches keep only what the controller reads, so 5,000
- * workloads and 5,000 PDBs fit the memory budget. `managedFields` and the
+ * Informer transforms (docs/pdb-controller.md#pdb-triggers, #pdb-budgets): the caches keep only what the controller
+ * reads, so 5,000 workloads and 5,000 PDBs fit the memory budget. `managedFields` and the
  * `kubectl.kubernetes.io/last-applied-configuration` annotation are dropped everywhere, except the
  * `managedFields` of PDBs the controller owns (needed to tell its own fields from other managers').
  */
@@ -42,10 +42,10 @@ export function trimMetadata(meta: V1ObjectMeta | undefined, keepManagedFields =
 }
 
 /**
- * Reduces a Deployment, StatefulSet or Rollout to the fields of spec §3.1 and §3.2: metadata (trimmed),
- * `spec.replicas`, `spec.selector`, the pod-template labels, a Rollout's `spec.workloadRef`, and
- * `status.observedGeneration` / `status.readyReplicas`. The pod-template spec, which is most of a
- * workload's size, is not kept.
+ * Reduces a Deployment, StatefulSet or Rollout to the fields the state and coverage rules read
+ * (docs/pdb-controller.md#pdb-states, #pdb-coverage): metadata (trimmed), `spec.replicas`, `spec.selector`, the
+ * pod-template labels, a Rollout's `spec.workloadRef`, and `status.observedGeneration` / `status.readyReplicas`. The
+ * pod-template spec, which is most of a workload's size, is not kept.
  */
 export function trimWorkload<T>(obj: T): T {
   const w = obj as RawWorkload;

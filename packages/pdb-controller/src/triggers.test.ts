@@ -1,5 +1,6 @@
 import type { V1PodDisruptionBudget } from '@kubernetes/client-node';
-import { pdbEventTargets } from './triggers';
+import { orphanCheckKey, ownedPdbKeys, pdbEventTargets, pdbKeysOfKind, selectionChanged } from './triggers';
+import type { Workload } from './workload';
 
 function pdb(labels: Record<string, string>, extra: Partial<V1PodDisruptionBudget> = {}): V1PodDisruptionBudget {
   return {
@@ -30,7 +31,7 @@ const withStatus = (p: V1PodDisruptionBudget, reason: string): V1PodDisruptionBu
   },
 });
 
-describe('pdbEventTargets (spec §3.6.2, §3.7)', () => {
+describe('pdbEventTargets (PDB-TRIGGERS, PDB-SYNC-FAILED)', () => {
   test.each<
     [
       string,
@@ -98,5 +99,79 @@ describe('pdbEventTargets (spec §3.6.2, §3.7)', () => {
       { apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', name: 'ro', uid: 'r', controller: true },
     ];
     expect(pdbEventTargets(undefined, p)).toEqual({ keys: ['Rollout/ns/ro'], namespaces: [] });
+  });
+});
+
+describe('workload changes that re-evaluate overlapping workloads (PDB-OVERLAP)', () => {
+  const w: Workload = {
+    kind: 'Deployment',
+    namespace: 'ns',
+    name: 'web',
+    uid: 'u',
+    labels: {},
+    annotations: {},
+    replicas: 2,
+    fullyReady: true,
+    templateLabels: { app: 'web' },
+    selector: { matchLabels: { app: 'web' } },
+    deleting: false,
+  };
+  test.each<[string, Partial<Workload>, boolean]>([
+    ['status only (readiness)', { fullyReady: false }, false],
+    ['labels of the workload itself', { labels: { team: 'x' } }, false],
+    ['another annotation', { annotations: { note: 'x' } }, false],
+    ['selector', { selector: { matchLabels: { app: 'api' } } }, true],
+    ['template labels', { templateLabels: { app: 'web', v: '2' } }, true],
+    ['replicas (min-replicas row)', { replicas: 1 }, true],
+    ['opt-out annotation', { annotations: { 'kubeaws.io/default-pdb': 'false' } }, true],
+    ['deletion started', { deleting: true }, true],
+  ])('%s → %s', (_n, change, want) => expect(selectionChanged(w, { ...w, ...change })).toBe(want));
+});
+
+describe('orphan-check keys (PDB-ORPHANS)', () => {
+  const ro = pdb(MANAGED);
+  ro.metadata!.name = 'ro-pdb';
+  ro.metadata!.ownerReferences = [
+    { apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', name: 'ro', uid: 'r', controller: true },
+  ];
+  const labelled = pdb({ ...MANAGED, 'kubeaws.io/workload-kind': 'Rollout' });
+  labelled.metadata!.name = 'ghost';
+  labelled.metadata!.ownerReferences = [];
+  const legacy = pdb(LEGACY, {});
+  legacy.metadata!.name = 'old';
+  const userPdb = pdb({});
+  userPdb.metadata!.name = 'team';
+
+  test('PDBs that name a workload as owner', () => {
+    expect(ownedPdbKeys([pdb(MANAGED), legacy, userPdb, ro], 'Deployment', 'web')).toEqual([
+      'PodDisruptionBudget/ns/p',
+      'PodDisruptionBudget/ns/old',
+    ]);
+    expect(ownedPdbKeys([pdb(MANAGED)], 'StatefulSet', 'web')).toEqual([]);
+  });
+
+  test('managed and legacy PDBs of a kind, by reference or label', () => {
+    expect(pdbKeysOfKind([pdb(MANAGED), ro, labelled, userPdb], 'Rollout')).toEqual([
+      'PodDisruptionBudget/ns/ro-pdb',
+      'PodDisruptionBudget/ns/ghost',
+    ]);
+  });
+
+  const moved = pdb(MANAGED);
+  moved.metadata!.ownerReferences = [
+    { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: 'other', controller: true },
+  ];
+  const managedPdb = pdb(MANAGED);
+  test.each<[string, V1PodDisruptionBudget | undefined, V1PodDisruptionBudget | undefined, boolean]>([
+    ['managed PDB added', undefined, managedPdb, true],
+    ['periodic resync of a managed PDB', managedPdb, managedPdb, true],
+    ['managed PDB, spec changed only', managedPdb, pdb(MANAGED, { spec: { maxUnavailable: 2 } }), false],
+    ['managed PDB, owner changed', managedPdb, moved, true],
+    ['user PDB labelled as ours', pdb({}), pdb(MANAGED), true],
+    ['legacy PDB added', undefined, legacy, true],
+    ['user PDB', undefined, userPdb, false],
+    ['deleted', managedPdb, undefined, false],
+  ])('%s → %s', (_n, old, cur, want) => {
+    expect(orphanCheckKey(old, cur)).toBe(want ? `PodDisruptionBudget/ns/${cur!.metadata!.name}` : undefined);
   });
 });

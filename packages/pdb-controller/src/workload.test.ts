@@ -18,7 +18,7 @@ function dep(
   };
 }
 
-describe('fully ready (spec §3.1.1)', () => {
+describe('fully ready (PDB-READY)', () => {
   test.each<[string, number | undefined, number, number | undefined, number | undefined, number, boolean]>([
     ['ready', 3, 2, 2, 3, 3, true],
     ['more ready than desired', 2, 2, 2, 3, 2, true],

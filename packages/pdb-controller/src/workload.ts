@@ -1,6 +1,6 @@
 /**
  * A normalised view of the workloads the controller manages: Deployment, StatefulSet and Argo Rollout
- * (spec §1, §3.1).
+ * (docs/pdb-controller.md#pdb-annotations, #pdb-states).
  */
 import type {
   V1Deployment,
@@ -10,13 +10,13 @@ import type {
   V1StatefulSet,
 } from '@kubernetes/client-node';
 
-/** Supported workload kinds (spec §2.2 `kubeaws.io/workload-kind`). */
+/** Supported workload kinds (`kubeaws.io/workload-kind`, docs/pdb-controller.md#pdb-annotations). */
 export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'Rollout';
 
 /** All supported kinds, in a fixed order. */
 export const WORKLOAD_KINDS: readonly WorkloadKind[] = ['Deployment', 'StatefulSet', 'Rollout'];
 
-/** `apiVersion` of each supported kind, as written in ownerReferences (spec §3.3.3). */
+/** `apiVersion` of each supported kind, as written in ownerReferences (docs/pdb-controller.md#pdb-content). */
 export const API_VERSION: Readonly<Record<WorkloadKind, string>> = {
   Deployment: 'apps/v1',
   StatefulSet: 'apps/v1',
@@ -45,11 +45,11 @@ export interface Rollout {
 }
 
 /**
- * Normalised workload. `replicas` is R of spec §3.1.1 (`spec.replicas`, absent = 1); `fullyReady`
- * is `status.observedGeneration ≥ metadata.generation && status.readyReplicas ≥ R` (spec §3.1.1);
+ * Normalised workload. `replicas` is R of docs/pdb-controller.md#pdb-ready (`spec.replicas`, absent = 1); `fullyReady`
+ * is `status.observedGeneration ≥ metadata.generation && status.readyReplicas ≥ R` (docs/pdb-controller.md#pdb-ready);
  * `selector` is `spec.selector` as written (undefined if absent); `templateLabels` are the
  * pod-template labels (empty for a Rollout with `workloadRef`); `workloadRef` is set only for Rollouts
- * that reference a workload instead of an inline template (unsupported, spec §3.1.3).
+ * that reference a workload instead of an inline template (unsupported, docs/pdb-controller.md#pdb-states).
  */
 export interface Workload {
   kind: WorkloadKind;
@@ -62,12 +62,12 @@ export interface Workload {
   fullyReady: boolean;
   templateLabels: Readonly<Record<string, string>>;
   selector: V1LabelSelector | undefined;
-  /** `metadata.deletionTimestamp` is set (spec §3.1 a). */
+  /** `metadata.deletionTimestamp` is set (state `deleting`, docs/pdb-controller.md#pdb-states). */
   deleting: boolean;
   workloadRef?: { apiVersion?: string; kind?: string; name?: string };
 }
 
-/** Work-queue key `<Kind>/<namespace>/<name>` (spec §3.6.2). */
+/** Work-queue key `<Kind>/<namespace>/<name>` (docs/pdb-controller.md#pdb-triggers). */
 export function workloadKey(w: Pick<Workload, 'kind' | 'namespace' | 'name'>): string {
   return `${w.kind}/${w.namespace}/${w.name}`;
 }
@@ -94,7 +94,7 @@ function base(kind: WorkloadKind, meta: V1ObjectMeta | undefined) {
   };
 }
 
-/** Normalises an `apps/v1` Deployment (spec §3.1.1). */
+/** Normalises an `apps/v1` Deployment (docs/pdb-controller.md#pdb-ready). */
 export function fromDeployment(d: V1Deployment): Workload {
   const r = d.spec?.replicas ?? 1;
   return {
@@ -106,7 +106,7 @@ export function fromDeployment(d: V1Deployment): Workload {
   };
 }
 
-/** Normalises an `apps/v1` StatefulSet (spec §3.1.1). */
+/** Normalises an `apps/v1` StatefulSet (docs/pdb-controller.md#pdb-ready). */
 export function fromStatefulSet(s: V1StatefulSet): Workload {
   const r = s.spec?.replicas ?? 1;
   return {
@@ -119,7 +119,7 @@ export function fromStatefulSet(s: V1StatefulSet): Workload {
 }
 
 /**
- * Normalises an `argoproj.io/v1alpha1` Rollout (spec §3.1.1, §3.1.3). A non-numeric
+ * Normalises an `argoproj.io/v1alpha1` Rollout (docs/pdb-controller.md#pdb-ready, #pdb-states). A non-numeric
  * `status.observedGeneration` (old Argo versions wrote a hash) counts as not observed, so such a
  * Rollout is never fully ready.
  */

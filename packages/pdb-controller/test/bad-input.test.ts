@@ -1,7 +1,7 @@
 /**
- * Bad input (spec §4) and budget health feedback (spec §3.7) against the real control plane: every
- * case yields one Event on the named object, one structured log line and one metric increment, on
- * first observation only (not again on resyncs), with the documented fallback; the process stays
+ * Bad input (docs/pdb-controller.md#pdb-bad-input) and budget health feedback (docs/pdb-controller.md#pdb-sync-failed)
+ * against the real control plane: every case yields one Event on the named object, one structured log line and one
+ * metric increment, on first observation only (not again on resyncs), with the documented fallback; the process stays
  * healthy. A PodDisruptionBudget the API rejects (422, here through a ValidatingAdmissionPolicy) is
  * reported with the API message and retried with backoff.
  */

@@ -217,7 +217,10 @@ describe('pdb-controller process, replicas and Rollouts', () => {
     const ns = await cluster.namespace('rollouts');
     const pod = { name: 'pdb-controller-test', namespace: ns, uid: '00000000-0000-0000-0000-0000000000ff' };
     const crdPath = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/rollouts.argoproj.io';
-    const c = await startTestController(saKc, { settings: { enableRollouts: true }, pod, rolloutsRetryMs: 1_000 });
+    const c = await startTestController(saKc, {
+      settings: { enableRollouts: true, rolloutsDiscoveryPeriodMs: 1_000 },
+      pod,
+    });
     try {
       // CRD absent: a Warning on the controller's own Pod; Deployments unaffected; ready without Rollouts
       const [missing] = await cluster.waitEvent(ns, 'RolloutsUnavailable', pod.name, /not installed/);

@@ -9,7 +9,21 @@ import { readFileSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import * as path from 'node:path';
 import { type KubeConfig, loadAllYaml } from '@kubernetes/client-node';
-import { type AccessRecord, FakeClock, KubeClient, type PolicyRule, rbacAllows } from '@kubeaws/runtime';
+import {
+  type AccessRecord,
+  type Clock,
+  FakeClock,
+  type Informer,
+  KubeClient,
+  type KubeObject,
+  type PolicyRule,
+  type RunningComponent,
+  type SharedConfig,
+  type TimerHandle,
+  rbacAllows,
+  realClock,
+  startComponent,
+} from '@kubeaws/runtime';
 import {
   TEST_ENV,
   createTestNamespace,
@@ -20,10 +34,13 @@ import {
   LogCapture,
 } from '@kubeaws/testenv';
 import {
-  type PdbControllerHandle,
+  type OwnPod,
+  type PdbConfig,
+  type PdbControllerParts,
   type Settings,
-  type StartPdbControllerOptions,
-  startPdbController,
+  type WorkloadKind,
+  type WorkloadState,
+  pdbController,
 } from '../src/index';
 
 export const REPO_ROOT = path.resolve(__dirname, '../../..');
@@ -329,8 +346,60 @@ function workload(kind: 'Deployment' | 'StatefulSet', ns: string, name: string, 
 
 export { LogCapture };
 
+/**
+ * The test's FakeClock as the Manager's one clock: `now()` moves only when the test moves it, so the
+ * decision instants (`kubeaws.io/non-ready-since`, TTL expiry) are exact; every timer fires after its
+ * delay in real time, as in production (work-queue backoff, write-visibility rechecks, resyncs, the
+ * Rollout discovery), or as soon as the test moves the fake time past its due instant (TTL expiries
+ * hours away), whichever comes first. What measures elapsed time on this clock sees none until the test
+ * moves it: the work queue's overall retry bucket (burst 100) refills only then, and Events repeated
+ * within the series window stay one series.
+ */
+class HeldClock implements Clock {
+  constructor(private readonly fake: FakeClock) {}
+
+  now(): number {
+    return this.fake.now();
+  }
+
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    const t = new HeldTimer();
+    const fire = () => {
+      if (t.done) return;
+      this.clearTimeout(t);
+      fn();
+    };
+    t.fake = this.fake.setTimeout(fire, ms);
+    t.real = realClock.setTimeout(fire, ms);
+    return t;
+  }
+
+  clearTimeout(handle: TimerHandle | undefined): void {
+    if (!(handle instanceof HeldTimer)) return;
+    handle.done = true;
+    this.fake.clearTimeout(handle.fake);
+    realClock.clearTimeout(handle.real);
+  }
+}
+
+class HeldTimer implements TimerHandle {
+  readonly __timer = true as const;
+  done = false;
+  fake?: TimerHandle;
+  real?: TimerHandle;
+}
+
+/** What tests read of the running controller's parts. */
+export interface TestControllerParts extends PdbControllerParts {
+  /** The state last decided for a workload key, if any. */
+  stateOf(key: string): WorkloadState | undefined;
+  /** The informer of a workload kind, while it runs. */
+  informer(kind: WorkloadKind): Informer<KubeObject> | undefined;
+}
+
 /** A controller started in-process for a test. */
-export interface TestController extends PdbControllerHandle {
+export interface TestController extends RunningComponent<PdbConfig, PdbControllerParts> {
+  controller: TestControllerParts;
   logs: LogCapture;
   clock: FakeClock;
   /** Current value of a metric series (0 when absent). */
@@ -339,34 +408,45 @@ export interface TestController extends PdbControllerHandle {
   idle(timeoutMs?: number): Promise<void>;
 }
 
-export interface TestControllerOptions extends Omit<StartPdbControllerOptions, 'kubeConfig' | 'settings' | 'clock'> {
+export interface TestControllerOptions {
   settings?: Partial<Settings>;
+  shared?: Partial<SharedConfig>;
+  /** Decision time; default a FakeClock at the current time (see {@link HeldClock}). */
   clock?: FakeClock;
+  /** Lease identity and Events' reportingInstance. */
+  identity?: string;
+  /** The controller's own Pod, given to the component as `POD_NAME`, `POD_NAMESPACE`, `POD_UID`. */
+  pod?: OwnPod;
 }
 
 /**
- * Starts the controller in-process (probes and metrics on free loopback ports, no leader election
- * unless asked, debug logs captured, a fake clock for decisions and TTL timers) and waits for its
- * caches to sync.
+ * Starts the controller in-process with `startComponent` (probes and metrics on free loopback ports,
+ * no leader election unless asked, debug logs captured, the test's fake clock as the Manager's clock,
+ * no environment but the own Pod's) and waits for its caches to sync.
  */
 export async function startTestController(kc: KubeConfig, o: TestControllerOptions = {}): Promise<TestController> {
   const logs = new LogCapture();
   const clock = o.clock ?? new FakeClock(Date.now());
-  const h = await startPdbController({
-    processMetrics: false,
-    rolloutsRetryMs: 1_000,
-    ...o,
+  const env: NodeJS.ProcessEnv = o.pod
+    ? { POD_NAME: o.pod.name, POD_NAMESPACE: o.pod.namespace, POD_UID: o.pod.uid ?? '' }
+    : {};
+  const h = await startComponent(pdbController, {
     kubeConfig: kc,
-    clock,
-    settings: { resyncPeriodMs: 60_000, ...o.settings },
-    shared: {
+    env,
+    identity: o.identity,
+    clock: new HeldClock(clock),
+    config: {
       leaderElect: false,
       metricsBindAddress: '127.0.0.1:0',
       healthProbeBindAddress: '127.0.0.1:0',
       logLevel: 'debug',
       ...o.shared,
+      resyncPeriodMs: 60_000,
+      rolloutsDiscoveryPeriodMs: 1_000,
+      ...o.settings,
     },
     logDestination: logs,
+    processMetrics: false,
   });
   await h.synced();
   const metric = async (name: string, labels: Record<string, string> = {}): Promise<number> => {
@@ -378,7 +458,7 @@ export async function startTestController(kc: KubeConfig, o: TestControllerOptio
     return v?.value ?? 0;
   };
   const idle = async (timeoutMs = 30_000) => {
-    const q = h.controller.controller.queue;
+    const q = h.handle.controller.queue;
     await waitFor(() => q.len() === 0 && q.processingLen() === 0, {
       timeoutMs,
       intervalMs: 50,
@@ -395,7 +475,12 @@ export async function startTestController(kc: KubeConfig, o: TestControllerOptio
       );
     }
   };
-  return { ...h, stop, logs, clock, metric, idle };
+  const controller: TestControllerParts = {
+    ...h.handle,
+    stateOf: (key) => h.handle.metrics.stateOf(key),
+    informer: (kind) => h.handle.caches.informer(kind),
+  };
+  return { ...h, controller, stop, logs, clock, metric, idle };
 }
 
 /** Sum of `kubeaws_pdb_controller_pdb_writes_total` over all series. */

@@ -1,0 +1,22 @@
+import { parseFlags } from '@kubeaws/runtime';
+import { pdbController } from './component';
+import { LEASE_NAME, pdbControllerFlags } from './flags';
+
+describe('the pdb-controller component (PDB-FLAGS)', () => {
+  test('parses exactly the flags pdbControllerFlags() declares, with the same defaults', () => {
+    const env = { POD_NAMESPACE: 'platform', MAX_UNAVAILABLE: '25%' };
+    const argv = ['--min-replicas=3', '--enable-rollouts'];
+    expect(pdbController.parse(argv, env)).toEqual(parseFlags(pdbControllerFlags(), { argv, env }));
+    expect(pdbController.parse([], {})).toMatchObject({ leaseName: LEASE_NAME, leaseNamespace: 'kube-system' });
+  });
+
+  test('derives the Manager settings from the write-limit, dry-run and field-manager flags', () => {
+    const cfg = pdbController.parse(['--qps=5', '--burst=7', '--dry-run', '--field-manager=fm'], {});
+    expect(pdbController.manager?.(cfg)).toEqual({ qps: 5, burst: 7, dryRun: true, fieldManager: 'fm' });
+  });
+
+  test('logs the namespace exclusions as their sources', () => {
+    const cfg = pdbController.parse(['--exclude-namespaces=kube-.*'], {});
+    expect(pdbController.describe?.(cfg)).toMatchObject({ excludeNamespaces: ['^(?:kube-.*)$'] });
+  });
+});
