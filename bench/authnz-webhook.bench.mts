@@ -53,20 +53,32 @@ interface ServeSpec {
 }
 
 async function serveWebhook(spec: ServeSpec): Promise<void> {
-  const { AuthnzWebhook } = require(path.join(root, 'dist/packages/authnz-webhook/lib/index.js'));
-  const { createLogger } = require(path.join(root, 'dist/packages/runtime/lib/index.js'));
-  const app = await AuthnzWebhook.start({
-    configPath: spec.configPath,
-    webhook: {
-      bindAddress: '127.0.0.1:0',
-      tls: spec.tls ? { certFile: spec.tls.cert, keyFile: spec.tls.key, clientCaFile: spec.tls.ca } : undefined,
-    },
-    metricsBindAddress: '0',
-    healthProbeBindAddress: '0',
-    maxRequestBytes: 1 << 20,
-    shutdownDelayMs: 0,
-    logger: createLogger({ component: 'authnz-webhook', level: 'warn' }),
+  // the component as the container runs it (flags, standalone: no cluster access in `env`), started in-process
+  const { authnzWebhook } = require(path.join(root, 'dist/packages/authnz-webhook/lib/index.js'));
+  const { createLogger, startComponent } = require(path.join(root, 'dist/packages/runtime/lib/index.js'));
+  const rc = await startComponent(authnzWebhook, {
+    argv: [
+      `--config=${spec.configPath}`,
+      '--webhook-bind-address=127.0.0.1:0',
+      ...(spec.tls
+        ? [`--tls-cert-file=${spec.tls.cert}`, `--tls-private-key-file=${spec.tls.key}`, `--client-ca-file=${spec.tls.ca}`]
+        : ['--insecure-loopback-webhook']),
+      '--access-api-bind-address=',
+      '--metrics-bind-address=0',
+      '--health-probe-bind-address=0',
+      `--max-request-bytes=${1 << 20}`,
+      '--shutdown-delay=0s',
+    ],
+    env: {},
+    // stdout carries the port line only
+    logger: createLogger({
+      component: 'authnz-webhook',
+      level: 'warn',
+      destination: { write: (line: string) => process.stderr.write(line) },
+    }),
   });
+  const app = rc.handle;
+  await app.listening;
   const deadline = Date.now() + 10_000;
   while (app.authenticator.readinessProblems().length && Date.now() < deadline)
     await new Promise((r) => setTimeout(r, 20));

@@ -4,7 +4,7 @@
  * handling ever calls kube-apiserver; the access API writes through {@link KubeAccessRepo}; the leader
  * replica runs {@link Housekeeper} (expiry, approval timeout, retention) with an Event per transition.
  */
-import { ApiError, type Clock, type Informer, type KubeClient, type Logger } from '@kubeaws/runtime';
+import { ApiError, type Clock, type Informer, type KubeClient, type Logger, sleep } from '@kubeaws/runtime';
 import type { AccessRepo, EmitEvent } from './access-api.js';
 import { RepoConflict, RepoUnavailable } from './access-api.js';
 import type { AuthnzConfig } from './config.js';
@@ -112,7 +112,6 @@ export interface HousekeeperOptions {
  * on every replica.
  */
 export class Housekeeper {
-  private timer?: NodeJS.Timeout;
   private running = false;
   constructor(private readonly o: HousekeeperOptions) {}
 
@@ -125,13 +124,17 @@ export class Housekeeper {
     this.o.metrics?.grantsActive.set({ type: 'Emergency' }, counts.Emergency);
   }
 
-  /** One pass over every request. Errors are logged; the next pass retries. */
-  async pass(): Promise<void> {
+  /**
+   * One pass over every request. Errors are logged; the next pass retries. Stops between requests once
+   * `signal` aborts (leadership lost or shutdown).
+   */
+  async pass(signal?: AbortSignal): Promise<void> {
     if (this.running) return;
     this.running = true;
     try {
       const cfg = this.o.config().emergencyAccess;
       for (const ar of this.o.repo.list()) {
+        if (signal?.aborted) break;
         const step = planHousekeeping(ar, cfg, this.o.clock.now());
         if (!step) continue;
         try {
@@ -174,18 +177,15 @@ export class Housekeeper {
     }
   }
 
-  /** Runs {@link pass} every interval until `signal` aborts. */
-  start(signal: AbortSignal): void {
-    const tick = () => {
-      if (signal.aborted) return;
-      void this.pass().finally(() => {
-        if (!signal.aborted) {
-          this.timer = setTimeout(tick, this.o.intervalMs ?? 5000);
-          this.timer.unref();
-        }
-      });
-    };
-    signal.addEventListener('abort', () => this.timer && clearTimeout(this.timer), { once: true });
-    tick();
+  /**
+   * Runs {@link pass} at once and then every `intervalMs` (default 5 000 ms) until `signal` aborts; resolves
+   * once the pass in progress has finished. The leader-only Runnable of the component
+   * (docs/authnz-webhook.md#authnz-access-expiry).
+   */
+  async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      await this.pass(signal);
+      await sleep(this.o.clock, this.o.intervalMs ?? 5000, signal);
+    }
   }
 }

@@ -1,74 +1,56 @@
 /**
- * Wiring of the webhook process (docs/authnz-webhook.md#authnz-config, #authnz-reload, #authnz-listeners, #authnz-tls,
- * #authnz-shutdown): configuration with hot reload (content hash polled every 10 s, SIGHUP forces a reload, invalid
- * files rejected and counted), the token pipeline, the SAR policy, the webhook and access listeners with TLS reload,
- * probes and metrics, the AccessRequest informer and leader-only housekeeping, and the graceful shutdown (readiness
- * fails at once, serving continues for `--shutdown-delay`, then in-flight requests finish).
+ * What the component declares on its Manager (docs/authnz-webhook.md#authnz-config, #authnz-reload,
+ * #authnz-listeners, #authnz-tls, #authnz-standalone, #authnz-shutdown): the token pipeline, the SAR policy, the
+ * AccessRequest informer (with cluster access), readiness checks, and three Runnables:
+ *
+ * - `listeners` (every replica): the webhook and access-API listeners; on shutdown they keep serving for
+ *   `--shutdown-delay` while `/readyz` already fails, then stop accepting and finish in-flight requests;
+ * - `config-reload` (every replica): polls the configuration file's content hash and the TLS files every 10 s;
+ *   SIGHUP forces a configuration reload;
+ * - `accessrequest-housekeeping` (leader only, with cluster access): expiry, approval timeout, retention.
+ *
+ * Flags, logger, metrics registry, probes, leader election and the shutdown sequence are the runtime's.
  */
-import { readFileSync } from 'node:fs';
 import {
   type Clock,
-  type Informer,
   type Logger,
-  Manager,
-  ProbeServer,
-  createLogger,
+  type Manager,
   dropManagedFields,
   objectReference,
   parseBindAddress,
   realClock,
+  sleep,
 } from '@kubeaws/runtime';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { AccessApi, type AccessRepo, type EmitEvent } from './access-api.js';
 import { Housekeeper, KubeAccessRepo, USER_INDEX, accessRequestsPath } from './access-store.js';
 import { Authenticator } from './authenticator.js';
 import { type Policy, compilePolicy } from './authorize.js';
-import { ClusterAccessRequired, emergencyAccessSettings } from './cluster-access.js';
-import { type AuthnzConfig, ConfigFileError, parseConfig } from './config.js';
+import { emergencyAccessSettings } from './cluster-access.js';
+import { type AuthnzConfig, ConfigFileError, parseConfig, readConfigFile } from './config.js';
 import { DecisionLog } from './decision-log.js';
 import { type AccessRequest, StaticGrants } from './grants.js';
 import { WebhookMetrics } from './metrics.js';
-import { type TlsFiles, WebhookServer } from './server.js';
+import { WebhookServer } from './server.js';
+import type { AuthnzSettings } from './settings.js';
 
-/** Options of {@link AuthnzWebhook.start}. */
-export interface AuthnzWebhookOptions {
-  /** Configuration file (docs/authnz-webhook.md#authnz-config). */
-  configPath: string;
-  /** Webhook listener: bind address and TLS (undefined TLS = `--insecure-loopback-webhook`). */
-  webhook: { bindAddress: string; tls?: TlsFiles };
-  /** Access API listener; undefined = off. Needs `kube`: AccessRequests live in the cluster only. */
-  access?: { bindAddress: string; tls: TlsFiles };
-  metricsBindAddress: string;
-  healthProbeBindAddress: string;
-  /** `--max-request-bytes`. */
-  maxRequestBytes: number;
-  /** `--shutdown-delay` in ms. */
-  shutdownDelayMs: number;
-  /**
-   * Cluster access for AccessRequests (the AccessRequest custom resource, read through an informer and
-   * written through kube-apiserver), Leases and Events. Undefined: standalone mode
-   * (docs/authnz-webhook.md#authnz-standalone): TokenReview and SubjectAccessReview only, no grants, no
-   * access API, no housekeeping; allowed only while the configuration disables emergency access.
-   */
-  kube?: { kubeConfig?: KubeConfig; kubeconfigPath?: string; leaderElect: boolean; identity?: string };
-  clock?: Clock;
-  logger?: Logger;
-  metrics?: WebhookMetrics;
-  /** Config and TLS poll interval (ms); default 10 000. */
-  reloadIntervalMs?: number;
-  /** Housekeeping pass interval (ms); default 5 000. */
-  housekeepingIntervalMs?: number;
-}
+/** How long in-flight requests may take to finish once the listeners stop accepting (ms). */
+export const IN_FLIGHT_GRACE_MS = 10_000;
 
-/** The listening addresses after start. */
+/** The listening addresses once the `listeners` Runnable has bound them. */
 export interface AuthnzAddresses {
   webhook: { host: string; port: number };
   access?: { host: string; port: number };
+  /** `/metrics` URL (undefined when disabled). */
   metrics?: string;
+  /** `/healthz` and `/readyz` URL (undefined when disabled). */
   health?: string;
 }
 
-/** A running webhook process. */
+/** The standalone info line (docs/authnz-webhook.md#authnz-standalone). */
+const STANDALONE_MESSAGE =
+  'standalone mode (no cluster access): emergency access is disabled in the configuration, so no grants are issued, the access API is off and AccessRequests are not read';
+
+/** The parts of the running webhook: the handle of the component (`startComponent(authnzWebhook).handle`). */
 export class AuthnzWebhook {
   readonly metrics: WebhookMetrics;
   readonly logger: Logger;
@@ -79,56 +61,52 @@ export class AuthnzWebhook {
   readonly repo?: AccessRepo;
   /** AccessRequest housekeeping (leader only); undefined in standalone mode. */
   readonly housekeeper?: Housekeeper;
+  /** Set once {@link listening} resolved. */
   addresses!: AuthnzAddresses;
+  /** Resolves once the listeners are bound; rejects when one could not be bound (the component then exits 1). */
+  readonly listening: Promise<AuthnzAddresses>;
+  private resolveListening!: (a: AuthnzAddresses) => void;
+  private rejectListening!: (err: unknown) => void;
   private cfg: AuthnzConfig;
   private policyCache: Policy;
-  private shuttingDown = false;
-  private reloadTimer?: NodeJS.Timeout;
-  private manager?: Manager;
-  private probes?: ProbeServer;
-  private informer?: Informer<AccessRequest & { metadata: { name?: string } }>;
-  private stopped?: Promise<void>;
   private readonly clock: Clock;
 
-  private constructor(
-    private readonly o: AuthnzWebhookOptions,
-    cfg: AuthnzConfig,
+  /**
+   * Declares the webhook on `mgr` (the component's `setup`): nothing listens and nothing is read from the
+   * cluster until the Manager starts.
+   * @throws Error when `settings.access` is set on a standalone Manager (the access API serves AccessRequests,
+   *   which live in the cluster only; `configureAuthnz` never sets it then).
+   */
+  constructor(
+    private readonly mgr: Manager,
+    private readonly settings: AuthnzSettings,
   ) {
-    this.clock = o.clock ?? realClock;
-    this.metrics = o.metrics ?? new WebhookMetrics();
-    this.logger = o.logger ?? createLogger({ component: 'authnz-webhook' });
+    if (settings.access && mgr.standalone)
+      throw new Error('the access API needs cluster access (kube): AccessRequests live in the cluster');
+    this.listening = new Promise<AuthnzAddresses>((resolve, reject) => {
+      this.resolveListening = resolve;
+      this.rejectListening = reject;
+    });
+    this.listening.catch(() => {}); // the Runnable's failure ends the component; awaiting is optional
+    const cfg = settings.initialConfig;
+    this.clock = mgr.clock;
+    this.logger = mgr.logger;
+    this.metrics = new WebhookMetrics(mgr.metrics);
     this.cfg = cfg;
     this.policyCache = compilePolicy(cfg);
     this.decisionLog = new DecisionLog(this.logger, this.clock, this.metrics);
     this.decisionLog.mode = cfg.logging.decisions;
     let emit: EmitEvent | undefined;
-    if (o.kube) {
-      this.manager = new Manager({
-        component: 'authnz-webhook',
-        config: {
-          kubeconfig: o.kube.kubeconfigPath ?? '',
-          leaderElect: o.kube.leaderElect,
-          leaseName: 'kubeaws-authnz-webhook',
-          leaseNamespace: cfg.emergencyAccess.namespace,
-          metricsBindAddress: o.metricsBindAddress,
-          healthProbeBindAddress: o.healthProbeBindAddress,
-          logLevel: 'info',
-        },
-        kubeConfig: o.kube.kubeConfig,
-        identity: o.kube.identity,
-        logger: this.logger,
-        metrics: this.metrics.base,
-        clock: this.clock,
-      });
-      this.informer = this.manager.informer<AccessRequest & { metadata: { name?: string } }>({
-        path: accessRequestsPath(cfg.emergencyAccess.namespace),
+    if (!mgr.standalone) {
+      const namespace = cfg.emergencyAccess.namespace;
+      const informer = mgr.informer<AccessRequest & { metadata: { name?: string } }>({
+        path: accessRequestsPath(namespace),
         name: 'accessrequests.authnz.kubeaws.io',
         transform: dropManagedFields,
-        indexers: { [USER_INDEX]: (o2) => (o2.spec?.user ? [o2.spec.user] : []) },
+        indexers: { [USER_INDEX]: (o) => (o.spec?.user ? [o.spec.user] : []) },
       });
-      const repo = new KubeAccessRepo(this.manager.client, this.informer, cfg.emergencyAccess.namespace);
+      const repo = new KubeAccessRepo(mgr.client, informer, namespace);
       this.repo = repo;
-      const mgr = this.manager;
       emit = (ar, type, reason, note) => {
         const ref = objectReference(ar as never, 'authnz.kubeaws.io/v1alpha1', 'AccessRequest');
         if (type === 'Warning') mgr.events.warning(ref, reason, 'Access', note);
@@ -149,10 +127,10 @@ export class AuthnzWebhook {
         log: this.decisionLog,
         metrics: this.metrics,
         emit,
-        intervalMs: o.housekeepingIntervalMs,
+        intervalMs: settings.housekeepingIntervalMs,
       });
     } else {
-      // Standalone: emergency access is disabled (checked in start), so no grant can exist.
+      // Standalone: emergency access is disabled (checked in configureAuthnz), so no grant can exist.
       this.authenticator = new Authenticator({
         config: cfg,
         clock: this.clock,
@@ -162,7 +140,7 @@ export class AuthnzWebhook {
       });
     }
     const access =
-      o.access && this.repo
+      settings.access && this.repo
         ? new AccessApi({
             repo: this.repo,
             authenticator: this.authenticator,
@@ -180,30 +158,25 @@ export class AuthnzWebhook {
       log: this.decisionLog,
       logger: this.logger,
       metrics: this.metrics,
-      maxRequestBytes: o.maxRequestBytes,
+      maxRequestBytes: settings.maxRequestBytes,
       access,
     });
-  }
-
-  /**
-   * Loads the configuration and starts everything. Without `kube` it starts in standalone mode
-   * (docs/authnz-webhook.md#authnz-standalone).
-   * @throws ConfigFileError for an invalid configuration file (the process exits 1).
-   * @throws ClusterAccessRequired without `kube` when the configuration enables emergency access (the
-   *   process exits 2); nothing is listening yet.
-   * @throws Error for `access` without `kube` (the access API serves AccessRequests from the cluster).
-   */
-  static async start(o: AuthnzWebhookOptions): Promise<AuthnzWebhook> {
-    const text = readConfigFile(o.configPath);
-    const cfg = parseConfig(text, o.configPath);
-    if (!o.kube) {
-      const settings = emergencyAccessSettings(cfg);
-      if (settings.length) throw new ClusterAccessRequired(o.configPath, settings);
-      if (o.access) throw new Error('the access API needs cluster access (kube): AccessRequests live in the cluster');
-    }
-    const app = new AuthnzWebhook(o, cfg);
-    await app.run();
-    return app;
+    // docs/authnz-webhook.md#authnz-health; the Manager adds informer sync and the shutdown check
+    mgr.addReadyzCheck('config', () => (this.cfg ? true : 'configuration not loaded'));
+    mgr.addReadyzCheck('listeners', () => (this.addresses ? true : 'listeners not bound yet (TLS files loading)'));
+    mgr.addReadyzCheck('issuers', () => {
+      const p = this.authenticator.readinessProblems();
+      return p.length ? p.join('; ') : true;
+    });
+    this.metrics.configReloads.inc({ result: 'success' });
+    this.metrics.configLastSuccess.set(this.clock.now() / 1000);
+    if (mgr.standalone) this.logger.info({ config: settings.config }, STANDALONE_MESSAGE);
+    if (!settings.webhook.tls)
+      this.logger.warn('the webhook listener serves plain HTTP on loopback (--insecure-loopback-webhook)');
+    mgr.add({ name: 'listeners', leaderOnly: false, start: (signal) => this.serve(signal) });
+    mgr.add({ name: 'config-reload', leaderOnly: false, start: (signal) => this.pollReload(signal) });
+    const housekeeper = this.housekeeper;
+    if (housekeeper) mgr.add({ name: 'accessrequest-housekeeping', start: (signal) => housekeeper.run(signal) });
   }
 
   /** The configuration in use. */
@@ -211,83 +184,84 @@ export class AuthnzWebhook {
     return this.cfg;
   }
 
-  private readyChecks(add: (name: string, fn: () => true | string) => void): void {
-    add('config', () => (this.cfg ? true : 'configuration not loaded'));
-    add('issuers', () => {
-      const p = this.authenticator.readinessProblems();
-      return p.length ? p.join('; ') : true;
-    });
-    add('draining', () => (this.shuttingDown ? 'shutting down' : true));
-  }
-
-  private async run(): Promise<void> {
-    const o = this.o;
-    const wb = parseBindAddress(o.webhook.bindAddress);
-    if (!wb) throw new Error('--webhook-bind-address must not be 0');
-    const wa = await this.server.listenWebhook({ host: wb.host, port: wb.port, tls: o.webhook.tls });
-    this.addresses = { webhook: { host: wa.address, port: wa.port } };
-    if (o.access) {
-      const ab = parseBindAddress(o.access.bindAddress);
-      if (ab) {
-        const aa = await this.server.listenAccess({ host: ab.host, port: ab.port, tls: o.access.tls });
-        this.addresses.access = { host: aa.address, port: aa.port };
+  /**
+   * The `listeners` Runnable: binds the webhook and access-API listeners, serves until `signal` aborts (the
+   * Manager's shutdown, which has already failed `/readyz`), keeps serving for `--shutdown-delay`, then stops
+   * accepting, lets in-flight requests finish (at most {@link IN_FLIGHT_GRACE_MS}) and closes
+   * (docs/authnz-webhook.md#authnz-shutdown).
+   * @throws Error when a listener cannot be bound (the component exits 1).
+   */
+  private async serve(signal: AbortSignal): Promise<void> {
+    const s = this.settings;
+    try {
+      const wb = parseBindAddress(s.webhook.bindAddress);
+      if (!wb) throw new Error('--webhook-bind-address must not be 0');
+      const wa = await this.server.listenWebhook({ host: wb.host, port: wb.port, tls: s.webhook.tls });
+      const addresses: AuthnzAddresses = { webhook: { host: wa.address, port: wa.port } };
+      const ab = s.access && parseBindAddress(s.access.bindAddress);
+      if (s.access && ab) {
+        const aa = await this.server.listenAccess({ host: ab.host, port: ab.port, tls: s.access.tls });
+        addresses.access = { host: aa.address, port: aa.port };
       }
+      addresses.metrics = this.mgr.listening?.metrics?.url;
+      addresses.health = this.mgr.listening?.health?.url;
+      this.addresses = addresses;
+    } catch (err) {
+      await this.server.close(0);
+      this.rejectListening(err);
+      throw err;
     }
-    if (this.manager && this.housekeeper) {
-      const mgr = this.manager;
-      const housekeeper = this.housekeeper;
-      this.readyChecks((n, fn) => mgr.addReadyzCheck(n, fn));
-      mgr.onStartedLeading((signal) => housekeeper.start(signal));
-      const a = await mgr.start();
-      this.addresses.metrics = a.metrics?.url;
-      this.addresses.health = a.health?.url;
-    } else {
-      this.probes = new ProbeServer({
-        metricsBindAddress: o.metricsBindAddress,
-        healthProbeBindAddress: o.healthProbeBindAddress,
-        registry: this.metrics.base.registry,
-        logger: this.logger,
-      });
-      this.readyChecks((n, fn) => this.probes!.addReadyzCheck(n, fn));
-      const a = await this.probes.start();
-      this.addresses.metrics = a.metrics?.url;
-      this.addresses.health = a.health?.url;
-      this.logger.info(
-        { config: o.configPath },
-        'standalone mode (no cluster access): emergency access is disabled in the configuration, so no grants are issued, the access API is off and AccessRequests are not read',
-      );
-    }
-    this.metrics.configReloads.inc({ result: 'success' });
-    this.metrics.configLastSuccess.set(this.clock.now() / 1000);
-    const tick = () => {
-      void this.reload().finally(() => {
-        this.server.reloadTls();
-        for (const k of this.authenticator.keyStores()) k.updateGauges();
-        this.housekeeper?.updateGauge();
-        if (!this.shuttingDown) {
-          this.reloadTimer = setTimeout(tick, o.reloadIntervalMs ?? 10_000);
-          this.reloadTimer.unref();
-        }
-      });
-    };
-    this.reloadTimer = setTimeout(tick, o.reloadIntervalMs ?? 10_000);
-    this.reloadTimer.unref();
     this.logger.info(
       { addresses: this.addresses, issuers: this.cfg.authentication.issuers.map((i) => i.name) },
       'authnz-webhook started',
     );
+    this.resolveListening(this.addresses);
+    await new Promise<void>((r) => {
+      if (signal.aborted) r();
+      else signal.addEventListener('abort', () => r(), { once: true });
+    });
+    const delayMs = s.shutdownDelay;
+    this.logger.info({ delayMs }, 'shutdown: readiness failing, serving until the delay passes');
+    if (delayMs > 0) await sleep(realClock, delayMs);
+    await this.server.close(IN_FLIGHT_GRACE_MS);
+    this.authenticator.stop();
+    this.logger.info('authnz-webhook stopped');
   }
 
   /**
-   * Re-reads the configuration file; a changed valid file is swapped in atomically (in-flight requests
-   * finish on the old snapshot), an invalid one is rejected, logged and counted while the old one stays.
-   * In standalone mode a file that enables emergency access is rejected the same way.
-   * @returns 'unchanged', 'reloaded' or 'rejected'.
+   * The `config-reload` Runnable (docs/authnz-webhook.md#authnz-reload, #authnz-tls): every `reloadIntervalMs`
+   * re-reads the configuration ({@link reload}) and the TLS files and refreshes the key-store and grant gauges;
+   * SIGHUP forces a configuration reload while it runs. Returns once `signal` aborted and a poll in progress
+   * finished.
    */
-  async reload(force = false): Promise<'unchanged' | 'reloaded' | 'rejected'> {
+  private async pollReload(signal: AbortSignal): Promise<void> {
+    const onHup = () => void this.reload(true);
+    process.on('SIGHUP', onHup);
+    try {
+      while (await sleep(realClock, this.settings.reloadIntervalMs, signal)) {
+        await this.reload();
+        this.server.reloadTls();
+        for (const k of this.authenticator.keyStores()) k.updateGauges();
+        this.housekeeper?.updateGauge();
+      }
+    } finally {
+      process.off('SIGHUP', onHup);
+    }
+  }
+
+  /**
+   * Re-reads the configuration file (docs/authnz-webhook.md#authnz-reload); a changed valid file is swapped in
+   * atomically (in-flight requests finish on the old snapshot), an invalid one is rejected, logged and counted
+   * while the old one stays. In standalone mode a file that enables emergency access is rejected the same way
+   * (#authnz-standalone).
+   * @param force reload even when the content hash did not change (SIGHUP)
+   * @returns `reloaded`, `unchanged` or `rejected`; never throws
+   */
+  async reload(force = false): Promise<'reloaded' | 'unchanged' | 'rejected'> {
+    const path = this.settings.config;
     let text: string;
     try {
-      text = readConfigFile(this.o.configPath);
+      text = readConfigFile(path);
     } catch (err) {
       this.metrics.configReloads.inc({ result: 'failure' });
       this.logger.error(
@@ -298,7 +272,7 @@ export class AuthnzWebhook {
     }
     let next: AuthnzConfig;
     try {
-      next = parseConfig(text, this.o.configPath);
+      next = parseConfig(text, path);
     } catch (err) {
       this.metrics.configReloads.inc({ result: 'failure' });
       const problems = err instanceof ConfigFileError ? err.problems : [(err as Error).message];
@@ -307,7 +281,7 @@ export class AuthnzWebhook {
     }
     if (!force && next.contentHash === this.cfg.contentHash) return 'unchanged';
     const needsCluster = emergencyAccessSettings(next);
-    if (!this.manager && needsCluster.length) {
+    if (this.mgr.standalone && needsCluster.length) {
       this.metrics.configReloads.inc({ result: 'failure' });
       this.logger.error(
         { settings: needsCluster },
@@ -315,7 +289,7 @@ export class AuthnzWebhook {
       );
       return 'rejected';
     }
-    if (next.emergencyAccess.namespace !== this.cfg.emergencyAccess.namespace && this.manager)
+    if (next.emergencyAccess.namespace !== this.cfg.emergencyAccess.namespace && !this.mgr.standalone)
       this.logger.warn(
         { namespace: next.emergencyAccess.namespace },
         'emergencyAccess.namespace changed: takes effect after a restart',
@@ -328,41 +302,5 @@ export class AuthnzWebhook {
     this.metrics.configLastSuccess.set(this.clock.now() / 1000);
     this.logger.info({ hash: next.contentHash.slice(0, 12) }, 'configuration reloaded');
     return 'reloaded';
-  }
-
-  /** True once shutdown began (readiness fails). */
-  get draining(): boolean {
-    return this.shuttingDown;
-  }
-
-  /**
-   * Graceful shutdown (docs/authnz-webhook.md#authnz-shutdown): readiness fails at once; the listeners keep serving for
-   * `delayMs` (default `--shutdown-delay`), then stop accepting, finish in-flight requests and close. Idempotent.
-   */
-  stop(delayMs = this.o.shutdownDelayMs): Promise<void> {
-    if (!this.stopped) this.stopped = this.doStop(delayMs);
-    return this.stopped;
-  }
-
-  private async doStop(delayMs: number): Promise<void> {
-    this.shuttingDown = true;
-    this.logger.info({ delayMs }, 'shutdown: readiness failing, serving until the delay passes');
-    if (this.reloadTimer) clearTimeout(this.reloadTimer);
-    if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
-    await this.server.close();
-    this.authenticator.stop();
-    if (this.manager) await this.manager.shutdown();
-    if (this.probes) await this.probes.stop();
-    this.logger.info('authnz-webhook stopped');
-  }
-}
-
-function readConfigFile(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigFileError(path, [
-      `(file): cannot read (got ${(err as NodeJS.ErrnoException).code ?? 'error'}; expected a readable YAML file)`,
-    ]);
   }
 }

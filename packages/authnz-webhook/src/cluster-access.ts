@@ -4,34 +4,15 @@
  * resource in the cluster, so emergency access needs cluster access; TokenReview and SubjectAccessReview
  * do not.
  */
-import { existsSync } from 'node:fs';
-import * as path from 'node:path';
+import { ConfigError } from '@kubeaws/runtime';
 import type { AuthnzConfig } from './config.js';
 
-/** Service-account token of a pod (client-node's in-cluster loading reads it). */
-export const SERVICE_ACCOUNT_TOKEN_PATH = '/var/run/secrets/kubernetes.io/serviceaccount/token';
-
-/** Where the kubeconfig comes from: `--kubeconfig`, `$KUBECONFIG`, `~/.kube/config` or the pod's service account. */
-export type ClusterAccessSource = 'flag' | 'KUBECONFIG' | 'home' | 'in-cluster';
-
 /**
- * The source of cluster access, in the order of client-node's `KubeConfig.loadFromDefault` (which the
- * runtime's `loadKubeConfig` uses when `--kubeconfig` is empty): the flag, `$KUBECONFIG`,
- * `$HOME/.kube/config`, then a pod (`$KUBERNETES_SERVICE_HOST` set and the service-account token
- * present). Undefined when none applies: client-node would then fall back to `http://localhost:8080`,
- * which is never a real cluster. Pure apart from `exists`.
+ * Where cluster access comes from, in the order of client-node's `KubeConfig.loadFromDefault`: the runtime's
+ * `clusterAccessSource` (`--kubeconfig`, `$KUBECONFIG`, `~/.kube/config`, a pod's service account), which also
+ * decides whether the component's Manager runs standalone.
  */
-export function clusterAccessSource(
-  kubeconfigFlag: string,
-  env: NodeJS.ProcessEnv,
-  exists: (file: string) => boolean = existsSync,
-): ClusterAccessSource | undefined {
-  if (kubeconfigFlag) return 'flag';
-  if (env.KUBECONFIG) return 'KUBECONFIG';
-  if (env.HOME && exists(path.join(env.HOME, '.kube', 'config'))) return 'home';
-  if (env.KUBERNETES_SERVICE_HOST && exists(SERVICE_ACCOUNT_TOKEN_PATH)) return 'in-cluster';
-  return undefined;
-}
+export { type ClusterAccessSource, SERVICE_ACCOUNT_TOKEN_PATH, clusterAccessSource } from '@kubeaws/runtime';
 
 /**
  * The `emergencyAccess` settings that make the configuration need the AccessRequest CRD: a non-empty
@@ -56,28 +37,38 @@ export const NO_CLUSTER_ACCESS =
   'no cluster access: --kubeconfig not given, KUBECONFIG unset, no ~/.kube/config and not running in a pod';
 
 /**
- * Thrown by `AuthnzWebhook.start` without cluster access when the configuration enables emergency
- * access; nothing is listening yet. The process exits 2 with {@link noClusterAccessMessage}.
+ * Thrown while configuring the component without cluster access when the configuration enables emergency
+ * access; nothing is listening yet. A {@link ConfigError} whose message is {@link noClusterAccessMessage}: the
+ * process exits 2 (docs/authnz-webhook.md#authnz-standalone).
  */
-export class ClusterAccessRequired extends Error {
-  override readonly name = 'ClusterAccessRequired';
+export class ClusterAccessRequired extends ConfigError {
+  override readonly name: string = 'ClusterAccessRequired';
   /**
    * @param file the configuration file
    * @param settings the settings that enable emergency access ({@link emergencyAccessSettings})
+   * @param kubeconfig the `--kubeconfig` value (empty)
    */
   constructor(
     readonly file: string,
     readonly settings: string[],
+    kubeconfig = '',
   ) {
-    super(`${settings.join(' and ')} in ${file} enable emergency access, which needs cluster access`);
+    super(
+      'kubeconfig',
+      kubeconfig,
+      'a kubeconfig for the cluster',
+      'KUBEAWS_AUTHNZ_KUBECONFIG',
+      'other',
+      noClusterAccessMessage({ file, settings }),
+    );
   }
 }
 
 /**
  * The exit-2 message (without the `error: ` prefix runMain adds): why there is no cluster, why the
- * configuration needs one, and both ways out.
+ * configuration needs one, and both ways out (docs/authnz-webhook.md#authnz-standalone).
  */
-export function noClusterAccessMessage(err: ClusterAccessRequired): string {
+export function noClusterAccessMessage(err: { file: string; settings: string[] }): string {
   return (
     `${NO_CLUSTER_ACCESS}; the access API and four-eyes grants need the AccessRequest CRD ` +
     `(${err.settings.join(' and ')} set in ${err.file}). Pass --kubeconfig (or set KUBECONFIG), or run ` +

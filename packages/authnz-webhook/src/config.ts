@@ -4,7 +4,8 @@
  * milliseconds). Errors read `<path>: <problem> (got <value>; expected <valid>)`.
  */
 import { createHash } from 'node:crypto';
-import { parseDuration } from '@kubeaws/runtime';
+import { readFileSync } from 'node:fs';
+import { ExitError, parseDuration } from '@kubeaws/runtime';
 import { parseDocument } from 'yaml';
 import { MAPPABLE_ROLES, ROLES, type RoleMapping } from './roles.js';
 import { ALLOWED_ALGORITHMS, CONFIG_SCHEMA } from './schema.js';
@@ -130,15 +131,41 @@ export const DEFAULT_ROLE_RULES: AuthnzConfig['authorization']['roles'] = {
   },
 };
 
-/** A configuration file that failed validation; `problems` holds one line per error. */
-export class ConfigFileError extends Error {
-  override readonly name = 'ConfigFileError';
+/**
+ * A configuration file that failed validation; `problems` holds one line per error. At start the process
+ * exits 1 with `error: invalid configuration <file>` and one line per problem (an {@link ExitError},
+ * docs/authnz-webhook.md#authnz-config); on reload it is logged and counted.
+ */
+export class ConfigFileError extends ExitError {
+  override readonly name: string = 'ConfigFileError';
   constructor(
     readonly file: string,
     readonly problems: string[],
   ) {
-    super(`invalid configuration ${file}:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    super(`invalid configuration ${file}\n${problems.join('\n')}`, 1);
   }
+}
+
+/**
+ * Reads the configuration file as text (docs/authnz-webhook.md#authnz-config).
+ * @throws ConfigFileError `(file): cannot read (got <errno code>; expected a readable YAML file)`.
+ */
+export function readConfigFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigFileError(path, [
+      `(file): cannot read (got ${(err as NodeJS.ErrnoException).code ?? 'error'}; expected a readable YAML file)`,
+    ]);
+  }
+}
+
+/**
+ * Reads and parses the configuration file ({@link readConfigFile}, {@link parseConfig}).
+ * @throws ConfigFileError for an unreadable or invalid file, listing every problem.
+ */
+export function loadConfigFile(path: string): AuthnzConfig {
+  return parseConfig(readConfigFile(path), path);
 }
 
 function show(v: unknown): string {

@@ -1,16 +1,35 @@
 /**
  * Flags of the webhook process (docs/authnz-webhook.md#authnz-flags). Every flag can also be set through
  * `KUBEAWS_AUTHNZ_<FLAG_IN_UPPER_SNAKE>`; precedence flag > environment > default (shared runtime).
- * Invalid values are {@link ConfigError}s: exit code 2 before anything starts.
+ * The component's own flags are {@link flagSpecs}; the shared ones (`--kubeconfig`, `--leader-elect`,
+ * `--lease-name`, `--lease-namespace`, `--metrics-bind-address`, `--health-probe-bind-address`,
+ * `--log-level`) come from the runtime with this component's env names, defaults and texts
+ * ({@link sharedFlagOverrides}). Invalid values are {@link ConfigError}s: exit code 2 before anything starts.
  */
-import { ConfigError, type FlagSpec, flag, parseBindAddress, parseFlags, parsers } from '@kubeaws/runtime';
+import {
+  type ComponentValues,
+  ConfigError,
+  type FlagSpec,
+  type SharedFlagOverrides,
+  componentFlagSpecs,
+  flag,
+  parseBindAddress,
+  parseFlags,
+  parsers,
+} from '@kubeaws/runtime';
 
-function env(flagName: string): string {
+/** Component name: metric prefix `kubeaws_authnz_webhook_`, log `component`, Lease `kubeaws-authnz-webhook`. */
+export const COMPONENT = 'authnz-webhook';
+/** One line for `--help`. */
+export const DESCRIPTION = 'kube-apiserver authentication and authorization webhook';
+
+/** The environment variable of a flag: `KUBEAWS_AUTHNZ_<FLAG_IN_UPPER_SNAKE>`. */
+export function flagEnv(flagName: string): string {
   return `KUBEAWS_AUTHNZ_${flagName.replace(/-/g, '_').toUpperCase()}`;
 }
 
 function f<T>(spec: Omit<FlagSpec<T>, 'env'>): FlagSpec<T> {
-  return flag<T>({ ...spec, env: env(spec.flag) });
+  return flag<T>({ ...spec, env: flagEnv(spec.flag) });
 }
 
 const optionalBind = (raw: string): string => {
@@ -18,7 +37,7 @@ const optionalBind = (raw: string): string => {
   return raw;
 };
 
-/** The flag specs. */
+/** The component's own flag specs (the shared ones are added by the runtime). */
 export const flagSpecs = {
   config: f<string>({
     flag: 'config',
@@ -77,13 +96,6 @@ export const flagSpecs = {
     parse: parsers.bool,
     boolean: true,
   }),
-  kubeconfig: f<string>({
-    flag: 'kubeconfig',
-    description: 'kubeconfig for AccessRequests, Leases and Events (default: in-cluster)',
-    expected: 'a file path',
-    default: '',
-    parse: parsers.string,
-  }),
   maxRequestBytes: f<number>({
     flag: 'max-request-bytes',
     description: 'Largest accepted request body',
@@ -97,21 +109,6 @@ export const flagSpecs = {
     expected: 'a duration like 65s',
     default: 65_000,
     parse: parsers.duration({ maxMs: 3_600_000 }),
-  }),
-  leaderElect: f<boolean>({
-    flag: 'leader-elect',
-    description: 'Leader-only housekeeping of AccessRequests',
-    expected: 'true or false',
-    default: true,
-    parse: parsers.bool,
-    boolean: true,
-  }),
-  logLevel: f({
-    flag: 'log-level',
-    description: 'Minimum log level',
-    expected: 'one of trace, debug, info, warn, error, fatal, silent',
-    default: 'info' as const,
-    parse: parsers.logLevel,
   }),
   webhookBindAddress: f<string>({
     flag: 'webhook-bind-address',
@@ -127,24 +124,44 @@ export const flagSpecs = {
     default: ':8482',
     parse: optionalBind,
   }),
-  metricsBindAddress: f<string>({
-    flag: 'metrics-bind-address',
+};
+
+/**
+ * The shared runtime flags as this component has them (docs/authnz-webhook.md#authnz-flags): env
+ * `KUBEAWS_AUTHNZ_<FLAG>`, metrics on `:8483`, probes on `:8484`, the Lease namespace defaulting to the
+ * emergency-access namespace (resolved by `configureAuthnz` once the configuration file is read).
+ */
+export const sharedFlagOverrides: SharedFlagOverrides = {
+  kubeconfig: {
+    env: flagEnv('kubeconfig'),
+    description: 'kubeconfig for AccessRequests, Leases and Events (default: in-cluster)',
+  },
+  leaderElect: { env: flagEnv('leader-elect'), description: 'Leader-only housekeeping of AccessRequests' },
+  leaseName: { env: flagEnv('lease-name') },
+  leaseNamespace: {
+    env: flagEnv('lease-namespace'),
+    description: 'Namespace of the leader-election Lease (default: emergencyAccess.namespace of --config)',
+  },
+  metricsBindAddress: {
+    env: flagEnv('metrics-bind-address'),
     description: '/metrics listener ("0" disables)',
     expected: '[host]:port such as :8483',
     default: ':8483',
-    parse: parsers.bindAddress,
-  }),
-  healthProbeBindAddress: f<string>({
-    flag: 'health-probe-bind-address',
+  },
+  healthProbeBindAddress: {
+    env: flagEnv('health-probe-bind-address'),
     description: '/healthz and /readyz listener ("0" disables)',
     expected: '[host]:port such as :8484',
     default: ':8484',
-    parse: parsers.bindAddress,
-  }),
+  },
+  logLevel: { env: flagEnv('log-level') },
 };
 
-/** Parsed flag values. */
-export type AuthnzFlags = ReturnType<typeof parseAuthnzFlags>;
+/** Every flag spec of the component: the shared ones ({@link sharedFlagOverrides} applied) and {@link flagSpecs}. */
+export const allFlagSpecs = componentFlagSpecs(COMPONENT, flagSpecs, sharedFlagOverrides);
+
+/** Parsed flag values (shared and own). */
+export type AuthnzFlags = ComponentValues<typeof flagSpecs>;
 
 function isLoopback(addr: string): boolean {
   const b = parseBindAddress(addr);
@@ -153,26 +170,20 @@ function isLoopback(addr: string): boolean {
 }
 
 /**
- * Parses and cross-checks the flags.
- * @throws ConfigError (exit 2) for invalid values, a missing required file flag, or
- *   `--insecure-loopback-webhook` on a non-loopback address.
+ * Cross-checks parsed flag values (docs/authnz-webhook.md#authnz-flags) and returns them unchanged.
+ * @throws ConfigError (exit 2) for a missing required file flag, or `--insecure-loopback-webhook` on a
+ *   non-loopback address.
  */
-export function parseAuthnzFlags(argv: string[], environment: NodeJS.ProcessEnv) {
-  const v = parseFlags(flagSpecs, {
-    argv,
-    env: environment,
-    name: 'authnz-webhook',
-    description: 'kube-apiserver authentication and authorization webhook',
-  });
+export function checkAuthnzFlags<V extends AuthnzFlags>(v: V): V {
   const need = (name: string, value: string, why: string) => {
     if (!value)
       throw new ConfigError(
         name,
         '',
         'a file path',
-        env(name),
+        flagEnv(name),
         'flag',
-        `flag --${name} is required ${why} (env ${env(name)})`,
+        `flag --${name} is required ${why} (env ${flagEnv(name)})`,
       );
   };
   if (v.insecureLoopbackWebhook) {
@@ -181,7 +192,7 @@ export function parseAuthnzFlags(argv: string[], environment: NodeJS.ProcessEnv)
         'insecure-loopback-webhook',
         'true',
         'a loopback --webhook-bind-address',
-        env('insecure-loopback-webhook'),
+        flagEnv('insecure-loopback-webhook'),
         'flag',
         `--insecure-loopback-webhook is refused: --webhook-bind-address ${v.webhookBindAddress} is not a loopback address (expected 127.0.0.1:<port> or [::1]:<port>)`,
       );
@@ -203,4 +214,15 @@ export function parseAuthnzFlags(argv: string[], environment: NodeJS.ProcessEnv)
     );
   }
   return v;
+}
+
+/**
+ * Parses and cross-checks the flags alone (no configuration file): what the component's `configure` starts
+ * with. The Lease namespace is still the runtime's default here (`POD_NAMESPACE`, else `kube-system`).
+ * @throws ConfigError (exit 2) for invalid values and the cases of {@link checkAuthnzFlags}.
+ */
+export function parseAuthnzFlags(argv: string[], environment: NodeJS.ProcessEnv): AuthnzFlags {
+  return checkAuthnzFlags(
+    parseFlags(allFlagSpecs, { argv, env: environment, name: COMPONENT, description: DESCRIPTION }),
+  );
 }

@@ -15,7 +15,8 @@ import { createLogger } from '@kubeaws/runtime';
 import { type ClusterPki, freePorts, generatePki } from '@kubeaws/testenv';
 import fc from 'fast-check';
 import { type TestKey, TestIssuer, TestTokeninfo, configYaml, makeKey, until } from '../test/helpers';
-import { AuthnzWebhook } from './app';
+import { type RunningWebhook, startWebhook } from '../test/start';
+import type { AuthnzWebhook } from './app';
 import { ClusterAccessRequired } from './cluster-access';
 
 let pki: ClusterPki;
@@ -24,6 +25,7 @@ let dir: string;
 let issuer: TestIssuer;
 let key: TestKey;
 let tokeninfo: TestTokeninfo;
+let rc: RunningWebhook;
 let app: AuthnzWebhook;
 let base: string;
 const logLines: string[] = [];
@@ -56,19 +58,22 @@ beforeAll(async () => {
     level: 'debug',
     destination: { write: (s: string) => void logLines.push(s) },
   });
-  app = await AuthnzWebhook.start({
-    configPath: f.config,
-    webhook: {
-      bindAddress: '127.0.0.1:0',
-      tls: { certFile: f.cert, keyFile: f.key, clientCaFile: f.ca, allowedClientNames: ['kubeaws-admin'] },
-    },
-    metricsBindAddress: '127.0.0.1:0',
-    healthProbeBindAddress: '127.0.0.1:0',
-    maxRequestBytes: 64 * 1024,
-    shutdownDelayMs: 0,
-    logger,
-    reloadIntervalMs: 3_600_000,
-  });
+  rc = await startWebhook(
+    [
+      `--config=${f.config}`,
+      '--webhook-bind-address=127.0.0.1:0',
+      `--tls-cert-file=${f.cert}`,
+      `--tls-private-key-file=${f.key}`,
+      `--client-ca-file=${f.ca}`,
+      '--allowed-client-names=kubeaws-admin',
+      '--metrics-bind-address=127.0.0.1:0',
+      '--health-probe-bind-address=127.0.0.1:0',
+      `--max-request-bytes=${64 * 1024}`,
+      '--shutdown-delay=0s',
+    ],
+    { logger, config: { reloadIntervalMs: 3_600_000 } },
+  );
+  app = rc.handle;
   base = `https://127.0.0.1:${app.addresses.webhook.port}`;
   agent = new https.Agent({
     keepAlive: true,
@@ -82,7 +87,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   agent.destroy();
-  await app.stop(0);
+  await rc.stop();
   await issuer.stop();
   await tokeninfo.stop();
   rmSync(dir, { recursive: true, force: true });
@@ -499,6 +504,41 @@ describe('probes, metrics and hot reload', () => {
     writeFileSync(f.config, standaloneConfig());
     expect(await app.reload()).toBe('reloaded');
   });
+
+  it('SIGHUP forces a reload, and the reload Runnable polls the file (AUTHNZ-RELOAD)', async () => {
+    const reloads = () => logLines.filter((l) => l.includes('"msg":"configuration reloaded"')).length;
+    const before = reloads();
+    process.emit('SIGHUP', 'SIGHUP');
+    await until(() => reloads() === before + 1, 'the reload SIGHUP forced (same content)');
+    const polled = path.join(dir, 'polled.yaml');
+    writeFileSync(polled, standaloneConfig());
+    const second = await startWebhook(
+      [
+        `--config=${polled}`,
+        '--insecure-loopback-webhook',
+        '--webhook-bind-address=127.0.0.1:0',
+        '--access-api-bind-address=',
+        '--metrics-bind-address=0',
+        '--health-probe-bind-address=0',
+        '--shutdown-delay=0s',
+      ],
+      { logger: createLogger({ component: 'authnz-webhook', level: 'silent' }), config: { reloadIntervalMs: 50 } },
+    );
+    try {
+      const hash = second.handle.config.contentHash;
+      writeFileSync(
+        polled,
+        standaloneConfig().replace(
+          'protectedNamespaces: [team-platform]',
+          'protectedNamespaces: [team-platform, team-c]',
+        ),
+      );
+      await until(() => second.handle.config.contentHash !== hash, 'the polled reload');
+      expect(second.handle.config.protectedNamespaces).toContain('team-c');
+    } finally {
+      await second.stop();
+    }
+  });
 });
 
 describe('certificate rotation (AUTHNZ-TLS)', () => {
@@ -530,16 +570,21 @@ describe('certificate rotation (AUTHNZ-TLS)', () => {
 describe('shutdown (AUTHNZ-SHUTDOWN)', () => {
   it('fails readiness at once and keeps serving during the delay', async () => {
     const f = files();
-    const second = await AuthnzWebhook.start({
-      configPath: f.config,
-      webhook: { bindAddress: '127.0.0.1:0' },
-      metricsBindAddress: '0',
-      healthProbeBindAddress: '127.0.0.1:0',
-      maxRequestBytes: 1024 * 1024,
-      shutdownDelayMs: 0,
-      logger: createLogger({ component: 'authnz-webhook', level: 'silent' }),
-    });
-    const stopping = second.stop(1500);
+    const secondRc = await startWebhook(
+      [
+        `--config=${f.config}`,
+        '--insecure-loopback-webhook',
+        '--webhook-bind-address=127.0.0.1:0',
+        '--access-api-bind-address=',
+        '--metrics-bind-address=0',
+        '--health-probe-bind-address=127.0.0.1:0',
+        `--max-request-bytes=${1024 * 1024}`,
+        '--shutdown-delay=1500ms',
+      ],
+      { logger: createLogger({ component: 'authnz-webhook', level: 'silent' }) },
+    );
+    const second = secondRc.handle;
+    const stopping = secondRc.stop();
     expect((await fetch(`${second.addresses.health}/readyz`)).status).toBe(500);
     const r = await fetch(`http://127.0.0.1:${second.addresses.webhook.port}/authorize`, {
       method: 'POST',
@@ -559,15 +604,17 @@ describe('shutdown (AUTHNZ-SHUTDOWN)', () => {
 });
 
 describe('standalone mode (no cluster access)', () => {
-  const startOpts = (configPath: string, webhookBind = '127.0.0.1:0') => ({
-    configPath,
-    webhook: { bindAddress: webhookBind },
-    metricsBindAddress: '0',
-    healthProbeBindAddress: '0',
-    maxRequestBytes: 1024 * 1024,
-    shutdownDelayMs: 0,
-    logger: createLogger({ component: 'authnz-webhook', level: 'silent' }),
-  });
+  const startArgs = (configPath: string, webhookBind = '127.0.0.1:0') => [
+    `--config=${configPath}`,
+    '--insecure-loopback-webhook',
+    `--webhook-bind-address=${webhookBind}`,
+    '--access-api-bind-address=',
+    '--metrics-bind-address=0',
+    '--health-probe-bind-address=0',
+    `--max-request-bytes=${1024 * 1024}`,
+    '--shutdown-delay=0s',
+  ];
+  const silent = () => ({ logger: createLogger({ component: 'authnz-webhook', level: 'silent' }) });
 
   it('logs once at info that grants are disabled, is ready, and never issues a grant role', async () => {
     const standalone = logLines
@@ -588,7 +635,7 @@ describe('standalone mode (no cluster access)', () => {
     const enabled = path.join(dir, 'emergency-enabled.yaml');
     writeFileSync(enabled, configYaml({ issuerUrl: issuer.url, jwksURL: issuer.jwksURL }));
     const [port] = await freePorts(1);
-    const err = await AuthnzWebhook.start(startOpts(enabled, `127.0.0.1:${port}`)).catch((e: unknown) => e);
+    const err = await startWebhook(startArgs(enabled, `127.0.0.1:${port}`), silent()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ClusterAccessRequired);
     expect(err).toMatchObject({
       file: enabled,
@@ -606,9 +653,9 @@ describe('standalone mode (no cluster access)', () => {
   it('refuses the access API without a cluster', async () => {
     const f = files();
     await expect(
-      AuthnzWebhook.start({
-        ...startOpts(f.config),
-        access: { bindAddress: '127.0.0.1:0', tls: { certFile: f.cert, keyFile: f.key } },
+      startWebhook(startArgs(f.config), {
+        ...silent(),
+        config: { access: { bindAddress: '127.0.0.1:0', tls: { certFile: f.cert, keyFile: f.key } } },
       }),
     ).rejects.toThrow('the access API needs cluster access (kube)');
   });

@@ -15,7 +15,7 @@ import { createLogger } from '@kubeaws/runtime';
 import { type ClusterPki, generatePki, testKubeConfig } from '@kubeaws/testenv';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { AccessRepo } from '../src/access-api';
-import { AuthnzWebhook } from '../src/app';
+import type { AuthnzWebhook } from '../src/app';
 import type { AccessRequest } from '../src/grants';
 import {
   ACCESS_REQUESTS,
@@ -26,9 +26,11 @@ import {
   webhookKubeConfig,
 } from './cluster';
 import { TestIssuer, configYaml, makeKey, until } from './helpers';
+import { type RunningWebhook, startWebhook } from './start';
 
 /** A replica with its log lines. */
 interface Replica {
+  rc: RunningWebhook;
   app: AuthnzWebhook;
   lines: string[];
 }
@@ -45,32 +47,39 @@ const run = Date.now().toString(36);
 
 async function startReplica(identity: string): Promise<Replica> {
   const lines: string[] = [];
-  const app = await AuthnzWebhook.start({
-    configPath: path.join(dir, 'config.yaml'),
-    webhook: { bindAddress: '127.0.0.1:0' },
-    access: {
-      bindAddress: '127.0.0.1:0',
-      tls: { certFile: path.join(dir, 'server.crt'), keyFile: path.join(dir, 'server.key') },
+  const rc = await startWebhook(
+    [
+      `--config=${path.join(dir, 'config.yaml')}`,
+      '--insecure-loopback-webhook',
+      '--webhook-bind-address=127.0.0.1:0',
+      '--access-api-bind-address=127.0.0.1:0',
+      `--tls-cert-file=${path.join(dir, 'server.crt')}`,
+      `--tls-private-key-file=${path.join(dir, 'server.key')}`,
+      '--metrics-bind-address=0',
+      '--health-probe-bind-address=127.0.0.1:0',
+      `--max-request-bytes=${1 << 20}`,
+      '--shutdown-delay=0s',
+      '--leader-elect=true',
+    ],
+    {
+      kubeConfig: saKc,
+      identity,
+      logger: createLogger({
+        component: 'authnz-webhook',
+        level: 'info',
+        destination: { write: (s: string) => void lines.push(s) },
+      }),
+      config: { reloadIntervalMs: 3_600_000 },
     },
-    metricsBindAddress: '0',
-    healthProbeBindAddress: '127.0.0.1:0',
-    maxRequestBytes: 1 << 20,
-    shutdownDelayMs: 0,
-    kube: { kubeConfig: saKc, leaderElect: true, identity },
-    logger: createLogger({
-      component: 'authnz-webhook',
-      level: 'info',
-      destination: { write: (s: string) => void lines.push(s) },
-    }),
-    reloadIntervalMs: 3_600_000,
-  });
+  );
+  const app = rc.handle;
   await until(
     async () => (await fetch(`${app.addresses.health}/readyz`)).status === 200,
     `replica ${identity} ready (informer synced, issuer keys)`,
     60_000,
     200,
   );
-  return { app, lines };
+  return { rc, app, lines };
 }
 
 beforeAll(async () => {
@@ -88,7 +97,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  await Promise.all([a?.app.stop(0), b?.app.stop(0)]);
+  await Promise.all([a?.rc.stop(), b?.rc.stop()]);
   await issuer?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 }, 60_000);

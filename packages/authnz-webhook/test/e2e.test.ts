@@ -13,9 +13,10 @@ import * as path from 'node:path';
 import { ApiError, KubeClient, createLogger } from '@kubeaws/runtime';
 import { type Cluster, attachCluster, freePorts, startCluster } from '@kubeaws/testenv';
 import { KubeConfig } from '@kubernetes/client-node';
-import { AuthnzWebhook } from '../src/app';
+import type { AuthnzWebhook } from '../src/app';
 import { adminClient, installAccessManifests, webhookKubeConfig } from './cluster';
 import { TestIssuer, configYaml, makeKey, until } from './helpers';
+import { type RunningWebhook, startWebhook } from './start';
 import { type WebhookWiring, prepareWebhookWiring, wiringFromEnv } from './wiring';
 
 const NS = 'team-e2e';
@@ -26,6 +27,7 @@ let cluster: Cluster;
 let ownCluster = false;
 let wiring: WebhookWiring;
 let issuer: TestIssuer;
+let rc: RunningWebhook | undefined;
 let app: AuthnzWebhook | undefined;
 let admin: KubeClient;
 /** CA of the webhook's serving certificate. */
@@ -109,29 +111,29 @@ beforeAll(async () => {
     stringData: { k: 'v' },
   });
   const saKc = await webhookKubeConfig(cluster.kubeConfig());
-  app = await AuthnzWebhook.start({
-    configPath: f('config.yaml'),
-    webhook: {
-      bindAddress: `127.0.0.1:${wiring.webhookPort}`,
-      tls: {
-        certFile: wiring.files.cert,
-        keyFile: wiring.files.key,
-        clientCaFile: wiring.files.ca,
-        allowedClientNames: ['kubeaws-admin'],
-      },
+  rc = await startWebhook(
+    [
+      `--config=${f('config.yaml')}`,
+      `--webhook-bind-address=127.0.0.1:${wiring.webhookPort}`,
+      `--tls-cert-file=${wiring.files.cert}`,
+      `--tls-private-key-file=${wiring.files.key}`,
+      `--client-ca-file=${wiring.files.ca}`,
+      '--allowed-client-names=kubeaws-admin',
+      `--access-api-bind-address=127.0.0.1:${accessPort}`,
+      '--metrics-bind-address=0',
+      '--health-probe-bind-address=127.0.0.1:0',
+      `--max-request-bytes=${1 << 20}`,
+      '--shutdown-delay=0s',
+      '--leader-elect=true',
+    ],
+    {
+      kubeConfig: saKc,
+      identity: 'authnz-e2e',
+      logger: createLogger({ component: 'authnz-webhook', level: 'warn' }),
+      config: { housekeepingIntervalMs: 1000 },
     },
-    access: {
-      bindAddress: `127.0.0.1:${accessPort}`,
-      tls: { certFile: wiring.files.cert, keyFile: wiring.files.key },
-    },
-    metricsBindAddress: '0',
-    healthProbeBindAddress: '127.0.0.1:0',
-    maxRequestBytes: 1 << 20,
-    shutdownDelayMs: 0,
-    kube: { kubeConfig: saKc, leaderElect: true, identity: 'authnz-e2e' },
-    housekeepingIntervalMs: 1000,
-    logger: createLogger({ component: 'authnz-webhook', level: 'warn' }),
-  });
+  );
+  app = rc.handle;
   await until(
     async () => (await fetch(`${app!.addresses.health}/readyz`)).status === 200,
     'webhook ready',
@@ -141,7 +143,7 @@ beforeAll(async () => {
 }, 360_000);
 
 afterAll(async () => {
-  await app?.stop(0);
+  await rc?.stop();
   if (ownCluster) await cluster?.stop();
   await issuer?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -326,7 +328,8 @@ describe('webhook down', () => {
   it('blocks people (fail closed) but not the control plane', async () => {
     const pu = tokenClient(await issuer.sign({ sub: 'pu-down', groups: ['k8s-poweruser'] }));
     expect((await attempt(pu, 'GET', `/api/v1/namespaces/${NS}/pods`)).code).toBe(200);
-    await app!.stop(0);
+    await rc!.stop();
+    rc = undefined;
     app = undefined;
     await until(
       async () => [401, 403].includes((await attempt(pu, 'GET', `/api/v1/namespaces/${NS}/pods`)).code),

@@ -5,10 +5,13 @@
  * values exit 2 before any API call), the logger, the metrics registry, one {@link Manager} with one
  * clock, leader election, Events, probes, SIGTERM drain, Lease release and the Event flush. A component
  * only declares its flags and, in `setup`, its informers, controllers ({@link Manager.builder}) and
- * {@link Runnable}s. See `packages/runtime/README.md` ("Write a new component") and ADR 0003.
+ * {@link Runnable}s. A component that can work without a cluster declares `clusterAccess: 'optional'`
+ * and then runs on a standalone Manager when no cluster access is configured ({@link Manager.standalone}).
+ * See `packages/runtime/README.md` ("Write a new component", "Running without a cluster") and ADR 0003.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Clock } from './clock.js';
+import { type ClusterAccessSource, clusterAccessSource } from './cluster-access.js';
 import {
   type FlagSource,
   type FlagSpecs,
@@ -26,6 +29,39 @@ import { ComponentMetrics } from './metrics.js';
 /** The shared flags every component gets ({@link sharedFlags}). */
 export type SharedFlagSpecs = ReturnType<typeof sharedFlags>;
 
+/**
+ * What a component may change about a shared flag: its environment variable, default, help text and
+ * expected form (e.g. a component whose flags all read `<PREFIX>_<FLAG>` and whose ports differ from
+ * controller-runtime's). Never its name, its key or its value type; the parser stays the framework's
+ * unless replaced by one returning the same type.
+ */
+export type SharedFlagOverrides = {
+  [K in keyof SharedFlagSpecs]?: Partial<Omit<SharedFlagSpecs[K], 'flag' | 'boolean'>>;
+};
+
+/**
+ * The complete flag specs of a component: the shared flags ({@link sharedFlags}, Lease
+ * `kubeaws-<name>`) with `overrides` applied, then the component's own `flags`. What
+ * {@link Component.parse} parses; exported for tests and help generators.
+ */
+export function componentFlagSpecs<F extends FlagSpecs>(
+  name: string,
+  flags: F,
+  overrides: SharedFlagOverrides = {},
+): SharedFlagSpecs & F {
+  const shared = sharedFlags({ leaseName: `kubeaws-${name}` });
+  for (const key of Object.keys(overrides) as Array<keyof SharedFlagSpecs>)
+    (shared as Record<string, unknown>)[key] = { ...shared[key], ...overrides[key] };
+  return { ...shared, ...flags };
+}
+
+/**
+ * Where a component's cluster access comes from: {@link ClusterAccessSource} (`--kubeconfig`,
+ * `$KUBECONFIG`, `~/.kube/config`, in-cluster), or `option` for a `KubeConfig` handed to
+ * {@link startComponent}; undefined when there is none.
+ */
+export type ComponentClusterAccess = ClusterAccessSource | 'option' | undefined;
+
 /** Parsed values of the shared flags plus the component's own flags. */
 export type ComponentValues<F extends FlagSpecs> = SharedConfig & FlagValues<F>;
 
@@ -38,6 +74,13 @@ export interface ConfigureContext<F extends FlagSpecs> {
    * flags: a cross-field {@link ConfigError} names `--flag` or `env VAR` the way parse errors do.
    */
   sources: Record<keyof (SharedFlagSpecs & F), FlagSource>;
+  /**
+   * Where cluster access comes from; undefined when none is configured. For a component declared with
+   * `clusterAccess: 'optional'` undefined means the Manager will be standalone
+   * ({@link Manager.standalone}); `configure` throws a {@link ConfigError} when the configuration
+   * needs the cluster after all.
+   */
+  clusterAccess: ComponentClusterAccess;
 }
 
 /** Manager settings a component may derive from its configuration. */
@@ -68,6 +111,17 @@ export interface ComponentDefinition<F extends FlagSpecs, C extends SharedConfig
   description: string;
   /** The component's own flags ({@link flag}); the shared ones are added. */
   flags: F;
+  /** Changes to the shared flags' env vars, defaults and texts ({@link SharedFlagOverrides}); default none. */
+  sharedFlagOverrides?: SharedFlagOverrides;
+  /**
+   * `required` (default): the Manager always has a Kubernetes client (without any configured access
+   * client-node's fallback, `http://localhost:8080`, is used and fails). `optional`: when no cluster
+   * access is configured (no `KubeConfig` option, `--kubeconfig`, `$KUBECONFIG`, `~/.kube/config` or
+   * pod service account; {@link clusterAccessSource}), the component runs standalone
+   * ({@link Manager.standalone}): no client, informers, Lease or Events, and `/readyz` holds only its
+   * own checks. `configure` learns which through {@link ConfigureContext.clusterAccess}.
+   */
+  clusterAccess?: 'required' | 'optional';
   /**
    * Cross-field validation and derived settings: turns the parsed values into the configuration.
    * Throw {@link ConfigError} (exit 2, before any API call) naming the flag, the value and what is valid.
@@ -84,29 +138,61 @@ export interface ComponentDefinition<F extends FlagSpecs, C extends SharedConfig
   setup(mgr: Manager, cfg: C, ctx: SetupContext): H | Promise<H>;
 }
 
+/** Options of {@link Component.parse}. */
+export interface ParseComponentOptions {
+  /** Cluster access handed over in-process ({@link StartComponentOptions.kubeConfig}): counts as `option`. */
+  kubeConfig?: KubeConfig;
+  /** Probe for files (`~/.kube/config`, the service-account token); default `fs.existsSync`. */
+  exists?: (file: string) => boolean;
+}
+
 /** A declared component ({@link defineComponent}). */
 export interface Component<F extends FlagSpecs, C extends SharedConfig, H> extends ComponentDefinition<F, C, H> {
-  /** Parses argv and env into the configuration; throws ConfigError or HelpDisplayed. */
-  parse(argv: string[], env: NodeJS.ProcessEnv): C;
+  /**
+   * Parses argv and env into the configuration (flags, then `configure`). Throws ConfigError,
+   * HelpDisplayed, or what `configure` throws.
+   */
+  parse(argv: string[], env: NodeJS.ProcessEnv, opts?: ParseComponentOptions): C;
+  /**
+   * {@link parse}, also saying whether the Manager runs standalone: `clusterAccess: 'optional'` and no
+   * cluster access configured.
+   */
+  parseWithAccess(
+    argv: string[],
+    env: NodeJS.ProcessEnv,
+    opts?: ParseComponentOptions,
+  ): { config: C; clusterAccess: ComponentClusterAccess; standalone: boolean };
 }
 
 /** Declares a component. See the module docs. */
 export function defineComponent<F extends FlagSpecs, H, C extends SharedConfig = ComponentValues<F>>(
   def: ComponentDefinition<F, C, H>,
 ): Component<F, C, H> {
+  const specs = componentFlagSpecs(def.name, def.flags, def.sharedFlagOverrides);
+  const parseWithAccess: Component<F, C, H>['parseWithAccess'] = (argv, env, opts = {}) => {
+    const { values, sources } = parseFlagsWithSources(specs, {
+      argv,
+      env,
+      name: def.name,
+      description: def.description,
+    });
+    const clusterAccess: ComponentClusterAccess = opts.kubeConfig
+      ? 'option'
+      : clusterAccessSource((values as SharedConfig).kubeconfig, env, opts.exists);
+    const standalone = def.clusterAccess === 'optional' && clusterAccess === undefined;
+    const config = def.configure
+      ? def.configure(values as ComponentValues<F>, env, {
+          argv,
+          sources: sources as ConfigureContext<F>['sources'],
+          clusterAccess,
+        })
+      : (values as unknown as C);
+    return { config, clusterAccess, standalone };
+  };
   return {
     ...def,
-    parse(argv, env) {
-      const { values, sources } = parseFlagsWithSources(
-        { ...sharedFlags({ leaseName: `kubeaws-${def.name}` }), ...def.flags },
-        { argv, env, name: def.name, description: def.description },
-      );
-      if (!def.configure) return values as unknown as C;
-      return def.configure(values as ComponentValues<F>, env, {
-        argv,
-        sources: sources as ConfigureContext<F>['sources'],
-      });
-    },
+    parseWithAccess,
+    parse: (argv, env, opts) => parseWithAccess(argv, env, opts).config,
   };
 }
 
@@ -118,7 +204,10 @@ export interface StartComponentOptions<C> {
   env?: NodeJS.ProcessEnv;
   /** Configuration values that replace parsed ones (tests: `{ leaderElect: false, … }`). */
   config?: Partial<C>;
-  /** Cluster access; default from `--kubeconfig` or the default loading rules. */
+  /**
+   * Cluster access; default from `--kubeconfig` or the default loading rules (none configured and
+   * `clusterAccess: 'optional'`: standalone).
+   */
   kubeConfig?: KubeConfig;
   /** The Manager's one clock (reconcile timers, work queues, decisions); default the real clock. */
   clock?: Clock;
@@ -166,7 +255,9 @@ export async function startComponent<F extends FlagSpecs, C extends SharedConfig
   o: StartComponentOptions<C> = {},
 ): Promise<RunningComponent<C, H>> {
   const env = o.env ?? process.env;
-  const config: C = { ...component.parse(o.argv ?? [], env), ...o.config };
+  const parsed = component.parseWithAccess(o.argv ?? [], env, { kubeConfig: o.kubeConfig });
+  const config: C = { ...parsed.config, ...o.config };
+  const standalone = parsed.standalone;
   const logger =
     o.logger ?? createLogger({ component: component.name, level: config.logLevel, destination: o.logDestination });
   const metrics = o.metrics ?? new ComponentMetrics(component.name, { processMetrics: o.processMetrics ?? true });
@@ -176,6 +267,7 @@ export async function startComponent<F extends FlagSpecs, C extends SharedConfig
     component: component.name,
     config,
     kubeConfig: o.kubeConfig,
+    standalone,
     identity: o.identity ?? (env.POD_NAME || defaultIdentity()),
     clock: o.clock,
     logger,
@@ -188,8 +280,9 @@ export async function startComponent<F extends FlagSpecs, C extends SharedConfig
   logger.info(
     {
       config: component.describe ? component.describe(config) : config,
-      leaderElect: config.leaderElect && !settings.dryRun,
-      lease: `${config.leaseNamespace}/${config.leaseName}`,
+      leaderElect: config.leaderElect && !settings.dryRun && !standalone,
+      lease: standalone ? undefined : `${config.leaseNamespace}/${config.leaseName}`,
+      ...(standalone ? { standalone: true } : {}),
       identity: manager.identity,
     },
     `starting ${component.name}`,

@@ -2,7 +2,8 @@
  * Typed errors of the runtime: {@link ApiError} for Kubernetes API failures (classified after the
  * `metav1.Status` conventions of the Kubernetes API, see
  * https://kubernetes.io/docs/reference/using-api/api-concepts/#response-status-kind) and
- * {@link ConfigError} for invalid flags or environment variables.
+ * {@link ConfigError} for invalid flags or environment variables, {@link ExitError} for other startup
+ * failures with an exit code of their own.
  */
 
 /** One entry of `Status.details.causes`. */
@@ -157,7 +158,7 @@ export const isNamespaceTerminating = (e: unknown): boolean =>
  * {@link runMain} prints it to stderr, writes it to /dev/termination-log and exits with code 2.
  */
 export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
+  override readonly name: string = 'ConfigError';
   /**
    * @param flag flag name without dashes (e.g. "min-replicas"); empty for errors not tied to one flag
    * @param value the offending raw value
@@ -179,5 +180,26 @@ export class ConfigError extends Error {
           ? `invalid value ${JSON.stringify(value)} for env ${env} (flag --${flag}): expected ${expected}`
           : `invalid value ${JSON.stringify(value)} for --${flag}${env ? ` (env ${env})` : ''}: expected ${expected}`),
     );
+  }
+}
+
+/**
+ * A startup failure that is not about one flag, reported as it is: {@link runMain} prints
+ * `error: <message>` (no stack trace) to stderr and the termination log and exits with `exitCode`
+ * (default 1). For problems whose message already says everything, e.g. an invalid configuration file
+ * listing one problem per line. Throw it from `configure` or `setup` (or a main function); flag and
+ * environment problems are {@link ConfigError}s (exit 2).
+ */
+export class ExitError extends Error {
+  override readonly name: string = 'ExitError';
+  /**
+   * @param message the whole report, possibly several lines (without the `error: ` prefix)
+   * @param exitCode the process exit code, 1 to 125; default 1
+   */
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
   }
 }

@@ -16,6 +16,7 @@ export {
   NotLeaderError,
   TerminalError,
   ConfigError,
+  ExitError,
   type Status,
   type StatusCause,
   type ErrorClass,
@@ -150,11 +151,16 @@ export {
   loadKubeConfig,
   runMain,
 } from './manager.js';
+export { type ClusterAccessSource, SERVICE_ACCOUNT_TOKEN_PATH, clusterAccessSource } from './cluster-access.js';
 export {
   defineComponent,
   startComponent,
   runComponent,
+  componentFlagSpecs,
   type Component,
+  type ComponentClusterAccess,
+  type ParseComponentOptions,
+  type SharedFlagOverrides,
   type ComponentDefinition,
   type ComponentValues,
   type ConfigureContext,

@@ -4,7 +4,7 @@ import { type Clock, realClock } from './clock.js';
 import { KubeClient, type KubeObject } from './client.js';
 import { ControllerBuilder } from './builder.js';
 import { Controller, type ControllerOptions } from './controller.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, ExitError } from './errors.js';
 import { EventRecorder } from './events.js';
 import { HelpDisplayed, type SharedConfig } from './flags.js';
 import { Informer, type InformerOptions } from './informer.js';
@@ -30,8 +30,14 @@ export interface ManagerOptions {
   component: string;
   /** Parsed shared flags ({@link sharedFlags}). */
   config: SharedConfig;
-  /** Cluster access; default {@link loadKubeConfig}(config.kubeconfig). */
+  /** Cluster access; default {@link loadKubeConfig}(config.kubeconfig). Ignored when `standalone`. */
   kubeConfig?: KubeConfig;
+  /**
+   * Run without cluster access (see {@link Manager.standalone}): no Kubernetes client, informers, Lease
+   * or Events. Set by the framework for a component declared with `clusterAccess: 'optional'` when no
+   * cluster access is configured. Default false.
+   */
+  standalone?: boolean;
   /** Lease identity and Events' reportingInstance; default {@link defaultIdentity} (POD_NAME). */
   identity?: string;
   /** Dry run: no Lease (this replica acts as leader), Events logged but not written. */
@@ -111,20 +117,28 @@ export interface Runnable {
  *   plus checks added by the component, and not shutting down;
  * - {@link shutdown} (SIGTERM/SIGINT through `runComponent`): readiness fails, runnables stop,
  *   queues stop accepting work and drain (at most `drainTimeoutMs`), the Lease is released, pending
- *   Events flushed, informers stopped, servers closed.
+ *   Events flushed, informers stopped, servers closed;
+ * - {@link standalone} (no cluster access): none of the Kubernetes parts exist; see there.
  */
 export class Manager {
   readonly component: string;
   readonly logger: Logger;
   readonly metrics: ComponentMetrics;
   readonly clock: Clock;
-  /** Client for reads and writes (never guarded). */
-  readonly client: KubeClient;
-  /** Client whose writes throw NotLeaderError unless this replica currently leads. */
-  readonly leaderClient: KubeClient;
-  readonly events: EventRecorder;
-  /** The client the Event recorder writes through (own rate limit; see {@link ManagerOptions.eventQps}). */
-  readonly eventsClient: KubeClient;
+  /**
+   * True when this Manager runs without cluster access ({@link ManagerOptions.standalone}): there is no
+   * Kubernetes client, so {@link client}, {@link leaderClient}, {@link events}, {@link eventsClient} and
+   * {@link informer} throw; there is no Lease, so leader election is off and this replica acts as the
+   * leader (leader-only runnables run, as with `--leader-elect=false`); `/healthz` and `/readyz` hold
+   * only the component's checks and the shutdown check (no informer checks).
+   */
+  readonly standalone: boolean;
+  private readonly kube?: {
+    client: KubeClient;
+    leaderClient: KubeClient;
+    events: EventRecorder;
+    eventsClient: KubeClient;
+  };
   readonly probes: ProbeServer;
   /** Lease identity of this replica. */
   readonly identity: string;
@@ -160,50 +174,86 @@ export class Manager {
     this.logger = opts.logger ?? createLogger({ component: opts.component, level: opts.config.logLevel });
     this.metrics = opts.metrics ?? new ComponentMetrics(opts.component);
     this.identity = opts.identity ?? defaultIdentity();
-    this.client = new KubeClient({
-      kubeConfig: opts.kubeConfig ?? loadKubeConfig(opts.config.kubeconfig || undefined),
-      component: opts.component,
-      metrics: this.metrics,
-      logger: this.logger,
-      qps: opts.qps,
-      burst: opts.burst,
-      fieldManager: opts.fieldManager ?? `kubeaws-${opts.component}`,
-    });
-    this.leaderClient = this.client.withWriteGuard(() => this.isLeader());
-    this.eventsClient = new KubeClient({
-      kubeConfig: this.client.kubeConfig,
-      component: opts.component,
-      metrics: this.metrics,
-      logger: this.logger,
-      qps: opts.eventQps ?? 50,
-      burst: opts.eventBurst ?? 100,
-      fieldManager: opts.fieldManager ?? `kubeaws-${opts.component}`,
-    });
-    this.events = new EventRecorder({
-      client: this.eventsClient,
-      budget: opts.eventBudget,
-      reportingController: opts.reportingController ?? `kubeaws.io/${opts.component}`,
-      reportingInstance: this.identity,
-      dryRun: opts.dryRun,
-      clock: this.clock,
-      logger: this.logger,
-      metrics: this.metrics,
-    });
+    this.standalone = opts.standalone ?? false;
+    if (!this.standalone) {
+      const client = new KubeClient({
+        kubeConfig: opts.kubeConfig ?? loadKubeConfig(opts.config.kubeconfig || undefined),
+        component: opts.component,
+        metrics: this.metrics,
+        logger: this.logger,
+        qps: opts.qps,
+        burst: opts.burst,
+        fieldManager: opts.fieldManager ?? `kubeaws-${opts.component}`,
+      });
+      const eventsClient = new KubeClient({
+        kubeConfig: client.kubeConfig,
+        component: opts.component,
+        metrics: this.metrics,
+        logger: this.logger,
+        qps: opts.eventQps ?? 50,
+        burst: opts.eventBurst ?? 100,
+        fieldManager: opts.fieldManager ?? `kubeaws-${opts.component}`,
+      });
+      this.kube = {
+        client,
+        leaderClient: client.withWriteGuard(() => this.isLeader()),
+        eventsClient,
+        events: new EventRecorder({
+          client: eventsClient,
+          budget: opts.eventBudget,
+          reportingController: opts.reportingController ?? `kubeaws.io/${opts.component}`,
+          reportingInstance: this.identity,
+          dryRun: opts.dryRun,
+          clock: this.clock,
+          logger: this.logger,
+          metrics: this.metrics,
+        }),
+      };
+    }
     this.probes = new ProbeServer({
       metricsBindAddress: opts.config.metricsBindAddress,
       healthProbeBindAddress: opts.config.healthProbeBindAddress,
       registry: this.metrics.registry,
       logger: this.logger,
     });
-    this.probes.addHealthzCheck('informers', () => {
-      const stalled = this.informers.filter((i) => i.inf.isStalled()).map((i) => i.inf.name);
-      return stalled.length ? `informer(s) stalled: ${stalled.join(', ')}` : true;
-    });
-    this.probes.addReadyzCheck('informers-synced', () => {
-      const pending = this.informers.filter((i) => !i.optional && !i.inf.hasSynced()).map((i) => i.inf.name);
-      return pending.length ? `informer(s) not synced: ${pending.join(', ')}` : true;
-    });
+    if (!this.standalone) {
+      this.probes.addHealthzCheck('informers', () => {
+        const stalled = this.informers.filter((i) => i.inf.isStalled()).map((i) => i.inf.name);
+        return stalled.length ? `informer(s) stalled: ${stalled.join(', ')}` : true;
+      });
+      this.probes.addReadyzCheck('informers-synced', () => {
+        const pending = this.informers.filter((i) => !i.optional && !i.inf.hasSynced()).map((i) => i.inf.name);
+        return pending.length ? `informer(s) not synced: ${pending.join(', ')}` : true;
+      });
+    }
     this.probes.addReadyzCheck('shutdown', () => (this.stopping ? 'shutting down' : true));
+  }
+
+  /** The Kubernetes parts; throws in {@link standalone} mode, naming what was asked for. */
+  private cluster(what: string): NonNullable<Manager['kube']> {
+    if (!this.kube)
+      throw new Error(`${this.component} runs without cluster access (standalone): the Manager has no ${what}`);
+    return this.kube;
+  }
+
+  /** Client for reads and writes (never guarded). Throws in {@link standalone} mode. */
+  get client(): KubeClient {
+    return this.cluster('Kubernetes client').client;
+  }
+
+  /** Client whose writes throw NotLeaderError unless this replica currently leads. Throws in {@link standalone} mode. */
+  get leaderClient(): KubeClient {
+    return this.cluster('Kubernetes client').leaderClient;
+  }
+
+  /** The Event recorder (see {@link ManagerOptions.eventQps}). Throws in {@link standalone} mode. */
+  get events(): EventRecorder {
+    return this.cluster('Event recorder').events;
+  }
+
+  /** The client the Event recorder writes through (own rate limit). Throws in {@link standalone} mode. */
+  get eventsClient(): KubeClient {
+    return this.cluster('Kubernetes client').eventsClient;
   }
 
   /** True while this replica may write: it holds the Lease (or leader election is off / dry run). */
@@ -219,7 +269,7 @@ export class Manager {
 
   /**
    * Creates an informer on the manager's client, clock, logger and metrics. Started by {@link start},
-   * or at once when the manager already runs.
+   * or at once when the manager already runs. Throws in {@link standalone} mode.
    */
   informer<T extends KubeObject>(
     opts: Omit<InformerOptions<T>, 'client' | 'clock' | 'logger' | 'metrics'> & ManagedInformerOptions,
@@ -227,7 +277,7 @@ export class Manager {
     const { optional, ...rest } = opts;
     const inf = new Informer<T>({
       ...rest,
-      client: this.client,
+      client: this.cluster(`Kubernetes client for the informer of ${opts.name ?? opts.path}`).client,
       clock: this.clock,
       logger: this.logger,
       metrics: this.metrics,
@@ -385,9 +435,12 @@ export class Manager {
     for (const i of this.informers) i.inf.start();
     for (const e of this.runnables) if (!(e.r.leaderOnly ?? true)) this.startRunnable(e);
     const cfg = this.opts.config;
-    if (cfg.leaderElect && !this.opts.dryRun) {
+    if (this.standalone) {
+      this.logger.info('no cluster access (standalone): no Lease, leader election disabled');
+      this.becomeLeader(new AbortController().signal);
+    } else if (cfg.leaderElect && !this.opts.dryRun) {
       this.elector = new LeaderElector({
-        client: this.client,
+        client: this.cluster('Kubernetes client').client,
         namespace: cfg.leaseNamespace,
         name: cfg.leaseName,
         identity: this.identity,
@@ -468,7 +521,7 @@ export class Manager {
     this.electorAbort?.abort();
     await this.electorRun;
     if (!this.elector) this.leading = false;
-    await Promise.race([this.events.flush(), new Promise((r) => setTimeout(r, 5000).unref())]);
+    if (this.kube) await Promise.race([this.kube.events.flush(), new Promise((r) => setTimeout(r, 5000).unref())]);
     await Promise.all(this.informers.map((i) => i.inf.stop()));
     await this.probes.stop();
     this.logger.info('shutdown complete');
@@ -505,6 +558,8 @@ export interface RunMainOptions {
  * - main resolves: exit with its return value (default 0);
  * - {@link ConfigError}: `error: <message>` on stderr and in the termination log, exit code 2 (main is
  *   expected to parse flags before any API call);
+ * - {@link ExitError} (e.g. an invalid configuration file): `error: <message>` on stderr and in the
+ *   termination log, no stack trace, exit code `err.exitCode`;
  * - `--help` ({@link HelpDisplayed}): exit 0;
  * - any other error: message on stderr and in the termination log, exit code 1.
  *
@@ -550,7 +605,12 @@ export async function runMain(
     code = typeof r === 'number' ? r : 0;
   } catch (err) {
     if (err instanceof HelpDisplayed) code = 0;
-    else if (err instanceof ConfigError) {
+    else if (err instanceof ExitError) {
+      const msg = `error: ${err.message}\n`;
+      stderr(msg);
+      terminationMessage(msg);
+      code = err.exitCode;
+    } else if (err instanceof ConfigError) {
       const msg = `error: ${err.message}\n`;
       stderr(msg);
       terminationMessage(msg);
