@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 // eslint-disable-next-line @nx/enforce-module-boundaries -- the registry is checked against the config schema the downscaler exports (docs/infra.md#infra-config-consumers)
-import { downscalerFlags, parseDownscalerConfig } from '@kubeaws/downscaler';
+import { downscaler } from '@kubeaws/downscaler';
 // eslint-disable-next-line @nx/enforce-module-boundaries -- infra is rendered and applied by the kubeaws CLI; its tests drive that code
 import {
   buildOverlay,
@@ -19,8 +19,7 @@ import {
   renderManifests,
 } from '@kubeaws/kubeaws';
 // eslint-disable-next-line @nx/enforce-module-boundaries -- the registry is checked against the config schema the pdb-controller exports (docs/infra.md#infra-config-consumers)
-import { pdbControllerFlags } from '@kubeaws/pdb-controller';
-import { parseFlags } from '@kubeaws/runtime';
+import { pdbController } from '@kubeaws/pdb-controller';
 import { parse } from 'yaml';
 import { fixture, ROOT } from './helpers';
 
@@ -29,12 +28,12 @@ type FlagSpecs = Record<string, { env?: string; default?: unknown }>;
 /** Per component: its exported flag schema and its parser of flags + environment (throws on a bad value). */
 const COMPONENTS: Record<string, { flags: () => FlagSpecs; parse: (env: NodeJS.ProcessEnv) => unknown }> = {
   'pdb-controller': {
-    flags: () => pdbControllerFlags() as unknown as FlagSpecs,
-    parse: (env) => parseFlags(pdbControllerFlags(), { argv: [], env, name: 'pdb-controller', description: '' }),
+    flags: () => pdbController.flagSpecs as unknown as FlagSpecs,
+    parse: (env) => pdbController.parse([], env),
   },
   downscaler: {
-    flags: () => downscalerFlags() as unknown as FlagSpecs,
-    parse: (env) => parseDownscalerConfig([], env),
+    flags: () => downscaler.flagSpecs as unknown as FlagSpecs,
+    parse: (env) => downscaler.parse([], env),
   },
 };
 

@@ -1,6 +1,5 @@
 import { ConfigError } from '@kubeaws/runtime';
 import { downscaler } from './component';
-import { parseDownscalerConfig } from './settings';
 
 function failure(argv: string[], env: Record<string, string>): string {
   try {
@@ -13,15 +12,6 @@ function failure(argv: string[], env: Record<string, string>): string {
 }
 
 describe('the downscaler component (docs/downscaler.md#ds-flags)', () => {
-  it.each<[string[], Record<string, string>]>([
-    [[], {}],
-    [['--interval=10s', '--namespace=a,b', '--lease-namespace=ops'], { DEFAULT_UPTIME: 'Mon-Fri 08:00-18:00 UTC' }],
-    [['--default-downtime=never'], { DEFAULT_UPTIME: 'never', EXCLUDE_NAMESPACES: 'x', LOG_LEVEL: 'debug' }],
-  ])('parses %j %j as parseDownscalerConfig does', (argv, env) => {
-    const { shared, settings } = parseDownscalerConfig(argv, env);
-    expect(downscaler.parse(argv, env)).toEqual({ ...shared, ...settings });
-  });
-
   it.each<[string[], Record<string, string>, string]>([
     [[], { INCLUDE_RESOURCES: 'jobs' }, 'for env INCLUDE_RESOURCES (flag --include-resources)'],
     [['--include-resources=jobs'], { INCLUDE_RESOURCES: 'jobs' }, 'for --include-resources (env INCLUDE_RESOURCES)'],

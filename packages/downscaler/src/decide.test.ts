@@ -1,6 +1,7 @@
 import { AnnotationParser } from './annotations';
 import { type Decision, decide } from './decide';
-import { type Settings, parseDownscalerConfig } from './settings';
+import { downscaler } from './component';
+import type { Settings } from './settings';
 import type { Workload } from './workload';
 
 const NOW = Date.parse('2025-06-02T12:00:00Z'); // a Monday, 14:00 in Berlin
@@ -8,7 +9,7 @@ const OLD = Date.parse('2025-01-01T00:00:00Z');
 const ORIG = 'downscaler/original-replicas';
 
 function settings(argv: string[] = [], env: Record<string, string> = {}): Settings {
-  return parseDownscalerConfig(argv, env).settings;
+  return downscaler.parse(argv, env);
 }
 
 /** Always down by flag. */

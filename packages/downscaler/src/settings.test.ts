@@ -1,5 +1,15 @@
 import { ConfigError } from '@kubeaws/runtime';
-import { parseDownscalerConfig } from './settings';
+import { downscaler } from './component';
+
+/** The component's parse, split into the shared runtime config and the downscaler's settings. */
+function parseDownscalerConfig(argv: string[], env: Record<string, string>) {
+  const { kubeconfig, leaderElect, leaseName, leaseNamespace, metricsBindAddress, healthProbeBindAddress, logLevel, ...settings } =
+    downscaler.parse(argv, env);
+  return {
+    shared: { kubeconfig, leaderElect, leaseName, leaseNamespace, metricsBindAddress, healthProbeBindAddress, logLevel },
+    settings,
+  };
+}
 
 function fails(argv: string[], env: Record<string, string> = {}): ConfigError {
   try {

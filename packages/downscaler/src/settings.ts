@@ -12,10 +12,7 @@ import {
   type FlagValues,
   type SharedConfig,
   flag,
-  parseFlags,
-  parseFlagsWithSources,
   parsers,
-  sharedFlags,
 } from '@kubeaws/runtime';
 import type { ScopeSettings, Setting } from './annotations';
 import {
@@ -32,9 +29,6 @@ import {
 } from './grammar';
 import { runtimeTzdataVersion } from './tz';
 import { PINNED_TZDATA_VERSION } from './zones';
-
-/** Name of the leader-election Lease and of every object of the component. */
-export const LEASE_NAME = 'kubeaws-downscaler';
 
 /** One line for `--help`. */
 export const DESCRIPTION =
@@ -529,40 +523,6 @@ export function configureDownscaler(
 }
 
 /**
- * Parses command line and environment as the component does (`downscaler.parse`: the shared flags with
- * Lease `kubeaws-downscaler`, {@link downscalerFlags}, then {@link configureDownscaler}), split into the
- * shared runtime config and {@link Settings}. Throws ConfigError before any API call.
- */
-export function parseDownscalerConfig(argv: string[], env: NodeJS.ProcessEnv) {
-  const { values, sources } = parseFlagsWithSources(
-    { ...sharedFlags({ leaseName: LEASE_NAME }), ...downscalerFlags() },
-    { argv, env, name: 'downscaler', description: DESCRIPTION },
-  );
-  const {
-    kubeconfig,
-    leaderElect,
-    leaseName,
-    leaseNamespace,
-    metricsBindAddress,
-    healthProbeBindAddress,
-    logLevel,
-    ...settings
-  } = configureDownscaler(values, env, { sources });
-  return {
-    shared: {
-      kubeconfig,
-      leaderElect,
-      leaseName,
-      leaseNamespace,
-      metricsBindAddress,
-      healthProbeBindAddress,
-      logLevel,
-    },
-    settings: settings satisfies Settings,
-  };
-}
-
-/**
  * The configuration as logged in the component's start line: regexes as their sources, scoped settings
  * as their origin (`flag --…` / `env …`), plus the runtime's and the allow-list's tz database versions.
  */
@@ -583,10 +543,4 @@ export function describeSettings(s: DownscalerConfig) {
     tzdata: runtimeTzdataVersion(),
     allowListTzdata: PINNED_TZDATA_VERSION,
   };
-}
-
-/** Settings with every default (no flags, no env), optionally overridden: for tests and embedding. */
-export function defaultSettings(overrides: Partial<Settings> = {}): Settings {
-  const raw = parseFlags(downscalerFlags(), { argv: [], env: {} });
-  return { ...buildSettings(raw, {}), ...overrides };
 }

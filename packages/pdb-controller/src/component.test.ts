@@ -1,12 +1,23 @@
 import { parseFlags } from '@kubeaws/runtime';
 import { pdbController } from './component';
-import { LEASE_NAME, pdbControllerFlags } from './flags';
+import { LEASE_NAME, settingFlags } from './flags';
 
 describe('the pdb-controller component (PDB-FLAGS)', () => {
-  test('parses exactly the flags pdbControllerFlags() declares, with the same defaults', () => {
+  test('parses the shared flags and exactly the setting flags, with their defaults', () => {
     const env = { POD_NAMESPACE: 'platform', MAX_UNAVAILABLE: '25%' };
     const argv = ['--min-replicas=3', '--enable-rollouts'];
-    expect(pdbController.parse(argv, env)).toEqual(parseFlags(pdbControllerFlags(), { argv, env }));
+    const { kubeconfig, leaderElect, leaseName, leaseNamespace, metricsBindAddress, healthProbeBindAddress, logLevel, ...own } =
+      pdbController.parse(argv, env);
+    expect(own).toEqual(parseFlags(settingFlags(), { argv, env }));
+    expect({ kubeconfig, leaderElect, leaseName, leaseNamespace, metricsBindAddress, healthProbeBindAddress, logLevel }).toEqual({
+      kubeconfig: '',
+      leaderElect: true,
+      leaseName: LEASE_NAME,
+      leaseNamespace: 'platform',
+      metricsBindAddress: ':8080',
+      healthProbeBindAddress: ':8081',
+      logLevel: 'info',
+    });
     expect(pdbController.parse([], {})).toMatchObject({ leaseName: LEASE_NAME, leaseNamespace: 'kube-system' });
   });
 

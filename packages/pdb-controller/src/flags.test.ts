@@ -1,9 +1,10 @@
 import { ConfigError, parseFlags } from '@kubeaws/runtime';
+import { pdbController } from './component';
 import { parseSettings } from './config';
-import { LEASE_NAME, pdbControllerFlags } from './flags';
+import { LEASE_NAME } from './flags';
 
 const parse = (argv: string[], env: NodeJS.ProcessEnv = {}) =>
-  parseFlags(pdbControllerFlags(), { argv, env, writeOut: () => {} });
+  parseFlags(pdbController.flagSpecs, { argv, env, writeOut: () => {} });
 
 function configError(argv: string[], env: NodeJS.ProcessEnv = {}): ConfigError {
   try {

@@ -2,7 +2,7 @@
  * Command-line flags of the pdb-controller: the settings of docs/pdb-controller.md#pdb-flags (from
  * {@link SETTING_SPECS}) as runtime {@link FlagSpec}s, plus the shared runtime flags.
  */
-import { type FlagSpec, sharedFlags } from '@kubeaws/runtime';
+import type { FlagSpec } from '@kubeaws/runtime';
 import { SETTING_LIST, type Settings } from './config';
 
 /** Default name of the leader-election Lease (`kubeaws-<component>`, as the manifests and RBAC use). */
@@ -34,12 +34,3 @@ export function settingFlags(): { [K in keyof Settings]: FlagSpec<Settings[K]> }
   return out as { [K in keyof Settings]: FlagSpec<Settings[K]> };
 }
 
-/**
- * Every flag of the pdb-controller: the shared runtime flags (with the Lease {@link LEASE_NAME}), then
- * the component's settings; the specs the `pdbController` component parses (its flags are
- * {@link settingFlags}, the framework adds the shared ones). The config registry of `infra/` is
- * checked against them.
- */
-export function pdbControllerFlags() {
-  return { ...sharedFlags({ leaseName: LEASE_NAME }), ...settingFlags() };
-}

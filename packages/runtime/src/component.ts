@@ -154,6 +154,12 @@ export interface Component<F extends FlagSpecs, C extends SharedConfig, H> exten
    */
   parse(argv: string[], env: NodeJS.ProcessEnv, opts?: ParseComponentOptions): C;
   /**
+   * Every flag the component accepts ({@link componentFlagSpecs}: the shared flags with the component's
+   * overrides, then its own), e.g. to check that the configuration items of a cluster name env vars the
+   * component reads.
+   */
+  readonly flagSpecs: SharedFlagSpecs & F;
+  /**
    * {@link parse}, also saying whether the Manager runs standalone: `clusterAccess: 'optional'` and no
    * cluster access configured.
    */
@@ -191,6 +197,7 @@ export function defineComponent<F extends FlagSpecs, H, C extends SharedConfig =
   };
   return {
     ...def,
+    flagSpecs: specs,
     parseWithAccess,
     parse: (argv, env, opts) => parseWithAccess(argv, env, opts).config,
   };
