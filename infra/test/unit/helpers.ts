@@ -25,8 +25,13 @@ export function fixture(name: string): ResolvedCluster {
   return r.cluster;
 }
 
-/** A minimal valid cluster file; `extra` lines are appended under `spec.configItems`, `pools` replace the pools. */
-export function minimal(opts: { environment?: string; items?: string; pools?: string } = {}): string {
+/**
+ * A minimal valid cluster file; `items` lines are appended under `spec.configItems`, `pools` replace the pools,
+ * `apiAllowedCidr` is written after `apiHostname` (line 12), `natCidrs` replaces the NAT /28 list.
+ */
+export function minimal(
+  opts: { environment?: string; items?: string; pools?: string; apiAllowedCidr?: string; natCidrs?: string } = {},
+): string {
   return `apiVersion: kubeaws.io/v1alpha1
 kind: Cluster
 metadata:
@@ -38,7 +43,7 @@ spec:
   hostedZone: example.org
   hostedZoneId: Z0123456789ABC
   apiHostname: kube-1.example.org
-  vpcId: vpc-0a1b2c3d
+${opts.apiAllowedCidr !== undefined ? `  apiAllowedCidr: ${opts.apiAllowedCidr}\n` : ''}  vpcId: vpc-0a1b2c3d
   internetGatewayId: igw-0a1b2c3d
   subnets:
     eu-central-1a: subnet-0a000001
@@ -58,7 +63,7 @@ ${
       maxSize: 3
 `
 }  configItems:
-    static_egress_nat_cidrs: [10.0.255.0/28]
+    static_egress_nat_cidrs: [${opts.natCidrs ?? '10.0.255.0/28'}]
 ${opts.items ?? ''}`;
 }
 
