@@ -351,6 +351,10 @@ export class KubeClient {
     if (ref.subresource) access.subresource = ref.subresource;
     if (ref.namespace) access.namespace = ref.namespace;
     if (ref.name !== undefined && verb !== 'list' && verb !== 'watch' && verb !== 'create') access.name = ref.name;
+    // A list/watch with a `metadata.name=<x>` field selector is authorized as that name (the apiserver's
+    // RequestInfo does the same), so RBAC `resourceNames` can grant it.
+    const byName = /^metadata\.name=([^,]+)$/.exec(String(o.query?.fieldSelector ?? ''))?.[1];
+    if (byName && (verb === 'list' || verb === 'watch')) access.name = byName;
     if (WRITE_VERBS.has(verb)) {
       if (this.guard && !this.guard()) {
         throw new NotLeaderError(`refusing ${verb} ${o.path}: this replica is not the leader`);

@@ -193,3 +193,11 @@ export {
   parseQuantity,
   tryParseQuantity,
 } from './units.js';
+// AWS SDK v3 client settings shared by components (region, retries, user agent; endpoints from the SDK).
+export {
+  type AwsClientOptions,
+  type AwsClientSettings,
+  type AwsClientConfig,
+  awsClientConfig,
+  awsErrorCode,
+} from './aws.js';
