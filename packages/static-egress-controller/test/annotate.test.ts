@@ -1,0 +1,93 @@
+/**
+ * `--annotate-configmaps`, the legacy last-sync metric name and Event deduplication per object, against the
+ * real kube-apiserver and moto (docs/static-egress-controller.md#seg-annotate, #seg-metrics, #seg-events).
+ */
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import { KubeClient, type RunningComponent } from '@kubeaws/runtime';
+import { type MotoServer, createTestNamespace, deleteNamespace, testKubeConfig, waitFor } from '@kubeaws/testenv';
+import type { EgressConfig, EgressParts } from '../src/index';
+import type { Ec2Proxy } from './proxy';
+import { createVpc, startAws, startController } from './support';
+
+jest.setTimeout(180_000);
+
+let moto: MotoServer;
+let proxy: Ec2Proxy;
+let ec2: EC2Client;
+const kc = testKubeConfig();
+const api = new KubeClient({ kubeConfig: kc, component: 'static-egress-test', fieldManager: 'static-egress-test' });
+const namespaces: string[] = [];
+const running: Array<RunningComponent<EgressConfig, EgressParts>> = [];
+
+beforeAll(async () => {
+  ({ moto, proxy, ec2 } = await startAws());
+});
+afterAll(async () => {
+  for (const rc of running) await rc.stop().catch(() => undefined);
+  await Promise.all(namespaces.map((n) => deleteNamespace(kc, n, { wait: false })));
+  ec2?.destroy();
+  await proxy?.stop();
+  await moto?.stop();
+});
+
+type Cm = { metadata: { uid?: string; annotations?: Record<string, string> }; data?: Record<string, string> };
+const cmPath = (n: string, name: string) => `/api/v1/namespaces/${n}/configmaps/${name}`;
+const create = (n: string, name: string, data: Record<string, string>) =>
+  api.create(`/api/v1/namespaces/${n}/configmaps`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: n, labels: { egress: 'static' } }, data });
+async function readyEvents(n: string, name: string) {
+  const list = await api.list<any>(`/apis/events.k8s.io/v1/namespaces/${n}/events`);
+  return list.items.filter((e: any) => e.regarding?.name === name && e.reason === 'EgressReady');
+}
+
+describe('annotations, legacy metric, Event deduplication (kube-apiserver + moto)', () => {
+  it('annotates input ConfigMaps with the egress IPs; exports the legacy name; one Event per object per hour', async () => {
+    const cluster = 'annot';
+    const vpc = await createVpc(ec2, cluster, '10.12.0.0/16');
+    const n = await createTestNamespace(kc, 'seg-n');
+    namespaces.push(n);
+    const rc = await startController(cluster, vpc.vpcId, n, { namespaces: [n], annotateConfigMaps: true });
+    running.push(rc);
+    await rc.synced();
+    await create(n, 'p', { a: '203.0.113.0/24' });
+    await create(n, 'bad', { x: '10.0.0.300/24' });
+    const ips = await waitFor(async () => {
+      try {
+        const st = await api.get<Cm>(cmPath(n, 'static-egress-status'));
+        return JSON.parse(st.data?.['status.json'] ?? '{}').cidrs?.['203.0.113.0/24']?.state === 'Applied' && st.data!['egress-ips']!;
+      } catch {
+        return false;
+      }
+    }, { timeoutMs: 60_000, description: 'applied' });
+    expect(ips.split(',')).toHaveLength(2);
+    const annotated = await waitFor(async () => (await api.get<Cm>(cmPath(n, 'p'))).metadata.annotations?.['kubeaws.io/egress-ips'], {
+      timeoutMs: 30_000, description: 'annotation',
+    });
+    expect(annotated).toBe(ips);
+    // a ConfigMap without a valid source is not annotated
+    expect((await api.get<Cm>(cmPath(n, 'bad'))).metadata.annotations?.['kubeaws.io/egress-ips']).toBeUndefined();
+
+    // legacy metric name, same value as the prefixed one
+    const text = await rc.metrics.registry.metrics();
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+    expect(value('kube_static_egress_controller_last_sync_timestamp_seconds')).toBeGreaterThan(0);
+    expect(value('kube_static_egress_controller_last_sync_timestamp_seconds')).toBe(value('kubeaws_static_egress_controller_last_sync_timestamp_seconds'));
+
+    // several resyncs (1.5 s) later still one EgressReady Event for the object, and no further annotation patch
+    const first = await waitFor(async () => (await readyEvents(n, 'p')).length === 1 && (await readyEvents(n, 'p')), { timeoutMs: 30_000, description: 'EgressReady' });
+    const oldUid = first[0].regarding.uid;
+    await new Promise((r) => setTimeout(r, 5_000));
+    const again = await readyEvents(n, 'p');
+    expect(again).toHaveLength(1);
+    expect(again[0].series?.count ?? 1).toBe(1);
+
+    // the same name re-created is another object: its own Event
+    await api.delete(cmPath(n, 'p'));
+    await create(n, 'p', { a: '203.0.113.0/24' });
+    const uid = (await api.get<Cm>(cmPath(n, 'p'))).metadata.uid;
+    await waitFor(async () => (await readyEvents(n, 'p')).some((e: any) => e.regarding.uid === uid), { timeoutMs: 30_000, description: 'EgressReady of the new object' });
+    expect(uid).not.toBe(oldUid);
+    await waitFor(async () => (await api.get<Cm>(cmPath(n, 'p'))).metadata.annotations?.['kubeaws.io/egress-ips'] === ips, {
+      timeoutMs: 30_000, description: 'annotation on the new object',
+    });
+  });
+});
