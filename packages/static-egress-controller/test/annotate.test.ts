@@ -75,7 +75,10 @@ describe('annotations, legacy metric, Event deduplication (kube-apiserver + moto
     // several resyncs (1.5 s) later still one EgressReady Event for the object, and no further annotation patch
     const first = await waitFor(async () => (await readyEvents(n, 'p')).length === 1 && (await readyEvents(n, 'p')), { timeoutMs: 30_000, description: 'EgressReady' });
     const oldUid = first[0].regarding.uid;
-    await new Promise((r) => setTimeout(r, 5_000));
+    const syncs = async () =>
+      Number(/^kubeaws_static_egress_controller_reconciles_total\{result="success"\} (\S+)$/m.exec(await rc.metrics.registry.metrics())?.[1] ?? 0);
+    const mark = await syncs();
+    await waitFor(async () => (await syncs()) >= mark + 3, { timeoutMs: 30_000, description: 'three more successful resyncs' });
     const again = await readyEvents(n, 'p');
     expect(again).toHaveLength(1);
     expect(again[0].series?.count ?? 1).toBe(1);
