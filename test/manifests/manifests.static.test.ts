@@ -5,6 +5,8 @@ import { componentDirs, loadComponent, ManifestObject } from './load';
 // Rules of docs/infra.md#infra-manifest-layout, #infra-workload-rules and #infra-components that hold for every
 // component folder.
 const dirs = componentDirs();
+const packageVersion = (component: string): string =>
+  (JSON.parse(fs.readFileSync(path.join(__dirname, '../../packages', component, 'package.json'), 'utf8')) as { version: string }).version;
 const CLUSTER_SCOPED = ['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'APIService', 'CustomResourceDefinition'];
 /**
  * Namespaces a component doc requires besides kube-system: the authnz-webhook keeps emergency-access
@@ -64,7 +66,8 @@ describe.each(dirs.map((d) => [path.basename(d), d]))('%s', (component, dir) => 
     expect(pod.volumes).toContainEqual({ name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } });
     expect(obj.spec.template.metadata.annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/path': '/metrics' });
     for (const c of pod.containers) {
-      expect(c.image).toBe(`kubeaws/${component}`);
+      // the name and tag tools/images/build.sh builds (docs/images.md); rendering replaces it with <registry>/<component>:<version>
+      expect(c.image).toBe(`kubeaws/${component}:${packageVersion(component)}`);
       expect(c.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
       expect(c.resources.requests.cpu).toBeDefined();
       expect(c.resources.limits.cpu).toBeUndefined();

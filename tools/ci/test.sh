@@ -2,6 +2,7 @@
 # The project's test command (`npm test`). On a fresh machine it installs and builds everything it needs:
 #   - the pinned control-plane binaries (Go modules → machine-level cache, see tools/kube-binaries),
 #   - the pinned Python tools (moto) in a machine-level venv (packages/testenv),
+#   - buildah and debootstrap (apt-get) for the container images, built and run per component (docs/images.md),
 # then runs lint, typecheck, unit tests and build for the affected projects (all of them when no base
 # commit can be resolved), then the integration suites one at a time against the real local cluster.
 # Last line: `N passed, M failed`, summed over every jest project. Exit non-zero on any failure or when
@@ -27,6 +28,9 @@ bash tools/kube-binaries/build.sh kubernetes etcd kwok kustomize || { echo "cont
 step "python tools (moto, cfn-lint) in a machine-level venv"
 bash tools/python/ensure-venv.sh >/dev/null || { echo "python tools install failed" >&2; status=1; }
 
+step "Debian's Prometheus for the metrics-adapter end-to-end tests (apt, first run only)"
+bash tools/prometheus/ensure-prometheus.sh >/dev/null || { echo "prometheus install failed" >&2; status=1; }
+
 # Resolve the base commit for nx affected (docs/infra.md#infra-ci).
 base="${NX_BASE:-}"
 if [ -z "$base" ] && git rev-parse -q --verify origin/main >/dev/null 2>&1; then
@@ -43,8 +47,11 @@ fi
 step "lint, typecheck, unit tests, build, bundles, Dockerfile checks"
 npx nx "${sel[@]}" -t lint typecheck test build bundle image-check --parallel=2 --nxBail=false --outputStyle=stream || status=1
 
-step "cfn-lint, bundle smoke and integration tests (one project at a time, each with its own local cluster)"
-npx nx "${sel[@]}" -t cfn-lint bundle-smoke integration-test --parallel=1 --nxBail=false --outputStyle=stream || status=1
+step "image tools (buildah, debootstrap; installed with apt-get when missing, docs/images.md)"
+bash tools/images/ensure-tools.sh || { echo "image tools install failed" >&2; status=1; }
+
+step "cfn-lint, bundle smoke, image builds and runs, integration tests (one project at a time, each with its own local cluster)"
+npx nx "${sel[@]}" -t cfn-lint bundle-smoke image-build image-run integration-test --parallel=1 --nxBail=false --outputStyle=stream || status=1
 
 # Sum the per-project results. A project whose jest run wrote no result (crashed before reporting)
 # counts as one failure.
@@ -55,7 +62,7 @@ const { execFileSync } = require('node:child_process');
 const [dir, ...sel] = process.argv.slice(2);
 let passed = 0, failed = 0;
 const expected = [];
-for (const [target, kind] of [['test', 'unit'], ['image-check', 'image-check'], ['cfn-lint', 'cfn-lint'], ['bundle-smoke', 'bundle-smoke'], ['integration-test', 'integration']]) {
+for (const [target, kind] of [['test', 'unit'], ['image-check', 'image-check'], ['cfn-lint', 'cfn-lint'], ['bundle-smoke', 'bundle-smoke'], ['image-run', 'image-run'], ['integration-test', 'integration']]) {
   const args = sel[0] === 'affected' ? ['show', 'projects', '--affected', sel[1], '--withTarget', target] : ['show', 'projects', '--withTarget', target];
   const out = execFileSync('npx', ['nx', ...args], { encoding: 'utf8' });
   for (const p of out.split('\n').map((s) => s.trim()).filter(Boolean)) expected.push(`${p}.${kind}`);

@@ -8,12 +8,15 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CustomObjectsApi, KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
-import { freePorts, TEST_ENV, waitFor } from '@kubeaws/testenv';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { freePorts, startMoto, TEST_ENV, waitFor } from '@kubeaws/testenv';
+import { AZS, createVpc } from '../../packages/static-egress-controller/test/support';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -32,8 +35,10 @@ async function get(url: string): Promise<{ status: number; body: string } | unde
 /** What a service needs beyond the shared flags: extra args, fixtures to stop, a check once it is ready. */
 interface Variant {
   args: string[];
+  /** Extra environment of the process (e.g. the AWS SDK's own endpoint settings). */
+  env?: Record<string, string>;
   cleanup?: () => Promise<void>;
-  check?: () => Promise<void>;
+  check?: (urls: { metricsUrl: string; probesUrl: string }) => Promise<void>;
 }
 
 /**
@@ -111,7 +116,76 @@ async function authnzVariant(workDir: string): Promise<Variant> {
   };
 }
 
-const VARIANTS: Record<string, (workDir: string) => Promise<Variant>> = { 'authnz-webhook': authnzVariant };
+/**
+ * metrics-adapter: the HTTPS metrics API on a free loopback port with its self-signed certificate; the probes on
+ * the secure port answer without credentials and the metrics API refuses a caller without any with a 401 Status.
+ */
+async function metricsAdapterVariant(): Promise<Variant> {
+  const [secure] = await freePorts(1);
+  const getInsecure = (p: string) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = https.request({ host: '127.0.0.1', port: secure, path: p, rejectUnauthorized: false, agent: false }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString('utf8')));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  return {
+    args: [`--secure-port=${secure}`, '--bind-address=127.0.0.1', '--shutdown-grace-period=5s'],
+    check: async () => {
+      expect((await getInsecure('/healthz')).status).toBe(200);
+      const r = await getInsecure('/apis/external.metrics.k8s.io/v1beta1');
+      expect({ status: r.status, reason: (JSON.parse(r.body) as { reason?: string }).reason }).toEqual({ status: 401, reason: 'Unauthorized' });
+    },
+  };
+}
+
+const VARIANTS: Record<string, (workDir: string) => Promise<Variant>> = {
+  'authnz-webhook': authnzVariant,
+  'metrics-adapter': metricsAdapterVariant,
+  // The two required flags; no SQS queue and no ASG sync, so the smoke run makes no AWS call.
+  // A moto server (testenv) with a VPC fixture; the SDK's own AWS_ENDPOINT_URL points at it. Ready once the first
+  // discovery is done; no input ConfigMaps, so nothing is created.
+  'static-egress-controller': async () => {
+    const moto = await startMoto();
+    const ec2 = new EC2Client({ endpoint: moto.endpoint, region: 'eu-central-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+    const vpc = await createVpc(ec2, 'smoke');
+    ec2.destroy();
+    return {
+      args: ['--cluster-id=smoke', `--availability-zones=${AZS.join(',')}`, `--vpc-id=${vpc.vpcId}`],
+      env: { AWS_ENDPOINT_URL: moto.endpoint, AWS_REGION: 'eu-central-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x' },
+      cleanup: () => moto.stop(),
+      // One successful reconcile against moto: discovery done through the SDK's endpoint setting, nothing created.
+      check: async ({ metricsUrl }) => {
+        const body = await waitFor(
+          async () => {
+            const b = (await get(`${metricsUrl}/metrics`))?.body ?? '';
+            return /^kubeaws_static_egress_controller_reconciles_total\{result="success"\} [1-9]/m.test(b) ? b : undefined;
+          },
+          { timeoutMs: 30_000, description: 'reconciles_total{result="success"} > 0' },
+        );
+        expect(body).toMatch(/aws_requests_total\{operation="DescribeVpcs",outcome="success"\} [1-9]/);
+        expect(body).not.toMatch(/aws_requests_total\{operation="(AllocateAddress|CreateNatGateway)"/);
+      },
+    };
+  },
+  'node-lifecycle-controller': async () => ({
+    args: ['--cluster-name=smoke', '--aws-region=us-east-1', '--rolling-update=false'],
+    // Every kwok node reconciled from the caches: counted as `ready`, nothing written.
+    check: async ({ metricsUrl }) => {
+      const r = await waitFor(
+        async () => {
+          const body = (await get(`${metricsUrl}/metrics`))?.body ?? '';
+          return /^kubeaws_node_lifecycle_controller_nodes\{state="ready"\} [1-9]/m.test(body) ? body : undefined;
+        },
+        { timeoutMs: 30_000, description: 'nodes{state="ready"} > 0' },
+      );
+      expect(r).not.toMatch(/kubeaws_node_lifecycle_controller_api_requests_total\{verb="patch"/);
+    },
+  }),
+};
 
 describe(`${SERVICE} bundle`, () => {
   let dir: string;
@@ -150,6 +224,7 @@ describe(`${SERVICE} bundle`, () => {
           NODE_ENV: 'production',
           POD_NAME: `smoke-${SERVICE}`,
           POD_NAMESPACE: 'kube-system',
+          ...variant.env,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
@@ -201,7 +276,7 @@ describe(`${SERVICE} bundle`, () => {
 
   if (VARIANTS[SERVICE]) {
     it('does its service-specific work', async () => {
-      await variant.check!();
+      await variant.check!({ metricsUrl, probesUrl });
     });
   }
 

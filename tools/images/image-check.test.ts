@@ -16,8 +16,8 @@ const keyword = (i: Instruction): string => i.getKeyword().toUpperCase();
 const args = (i: Instruction): string[] => i.getArguments().map((a) => a.getValue());
 const json = (i: Instruction): unknown => JSON.parse(i.getArgumentsContent() ?? 'null');
 
-/** Container ports and runAsUser of the service's workload in manifests/<service>. */
-function workload(): { ports: number[]; runAsUser: number | undefined } {
+/** Container ports, runAsUser and image of the service's workload in manifests/<service>. */
+function workload(): { ports: number[]; runAsUser: number | undefined; image: string } {
   const dir = path.join(ROOT, 'manifests', SERVICE);
   for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.yaml'))) {
     for (const doc of parseAllDocuments(fs.readFileSync(path.join(dir, file), 'utf8'))) {
@@ -30,6 +30,7 @@ function workload(): { ports: number[]; runAsUser: number | undefined } {
           .map((p: { containerPort: number }) => p.containerPort)
           .sort((a: number, b: number) => a - b),
         runAsUser: ctr.securityContext?.runAsUser ?? pod.securityContext?.runAsUser,
+        image: ctr.image,
       };
     }
   }
@@ -41,21 +42,27 @@ describe(`Dockerfile.base`, () => {
   const ins = d.getInstructions();
   const find = (k: string) => ins.filter((i) => keyword(i) === k);
 
-  it('builds FROM the official Node image, Active LTS major by default, Debian slim, never latest', () => {
-    const nodeArg = d.getInitialARGs().find((a) => a.getProperty()?.getName() === 'NODE_VERSION');
+  it('builds FROM ${BASE_IMAGE}, by default the official Node image, Active LTS major, Debian slim, never latest', () => {
+    // BASE_IMAGE is overridden only where the registry cannot be reached: tools/images/build.sh (docs/adr/0004-image-base.md)
+    const initial = (name: string) =>
+      d
+        .getInitialARGs()
+        .find((a) => a.getProperty()?.getName() === name)
+        ?.getProperty();
     const pinned = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).devDependencies.node as string;
-    expect(nodeArg?.getProperty()?.getValue()).toBe(pinned.split('.')[0]);
+    expect(initial('NODE_VERSION')?.getValue()).toBe(pinned.split('.')[0]);
+    expect(initial('BASE_IMAGE')?.getValue()).toMatch(/^node:\$\{NODE_VERSION\}-(bookworm|trixie)-slim$/);
     const froms = d.getFROMs();
     expect(froms).toHaveLength(1);
-    expect(froms[0].getImageName()).toBe('node');
-    expect(froms[0].getImageTag()).toMatch(/^\$\{NODE_VERSION\}-(bookworm|trixie)-slim$/);
+    expect(args(froms[0])).toEqual(['${BASE_IMAGE}']);
   });
 
-  it('installs tini and ca-certificates and removes npm, npx, corepack and yarn', () => {
+  it('installs tini, ca-certificates and libatomic1 and removes npm, npx, corepack and yarn', () => {
     const run = find('RUN')
       .map((i) => i.getArgumentsContent() ?? '')
       .join('\n');
-    expect(run).toMatch(/apt-get install -y --no-install-recommends tini ca-certificates/);
+    // libatomic1: the node binary links it (the image run fails without it on a base that lacks it)
+    expect(run).toMatch(/apt-get install -y --no-install-recommends tini ca-certificates libatomic1/);
     for (const p of [
       '/usr/local/lib/node_modules/npm',
       '/usr/local/bin/npm',
@@ -124,6 +131,23 @@ describe(`packages/${SERVICE}/Dockerfile`, () => {
         .flatMap(args)
         .filter((e) => /(SECRET|TOKEN|PASSWORD|PRIVATE|CREDENTIAL|_KEY)\b/i.test(e.split('=')[0])),
     ).toEqual([]);
+  });
+
+  it('declares no secret-looking build ARG (build args are recorded in the image history)', () => {
+    const secret = /(SECRET|TOKEN|PASSWORD|PASSWD|PRIVATE|CREDENTIAL|_KEY)\b/i;
+    for (const f of [d, parse('Dockerfile.base')])
+      expect(
+        f
+          .getInstructions()
+          .filter((i) => keyword(i) === 'ARG')
+          .map((i) => args(i)[0].split('=')[0])
+          .filter((n) => secret.test(n)),
+      ).toEqual([]);
+  });
+
+  it('is referenced by its manifests as kubeaws/<service>:<package version>, the tag tools/images/build.sh builds', () => {
+    const version = JSON.parse(fs.readFileSync(path.join(ROOT, 'packages', SERVICE, 'package.json'), 'utf8')).version;
+    expect(workload().image).toBe(`kubeaws/${SERVICE}:${version}`);
   });
 
   it('exposes exactly the container ports of its manifests', () => {
