@@ -18,8 +18,12 @@ import {
   priorityExpanderConfigMap,
   renderManifests,
 } from '@kubeaws/kubeaws';
+// eslint-disable-next-line @nx/enforce-module-boundaries -- the registry is checked against the config schema the node-lifecycle-controller exports (docs/infra.md#infra-config-consumers)
+import { nodeLifecycleController } from '@kubeaws/node-lifecycle-controller';
 // eslint-disable-next-line @nx/enforce-module-boundaries -- the registry is checked against the config schema the pdb-controller exports (docs/infra.md#infra-config-consumers)
 import { pdbController } from '@kubeaws/pdb-controller';
+// eslint-disable-next-line @nx/enforce-module-boundaries -- the registry is checked against the config schema the static-egress-controller exports (docs/infra.md#infra-config-consumers)
+import { staticEgressController } from '@kubeaws/static-egress-controller';
 import { parse } from 'yaml';
 import { fixture, ROOT } from './helpers';
 
@@ -34,6 +38,17 @@ const COMPONENTS: Record<string, { flags: () => FlagSpecs; parse: (env: NodeJS.P
   downscaler: {
     flags: () => downscaler.flagSpecs as unknown as FlagSpecs,
     parse: (env) => downscaler.parse([], env),
+  },
+  // The cluster facts (ID, AZs) are not config items: the rendered config adds them (componentConfig); given here.
+  'static-egress-controller': {
+    flags: () => staticEgressController.flagSpecs as unknown as FlagSpecs,
+    parse: (env) =>
+      staticEgressController.parse([], { STATIC_EGRESS_CLUSTER_ID: 'c1', STATIC_EGRESS_AVAILABILITY_ZONES: 'eu-central-1a', ...env }),
+  },
+  // CLUSTER_NAME and AWS_REGION are cluster facts the rendered config adds (componentConfig); given here.
+  'node-lifecycle-controller': {
+    flags: () => nodeLifecycleController.flagSpecs as unknown as FlagSpecs,
+    parse: (env) => nodeLifecycleController.parse([], { CLUSTER_NAME: 'c1', AWS_REGION: 'eu-central-1', ...env }, { exists: () => false }),
   },
 };
 

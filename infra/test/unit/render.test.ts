@@ -25,6 +25,8 @@ import {
   serialize,
   USERDATA_LIMIT_BYTES,
 } from '@kubeaws/kubeaws';
+// eslint-disable-next-line @nx/enforce-module-boundaries -- the rendered role is checked against the AWS actions the node-lifecycle-controller calls
+import { IAM_ACTIONS as NLC_IAM_ACTIONS } from '@kubeaws/node-lifecycle-controller';
 import { FIXTURES, fixture, load, minimal, ROOT } from './helpers';
 
 const stacksOf = (name: string): RenderedStack[] => renderStacks(fixture(name));
@@ -264,32 +266,14 @@ describe('stacks', () => {
     const nlc = componentStatements('node-lifecycle-controller', 'kube-1')
       .flatMap((s) => ([] as string[]).concat(s.Action))
       .sort();
-    expect(nlc).toEqual(
-      [
-        'autoscaling:CompleteLifecycleAction',
-        'autoscaling:DescribeAutoScalingGroups',
-        'autoscaling:DescribeAutoScalingInstances',
-        'autoscaling:DescribeLifecycleHooks',
-        'autoscaling:RecordLifecycleActionHeartbeat',
-        'autoscaling:SetDesiredCapacity',
-        'autoscaling:TerminateInstanceInAutoScalingGroup',
-        'autoscaling:UpdateAutoScalingGroup',
-        'ec2:DescribeInstanceStatus',
-        'ec2:DescribeInstances',
-        'ec2:TerminateInstances',
-        'elasticloadbalancing:DescribeTargetHealth',
-        'sqs:ChangeMessageVisibility',
-        'sqs:DeleteMessage',
-        'sqs:GetQueueAttributes',
-        'sqs:ReceiveMessage',
-      ].sort(),
-    );
+    // Every AWS action the node-lifecycle-controller calls, and nothing else (docs/node-lifecycle-controller.md#nlc-permissions).
+    expect(nlc).toEqual([...NLC_IAM_ACTIONS].sort());
     const egressCreate = componentStatements('static-egress-controller', 'kube-1').find(
       (s) => s.Sid === 'TagOnCreate',
     )!;
     expect(egressCreate.Condition).toEqual({
       StringEquals: {
-        'ec2:CreateAction': ['AllocateAddress', 'CreateNatGateway'],
+        'ec2:CreateAction': ['AllocateAddress', 'CreateNatGateway', 'CreateManagedPrefixList'],
         'aws:RequestTag/kubernetes.io/cluster/kube-1': 'owned',
       },
     });

@@ -54,6 +54,56 @@ export const COMPONENTS: ComponentSpec[] = [
       'invalid config': 'kubeaws_downscaler_invalid_config_total',
     },
   },
+  {
+    // Needs EC2: `kubeaws up` starts moto with a demo VPC (up-egress.ts) and adds the cluster ID, AZ and VPC flags.
+    name: 'static-egress-controller',
+    main: 'dist/packages/static-egress-controller/lib/main.js',
+    manifests: 'manifests/static-egress-controller',
+    examples: 'examples/static-egress-controller',
+    serviceAccount: { namespace: 'kube-system', name: 'kubeaws-static-egress-controller' },
+    args: ['--debounce=1s', '--poll-interval=2s', '--resync-interval=30s', '--status-configmap=kube-system/static-egress-status'],
+    counters: {
+      leader: 'kubeaws_static_egress_controller_leader_election_is_leader',
+      applied: 'kubeaws_static_egress_controller_cidrs{state="Applied"}',
+      pending: 'kubeaws_static_egress_controller_cidrs{state="Pending"}',
+      'route changes': 'kubeaws_static_egress_controller_route_changes_total',
+      'invalid values': 'kubeaws_static_egress_controller_invalid_values_total',
+    },
+  },
+  {
+    // Needs AWS: `kubeaws up` starts moto and two demo nodes backed by moto instances (up-nlc.ts) and adds the
+    // queue, region and demo-scale SLA flags.
+    name: 'node-lifecycle-controller',
+    main: 'dist/packages/node-lifecycle-controller/lib/main.js',
+    manifests: 'manifests/node-lifecycle-controller',
+    examples: 'examples/node-lifecycle-controller',
+    serviceAccount: { namespace: 'kube-system', name: 'kubeaws-node-lifecycle-controller' },
+    args: [],
+    counters: {
+      leader: 'kubeaws_node_lifecycle_controller_leader_election_is_leader',
+      draining: 'kubeaws_node_lifecycle_controller_nodes{state="draining"}',
+      evictions: 'kubeaws_node_lifecycle_controller_evictions_total{result="accepted"}',
+      'PDB-blocked': 'kubeaws_node_lifecycle_controller_evictions_total{result="pdb_blocked"}',
+      forced: 'kubeaws_node_lifecycle_controller_forced_terminations_total',
+      'SQS messages': 'kubeaws_node_lifecycle_controller_sqs_messages_total',
+    },
+  },
+  {
+    // Needs SQS and the aggregation layer: `kubeaws up` starts moto with a demo queue, gives the adapter a serving
+    // certificate and registers its APIServices through an ExternalName Service (up-ma.ts).
+    name: 'metrics-adapter',
+    main: 'dist/packages/metrics-adapter/lib/main.js',
+    manifests: 'manifests/metrics-adapter',
+    examples: 'examples/metrics-adapter',
+    serviceAccount: { namespace: 'kube-system', name: 'kubeaws-metrics-adapter' },
+    args: ['--leader-elect=false'],
+    counters: {
+      HPAs: 'kubeaws_metrics_adapter_hpas',
+      sources: 'kubeaws_metrics_adapter_collectors',
+      polls: 'kubeaws_metrics_adapter_collections_total',
+      'config errors': 'kubeaws_metrics_adapter_config_errors',
+    },
+  },
 ];
 
 /** The repository root: the nearest ancestor of `from` holding `nx.json`. */

@@ -7,6 +7,9 @@ import { CoreV1Api, EventsV1Api, KubeConfig } from '@kubernetes/client-node';
 import { Cluster, ensureBinaries, serviceAccountKubeConfig, startCluster } from '@kubeaws/testenv';
 import { applyObjects, readObjects } from './apply';
 import { COMPONENTS, ComponentSpec, repoRoot } from './components';
+import { type StaticEgressDemo, prepareStaticEgress } from './up-egress';
+import { type NodeLifecycleDemo, prepareNodeLifecycle } from './up-nlc';
+import { METRICS_ADAPTER_CLUSTER, type MetricsAdapterDemo, prepareMetricsAdapter } from './up-ma';
 import { sumSamples } from './prometheus';
 
 /** Options of `kubeaws up`. */
@@ -61,8 +64,14 @@ export async function up(opts: UpOptions): Promise<number> {
 
   let cluster: Cluster | undefined;
   const running: RunningComponent[] = [];
+  let nlcDemo: NodeLifecycleDemo | undefined;
+  let egressDemo: StaticEgressDemo | undefined;
+  let maDemo: MetricsAdapterDemo | undefined;
   const stopAll = async (): Promise<void> => {
     await Promise.all(running.map((r) => stopChild(r.child)));
+    await nlcDemo?.stop();
+    await egressDemo?.stop();
+    await maDemo?.stop();
     if (cluster) {
       say('stopping the local cluster');
       await cluster.stop();
@@ -77,7 +86,9 @@ export async function up(opts: UpOptions): Promise<number> {
       const binaries = await ensureBinaries({ onProgress: (l: string) => say(`  ${l}`) });
       say(`starting a local cluster with ${opts.nodes} fake nodes`);
       const t0 = Date.now();
-      cluster = await startCluster({ nodes: opts.nodes, binaries, onProgress: (l: string) => say(`  ${l}`) });
+      // The metrics-adapter needs the aggregator to resolve its ExternalName Service and a short HPA sync (up-ma.ts).
+      const maCluster = selected.some((c) => c.name === 'metrics-adapter') ? METRICS_ADAPTER_CLUSTER : {};
+      cluster = await startCluster({ nodes: opts.nodes, binaries, onProgress: (l: string) => say(`  ${l}`), ...maCluster });
       kubeconfigPath = cluster.kubeconfigPath;
       say(`cluster ready in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${cluster.server}`);
       say(`  export KUBECONFIG=${kubeconfigPath}`);
@@ -97,7 +108,35 @@ export async function up(opts: UpOptions): Promise<number> {
         componentKubeconfig = path.join(workDir, `${spec.name}.kubeconfig`);
         fs.writeFileSync(componentKubeconfig, saKc.exportConfig(), { mode: 0o600 });
       }
-      running.push(await startComponent(root, workDir, spec, componentKubeconfig as string));
+      let extra: { env: Record<string, string>; args: string[] } = { env: {}, args: [] };
+      if (spec.name === 'node-lifecycle-controller') {
+        // Local AWS (moto) and demo nodes only on a local cluster; against a real one the controller needs its own flags.
+        if (!cluster) {
+          say(`skipping ${spec.name}: it needs --cluster-name, --aws-region and a queue on an existing cluster`);
+          continue;
+        }
+        nlcDemo = await prepareNodeLifecycle(adminKc, say);
+        extra = nlcDemo;
+      }
+      if (spec.name === 'static-egress-controller') {
+        // Local EC2 (moto) with a demo VPC only on a local cluster; against a real one it needs its own flags and AWS.
+        if (!cluster) {
+          say(`skipping ${spec.name}: it needs --cluster-id, --availability-zones and AWS access on an existing cluster`);
+          continue;
+        }
+        egressDemo = await prepareStaticEgress(say);
+        extra = egressDemo;
+      }
+      if (spec.name === 'metrics-adapter') {
+        // Local SQS (moto) and loopback APIServices only on a local cluster; a real one uses manifests/metrics-adapter.
+        if (!cluster) {
+          say(`skipping ${spec.name}: on an existing cluster install manifests/metrics-adapter instead`);
+          continue;
+        }
+        maDemo = await prepareMetricsAdapter(adminKc, workDir, say);
+        extra = maDemo;
+      }
+      running.push(await startComponent(root, workDir, spec, componentKubeconfig as string, extra));
       say(`started ${spec.name} (logs: ${running[running.length - 1].logPath})`);
     }
 
@@ -106,9 +145,12 @@ export async function up(opts: UpOptions): Promise<number> {
         const applied = await applyObjects(adminKc, readObjects(path.join(root, spec.examples)));
         say(`applied ${applied.length} demo objects from ${spec.examples}`);
       }
+      await nlcDemo?.start();
     }
+    // The APIServices and the queue cycle, with or without the demo workloads.
+    await maDemo?.start();
 
-    return await statusLoop(opts, adminKc, running, cluster);
+    return await statusLoop(opts, adminKc, running, cluster, nlcDemo, egressDemo, maDemo);
   } finally {
     await stopAll();
     fs.rmSync(workDir, { recursive: true, force: true });
@@ -126,7 +168,13 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function startComponent(root: string, workDir: string, spec: ComponentSpec, kubeconfig: string): Promise<RunningComponent> {
+async function startComponent(
+  root: string,
+  workDir: string,
+  spec: ComponentSpec,
+  kubeconfig: string,
+  extra: { env: Record<string, string>; args: string[] } = { env: {}, args: [] },
+): Promise<RunningComponent> {
   const metricsPort = await freePort();
   const probePort = await freePort();
   const logPath = path.join(workDir, `${spec.name}.log`);
@@ -140,8 +188,9 @@ async function startComponent(root: string, workDir: string, spec: ComponentSpec
       `--health-probe-bind-address=127.0.0.1:${probePort}`,
       '--lease-namespace=kube-system',
       ...spec.args,
+      ...extra.args,
     ],
-    { stdio: ['ignore', log, log], env: { ...process.env, POD_NAME: `${spec.name}-local`, POD_NAMESPACE: 'kube-system' } },
+    { stdio: ['ignore', log, log], env: { ...process.env, ...extra.env, POD_NAME: `${spec.name}-local`, POD_NAMESPACE: 'kube-system' } },
   );
   const r: RunningComponent = {
     spec,
@@ -194,7 +243,15 @@ async function recentEvents(events: EventsV1Api, controllers: string[]): Promise
   }
 }
 
-async function statusLoop(opts: UpOptions, kc: KubeConfig, running: RunningComponent[], cluster?: Cluster): Promise<number> {
+async function statusLoop(
+  opts: UpOptions,
+  kc: KubeConfig,
+  running: RunningComponent[],
+  cluster?: Cluster,
+  nlcDemo?: NodeLifecycleDemo,
+  egressDemo?: StaticEgressDemo,
+  maDemo?: MetricsAdapterDemo,
+): Promise<number> {
   const tty = Boolean(opts.out.isTTY);
   let stop = false;
   const onSignal = (): void => {
@@ -227,6 +284,9 @@ async function statusLoop(opts: UpOptions, kc: KubeConfig, running: RunningCompo
         : 'metrics unavailable';
       lines.push(`  ${r.spec.name.padEnd(26)} ${state}; ${counters}`);
     }
+    if (nlcDemo) lines.push(...(await nlcDemo.status().catch(() => ['  node lifecycle: status unavailable'])));
+    if (egressDemo) lines.push(...(await egressDemo.status().catch(() => ['  egress: status unavailable'])));
+    if (maDemo) lines.push(...(await maDemo.status().catch(() => ['  metrics demo: status unavailable'])));
     const events = await recentEvents(
       eventsApi,
       running.map((r) => `kubeaws.io/${r.spec.name}`),

@@ -45,14 +45,8 @@ export function componentStatements(component: IrsaComponent, cluster: string): 
         {
           Sid: 'Describe',
           Effect: 'Allow',
-          Action: [
-            'ec2:DescribeInstances',
-            'ec2:DescribeInstanceStatus',
-            'autoscaling:DescribeAutoScalingGroups',
-            'autoscaling:DescribeAutoScalingInstances',
-            'autoscaling:DescribeLifecycleHooks',
-            'elasticloadbalancing:DescribeTargetHealth',
-          ],
+          // Exactly the calls of packages/node-lifecycle-controller/src/aws.ts (IAM_ACTIONS; checked by infra tests).
+          Action: ['ec2:DescribeInstances', 'autoscaling:DescribeAutoScalingGroups', 'autoscaling:DescribeLifecycleHooks'],
           Resource: '*',
         },
         {
@@ -69,8 +63,8 @@ export function componentStatements(component: IrsaComponent, cluster: string): 
             'autoscaling:CompleteLifecycleAction',
             'autoscaling:RecordLifecycleActionHeartbeat',
             'autoscaling:TerminateInstanceInAutoScalingGroup',
+            // Prepared replacement capacity (--node-replacement-prepare).
             'autoscaling:SetDesiredCapacity',
-            'autoscaling:UpdateAutoScalingGroup',
           ],
           Resource: sub(ASG_ARN),
           Condition: ownedResource('autoscaling'),
@@ -102,6 +96,8 @@ export function componentStatements(component: IrsaComponent, cluster: string): 
         },
       ];
     case 'static-egress-controller':
+      // Exactly the EC2 calls of packages/static-egress-controller/src/ec2.ts (EGRESS_IAM_ACTIONS; checked by infra
+      // tests), scoped as docs/static-egress-controller.md#seg-iam describes.
       return [
         {
           Sid: 'Describe',
@@ -112,34 +108,75 @@ export function componentStatements(component: IrsaComponent, cluster: string): 
             'ec2:DescribeRouteTables',
             'ec2:DescribeAddresses',
             'ec2:DescribeNatGateways',
-            'ec2:DescribeInternetGateways',
+            'ec2:DescribeManagedPrefixLists',
+            'ec2:GetManagedPrefixListEntries',
           ],
           Resource: '*',
         },
         {
-          Sid: 'CreateTaggedAddressesAndGateways',
+          Sid: 'AllocateTaggedAddresses',
           Effect: 'Allow',
-          Action: ['ec2:AllocateAddress', 'ec2:CreateNatGateway'],
-          Resource: [EC2_ARN('elastic-ip'), EC2_ARN('natgateway')],
+          Action: 'ec2:AllocateAddress',
+          Resource: EC2_ARN('elastic-ip'),
           Condition: { StringEquals: { [`aws:RequestTag/${owner}`]: 'owned' } },
         },
         {
-          Sid: 'NatGatewaysInOwnedSubnetsWithOwnedAddresses',
+          Sid: 'CreateTaggedNatGateways',
           Effect: 'Allow',
           Action: 'ec2:CreateNatGateway',
-          Resource: [EC2_ARN('subnet'), EC2_ARN('elastic-ip')],
+          Resource: EC2_ARN('natgateway'),
+          Condition: { StringEquals: { [`aws:RequestTag/${owner}`]: 'owned' } },
+        },
+        {
+          Sid: 'CreateTaggedPrefixList',
+          Effect: 'Allow',
+          Action: 'ec2:CreateManagedPrefixList',
+          Resource: EC2_ARN('prefix-list'),
+          Condition: { StringEquals: { [`aws:RequestTag/${owner}`]: 'owned' } },
+        },
+        {
+          Sid: 'ChangeOwnedPrefixList',
+          Effect: 'Allow',
+          Action: ['ec2:ModifyManagedPrefixList', 'ec2:DeleteManagedPrefixList'],
+          Resource: EC2_ARN('prefix-list'),
           Condition: ownedResource('ec2'),
+        },
+        {
+          // CreateNatGateway is also authorized against the Elastic IP it uses: only addresses this cluster owns
+          // (a foreign or untagged EIP is refused even with the right request tags).
+          Sid: 'NatGatewaysOnOwnedAddresses',
+          Effect: 'Allow',
+          Action: 'ec2:CreateNatGateway',
+          Resource: EC2_ARN('elastic-ip'),
+          Condition: ownedResource('ec2'),
+        },
+        {
+          Sid: 'NatGatewaysInClusterNatSubnets',
+          Effect: 'Allow',
+          Action: 'ec2:CreateNatGateway',
+          Resource: EC2_ARN('subnet'),
+          Condition: { StringEquals: { [`ec2:ResourceTag/${owner}`]: ['owned', 'shared'], 'ec2:ResourceTag/kubeaws.io/role': 'egress-nat' } },
         },
         {
           Sid: 'TagOnCreate',
           Effect: 'Allow',
           Action: 'ec2:CreateTags',
-          Resource: [EC2_ARN('elastic-ip'), EC2_ARN('natgateway')],
+          Resource: [EC2_ARN('elastic-ip'), EC2_ARN('natgateway'), EC2_ARN('prefix-list')],
           Condition: {
             StringEquals: {
-              'ec2:CreateAction': ['AllocateAddress', 'CreateNatGateway'],
+              'ec2:CreateAction': ['AllocateAddress', 'CreateNatGateway', 'CreateManagedPrefixList'],
               [`aws:RequestTag/${owner}`]: 'owned',
             },
+          },
+        },
+        {
+          Sid: 'IdleTagOnOwnedNatGateways',
+          Effect: 'Allow',
+          Action: ['ec2:CreateTags', 'ec2:DeleteTags'],
+          Resource: EC2_ARN('natgateway'),
+          Condition: {
+            StringEquals: { [`ec2:ResourceTag/${owner}`]: 'owned' },
+            'ForAllValues:StringEquals': { 'aws:TagKeys': ['kubeaws.io/idle-since'] },
           },
         },
         {
@@ -154,7 +191,7 @@ export function componentStatements(component: IrsaComponent, cluster: string): 
           Effect: 'Allow',
           Action: ['ec2:CreateRoute', 'ec2:ReplaceRoute', 'ec2:DeleteRoute'],
           Resource: EC2_ARN('route-table'),
-          Condition: { StringEquals: { [`ec2:ResourceTag/${owner}`]: ['owned', 'shared'] } },
+          Condition: { StringEquals: { [`ec2:ResourceTag/${owner}`]: ['owned', 'shared'], 'ec2:ResourceTag/Type': 'dmz' } },
         },
       ];
   }
