@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { KubeClient } from '@kubeaws/runtime';
 import { parseAllDocuments } from 'yaml';
 
 /** Repository root (two levels above this folder). */
@@ -40,4 +41,30 @@ export function loadFile(file: string): any[] {
   return parseAllDocuments(fs.readFileSync(file, 'utf8'))
     .map((d) => d.toJS())
     .filter(Boolean);
+}
+
+/** REST path of an object from its apiVersion/kind (only the kinds our manifests ship). */
+export function objectPath(obj: any): string {
+  const plural: Record<string, string> = {
+    ServiceAccount: 'serviceaccounts', ClusterRole: 'clusterroles', ClusterRoleBinding: 'clusterrolebindings', Role: 'roles',
+    RoleBinding: 'rolebindings', Deployment: 'deployments', DaemonSet: 'daemonsets', PodDisruptionBudget: 'poddisruptionbudgets',
+    Service: 'services', ConfigMap: 'configmaps', APIService: 'apiservices', CustomResourceDefinition: 'customresourcedefinitions',
+    Namespace: 'namespaces',
+  };
+  const resource = plural[obj.kind];
+  if (!resource) throw new Error(`no REST mapping for kind ${obj.kind}: extend objectPath`);
+  const base = obj.apiVersion.includes('/') ? `/apis/${obj.apiVersion}` : `/api/${obj.apiVersion}`;
+  const ns = obj.metadata.namespace ? `/namespaces/${obj.metadata.namespace}` : '';
+  return `${base}${ns}/${resource}/${obj.metadata.name}`;
+}
+
+/** Server-side apply of a manifest object (strict field validation), for real or as a dry-run. */
+export async function apply(client: KubeClient, obj: any, dryRun = false): Promise<void> {
+  await client.request({
+    method: 'PATCH',
+    path: objectPath(obj),
+    query: { fieldManager: 'kubeaws', force: true, fieldValidation: 'Strict', dryRun: dryRun ? 'All' : undefined },
+    contentType: 'application/apply-patch+yaml',
+    body: obj,
+  });
 }

@@ -2,10 +2,11 @@ import * as path from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { type AccessRecord, KubeClient, type RunningComponent, createLogger, startComponent } from '@kubeaws/runtime';
 import { type EgressConfig, type EgressParts, staticEgressController } from '@kubeaws/static-egress-controller';
-import { type MotoServer, createTestNamespace, serviceAccountKubeConfig, startMoto, testKubeConfig, waitFor } from '@kubeaws/testenv';
+import { type MotoServer, createTestNamespace, startMoto, testKubeConfig, waitFor } from '@kubeaws/testenv';
 import { AZS, createVpc } from '../../packages/static-egress-controller/test/support';
 import { EC2Client } from '@aws-sdk/client-ec2';
-import { ROOT, loadFile } from './load';
+import { ROOT } from './load';
+import { applyRbac, itChecksRbac, leaseRenewed, waitForAccesses } from './rbac';
 
 // docs/infra.md#infra-manifest-checks for the static-egress-controller: it runs under its own ServiceAccount with
 // exactly the shipped RBAC (against a moto-backed VPC): no 403, every access allowed by a SelfSubjectAccessReview
@@ -18,19 +19,6 @@ let handle: RunningComponent<EgressConfig, EgressParts> | undefined;
 let saKc: KubeConfig;
 let accesses: AccessRecord[] = [];
 
-async function apply(obj: any): Promise<void> {
-  const plural: Record<string, string> = { ServiceAccount: 'serviceaccounts', ClusterRole: 'clusterroles', ClusterRoleBinding: 'clusterrolebindings', Role: 'roles', RoleBinding: 'rolebindings' };
-  const base = obj.apiVersion.includes('/') ? `/apis/${obj.apiVersion}` : `/api/${obj.apiVersion}`;
-  const ns = obj.metadata.namespace ? `/namespaces/${obj.metadata.namespace}` : '';
-  await client.request({
-    method: 'PATCH',
-    path: `${base}${ns}/${plural[obj.kind]}/${obj.metadata.name}`,
-    query: { fieldManager: 'kubeaws', force: true, fieldValidation: 'Strict' },
-    contentType: 'application/apply-patch+yaml',
-    body: obj,
-  });
-}
-
 beforeAll(async () => {
   admin = testKubeConfig();
   client = new KubeClient({ kubeConfig: admin, component: 'manifests-test' });
@@ -40,8 +28,7 @@ beforeAll(async () => {
   const ec2 = new EC2Client({ endpoint: moto.endpoint, region: 'eu-central-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
   const vpc = await createVpc(ec2, 'rbac');
   ec2.destroy();
-  for (const f of ['serviceaccount.yaml', 'rbac.yaml']) for (const obj of loadFile(path.join(dir, f))) await apply(obj);
-  saKc = await serviceAccountKubeConfig(admin, 'kube-system', 'kubeaws-static-egress-controller', { expirationSeconds: 3600 });
+  saKc = await applyRbac(admin, client, dir);
   handle = await startComponent(staticEgressController, {
     kubeConfig: saKc,
     argv: ['--cluster-id=rbac', `--availability-zones=${AZS.join(',')}`],
@@ -76,11 +63,7 @@ beforeAll(async () => {
     },
     { timeoutMs: 60_000, description: 'status ConfigMap patched' },
   );
-  const recorded = () => [...handle!.manager.client.accesses(), ...handle!.manager.eventsClient.accesses()];
-  await waitFor(
-    () => ((accesses = recorded()).some((a) => a.resource === 'leases' && a.verb === 'update') ? true : undefined),
-    { timeoutMs: 30_000, description: 'Lease renewed by the controller' },
-  );
+  accesses = await waitForAccesses(handle!, leaseRenewed, { timeoutMs: 30_000, description: 'Lease renewed by the controller' });
 }, 240_000);
 
 afterAll(async () => {
@@ -89,36 +72,5 @@ afterAll(async () => {
 });
 
 describe('static-egress-controller RBAC', () => {
-  it('gets no 403 from the API server', async () => {
-    const metrics = await handle!.metrics.registry.getSingleMetricAsString('kubeaws_static_egress_controller_api_requests_total');
-    expect(metrics).not.toMatch(/code="403"/);
-    expect(accesses.length).toBeGreaterThan(0);
-  });
-
-  it('has every recorded access allowed by a SelfSubjectAccessReview with its own token', async () => {
-    const sa = new KubeClient({ kubeConfig: saKc, component: 'manifests-test' });
-    const unique = new Map(accesses.map((a) => [`${a.verb} ${a.group}/${a.resource}/${a.subresource ?? ''} ${a.namespace ?? '*'} ${a.name ?? ''}`, a]));
-    const denied: string[] = [];
-    for (const [key, a] of unique) {
-      const review = await sa.create<any>('/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', {
-        apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview',
-        spec: { resourceAttributes: { verb: a.verb, group: a.group, resource: a.resource, subresource: a.subresource, namespace: a.namespace, name: a.name } },
-      });
-      if (!review.status?.allowed) denied.push(key);
-    }
-    expect(denied).toEqual([]);
-  });
-
-  it('exercises every granted permission or explains it in rbac-unused.yaml', () => {
-    const unused = loadFile(path.join(dir, 'rbac-unused.yaml')).flat() as { apiGroup: string; resource: string; verb: string; reason: string }[];
-    const missing: string[] = [];
-    for (const role of loadFile(path.join(dir, 'rbac.yaml')).filter((o) => /^(Cluster)?Role$/.test(o.kind))) {
-      for (const rule of role.rules) for (const group of rule.apiGroups) for (const resource of rule.resources) for (const verb of rule.verbs) {
-        const used = accesses.some((a) => a.group === group && a.resource === resource && a.verb === verb);
-        const explained = unused.some((u) => u.apiGroup === group && u.resource === resource && u.verb === verb && u.reason);
-        if (!used && !explained) missing.push(`${verb} ${group}/${resource}`);
-      }
-    }
-    expect(missing).toEqual([]);
-  });
+  itChecksRbac({ dir, requestsMetric: 'kubeaws_static_egress_controller_api_requests_total', run: () => ({ handle, saKc, accesses }) });
 });
