@@ -2,33 +2,13 @@
  * `--annotate-configmaps`, the legacy last-sync metric name and Event deduplication per object, against the
  * real kube-apiserver and moto (docs/static-egress-controller.md#seg-annotate, #seg-metrics, #seg-events).
  */
-import type { EC2Client } from '@aws-sdk/client-ec2';
-import { KubeClient, type RunningComponent } from '@kubeaws/runtime';
-import { type MotoServer, createTestNamespace, deleteNamespace, testKubeConfig, waitFor } from '@kubeaws/testenv';
-import type { EgressConfig, EgressParts } from '../src/index';
-import type { Ec2Proxy } from './proxy';
-import { createVpc, startAws, startController } from './support';
+import { waitFor } from '@kubeaws/testenv';
+import { createVpc, useEgressEnv } from './support';
 
 jest.setTimeout(180_000);
 
-let moto: MotoServer;
-let proxy: Ec2Proxy;
-let ec2: EC2Client;
-const kc = testKubeConfig();
-const api = new KubeClient({ kubeConfig: kc, component: 'static-egress-test', fieldManager: 'static-egress-test' });
-const namespaces: string[] = [];
-const running: Array<RunningComponent<EgressConfig, EgressParts>> = [];
-
-beforeAll(async () => {
-  ({ moto, proxy, ec2 } = await startAws());
-});
-afterAll(async () => {
-  for (const rc of running) await rc.stop().catch(() => undefined);
-  await Promise.all(namespaces.map((n) => deleteNamespace(kc, n, { wait: false })));
-  ec2?.destroy();
-  await proxy?.stop();
-  await moto?.stop();
-});
+const env = useEgressEnv();
+const { api, ns, start } = env;
 
 type Cm = { metadata: { uid?: string; annotations?: Record<string, string> }; data?: Record<string, string> };
 const cmPath = (n: string, name: string) => `/api/v1/namespaces/${n}/configmaps/${name}`;
@@ -42,12 +22,9 @@ async function readyEvents(n: string, name: string) {
 describe('annotations, legacy metric, Event deduplication (kube-apiserver + moto)', () => {
   it('annotates input ConfigMaps with the egress IPs; exports the legacy name; one Event per object per hour', async () => {
     const cluster = 'annot';
-    const vpc = await createVpc(ec2, cluster, '10.12.0.0/16');
-    const n = await createTestNamespace(kc, 'seg-n');
-    namespaces.push(n);
-    const rc = await startController(cluster, vpc.vpcId, n, { namespaces: [n], annotateConfigMaps: true });
-    running.push(rc);
-    await rc.synced();
+    const vpc = await createVpc(env.ec2, cluster, '10.12.0.0/16');
+    const n = await ns('seg-n');
+    const rc = await start(cluster, vpc, n, { annotateConfigMaps: true });
     await create(n, 'p', { a: '203.0.113.0/24' });
     await create(n, 'bad', { x: '10.0.0.300/24' });
     const ips = await waitFor(async () => {

@@ -5,74 +5,27 @@
  * gateway, make-before-break switches routes -> prefix-list -> routes, restart without a second list,
  * teardown.
  */
-import type { EC2Client } from '@aws-sdk/client-ec2';
 import { DescribeManagedPrefixListsCommand, DescribeRouteTablesCommand, GetManagedPrefixListEntriesCommand } from '@aws-sdk/client-ec2';
-import { KubeClient, type RunningComponent } from '@kubeaws/runtime';
-import { type MotoServer, createTestNamespace, deleteNamespace, testKubeConfig, waitFor } from '@kubeaws/testenv';
-import type { EgressConfig, EgressParts } from '../src/index';
-import type { Ec2Proxy } from './proxy';
-import { AZS, type VpcFixture, createVpc, natsOf, routesOf, startAws, startController } from './support';
+import { waitFor } from '@kubeaws/testenv';
+import { AZS, createVpc, natsOf, routesOf, useEgressEnv } from './support';
 
 jest.setTimeout(240_000);
 
-let moto: MotoServer;
-let proxy: Ec2Proxy;
-let ec2: EC2Client;
-const kc = testKubeConfig();
-const api = new KubeClient({ kubeConfig: kc, component: 'static-egress-test', fieldManager: 'static-egress-test' });
-const namespaces: string[] = [];
-const running: Array<RunningComponent<EgressConfig, EgressParts>> = [];
+const env = useEgressEnv();
+const { ns, start, stop, putCm, statusDoc } = env;
 
-beforeAll(async () => {
-  ({ moto, proxy, ec2 } = await startAws());
-});
-afterAll(async () => {
-  for (const rc of running) await rc.stop().catch(() => undefined);
-  await Promise.all(namespaces.map((n) => deleteNamespace(kc, n, { wait: false })));
-  ec2?.destroy();
-  await proxy?.stop();
-  await moto?.stop();
-});
-
-async function start(cluster: string, vpc: VpcFixture, statusNs: string, cfg: Partial<EgressConfig> = {}) {
-  const rc = await startController(cluster, vpc.vpcId, statusNs, { namespaces: [statusNs], ...cfg });
-  running.push(rc);
-  await rc.synced();
-  return rc;
-}
-async function stop(rc: RunningComponent<EgressConfig, EgressParts>) {
-  await rc.stop();
-  running.splice(running.indexOf(rc), 1);
-}
-async function putCm(namespace: string, name: string, data: Record<string, string>) {
-  const path = `/api/v1/namespaces/${namespace}/configmaps`;
-  const body = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace, labels: { egress: 'static' } }, data };
-  try {
-    await api.create(path, body);
-  } catch {
-    await api.update(`${path}/${name}`, body);
-  }
-}
-async function statusDoc(namespace: string): Promise<any> {
-  try {
-    const cm = await api.get<{ data?: Record<string, string> }>(`/api/v1/namespaces/${namespace}/configmaps/static-egress-status`);
-    return JSON.parse(cm.data?.['status.json'] ?? '{}');
-  } catch {
-    return undefined;
-  }
-}
 /** Our prefix lists (owner tag), not deleted. */
 async function listsOf(cluster: string) {
-  const out = await ec2.send(new DescribeManagedPrefixListsCommand({ Filters: [{ Name: `tag:kubernetes.io/cluster/${cluster}`, Values: ['owned'] }] }));
+  const out = await env.ec2.send(new DescribeManagedPrefixListsCommand({ Filters: [{ Name: `tag:kubernetes.io/cluster/${cluster}`, Values: ['owned'] }] }));
   return (out.PrefixLists ?? []).filter((l) => !/^delete-/.test(l.State ?? ''));
 }
 async function entriesOf(id: string): Promise<string[]> {
-  const out = await ec2.send(new GetManagedPrefixListEntriesCommand({ PrefixListId: id }));
+  const out = await env.ec2.send(new GetManagedPrefixListEntriesCommand({ PrefixListId: id }));
   return (out.Entries ?? []).map((e) => e.Cidr!).sort();
 }
 /** Prefix-list routes of a table: list ID -> NAT gateway ID. */
 async function plRoutesOf(routeTableId: string): Promise<Record<string, string>> {
-  const out = await ec2.send(new DescribeRouteTablesCommand({ RouteTableIds: [routeTableId] }));
+  const out = await env.ec2.send(new DescribeRouteTablesCommand({ RouteTableIds: [routeTableId] }));
   const r: Record<string, string> = {};
   for (const x of out.RouteTables?.[0]?.Routes ?? []) if (x.DestinationPrefixListId) r[x.DestinationPrefixListId] = x.NatGatewayId ?? '?';
   return r;
@@ -81,23 +34,22 @@ async function plRoutesOf(routeTableId: string): Promise<Record<string, string>>
 describe('prefix-list mode (kube-apiserver + moto)', () => {
   it('switches routes -> prefix-list -> routes make-before-break, finds its list by tags, and tears down', async () => {
     const cluster = 'plist';
-    const vpc = await createVpc(ec2, cluster, '10.9.0.0/16');
-    const n = await createTestNamespace(kc, 'seg-pl');
-    namespaces.push(n);
+    const vpc = await createVpc(env.ec2, cluster, '10.9.0.0/16');
+    const n = await ns('seg-pl');
     await putCm(n, 'p', { a: '203.0.113.0/24', b: '198.51.100.0/24' });
 
     // routes mode first
     let rc = await start(cluster, vpc, n);
     const natByAz: Record<string, string> = {};
     await waitFor(async () => {
-      for (const x of await natsOf(ec2, vpc.vpcId, cluster)) if (x.State === 'available') natByAz[x.Tags!.find((t) => t.Key === 'kubeaws.io/az')!.Value!] = x.NatGatewayId!;
-      const r = await Promise.all(AZS.map((az) => routesOf(ec2, vpc.targets[az]!)));
+      for (const x of await natsOf(env.ec2, vpc.vpcId, cluster)) if (x.State === 'available') natByAz[x.Tags!.find((t) => t.Key === 'kubeaws.io/az')!.Value!] = x.NatGatewayId!;
+      const r = await Promise.all(AZS.map((az) => routesOf(env.ec2, vpc.targets[az]!)));
       return AZS.every((az, i) => natByAz[az] && r[i]!['203.0.113.0/24'] === natByAz[az] && r[i]!['198.51.100.0/24'] === natByAz[az]);
     }, { timeoutMs: 60_000, description: 'routes mode applied' });
     await stop(rc);
 
     // prefix-list mode: the list is created once, filled, routed per AZ, then the per-CIDR routes go
-    let since = proxy.calls.length;
+    let since = env.proxy.calls.length;
     rc = await start(cluster, vpc, n, { mode: 'prefix-list', prefixListMaxEntries: 10 });
     let debug: unknown;
     const list = await waitFor(async () => {
@@ -105,7 +57,7 @@ describe('prefix-list mode (kube-apiserver + moto)', () => {
       if (l.length !== 1) return false;
       const id = l[0]!.PrefixListId!;
       const pl = await Promise.all(AZS.map((az) => plRoutesOf(vpc.targets[az]!)));
-      const cidr = await Promise.all(AZS.map((az) => routesOf(ec2, vpc.targets[az]!)));
+      const cidr = await Promise.all(AZS.map((az) => routesOf(env.ec2, vpc.targets[az]!)));
       const doc = await statusDoc(n);
       debug = { id, natByAz, pl, cidr, entries: await entriesOf(id), mode: doc?.mode, cidrs: doc?.cidrs };
       return (
@@ -121,7 +73,7 @@ describe('prefix-list mode (kube-apiserver + moto)', () => {
     expect(list.AddressFamily).toBe('IPv4');
     const tags = Object.fromEntries((list.Tags ?? []).map((t) => [t.Key, t.Value]));
     expect(tags).toMatchObject({ [`kubernetes.io/cluster/${cluster}`]: 'owned', 'kubeaws.io/component': 'static-egress', 'kubeaws.io/role': 'prefix-list' });
-    let calls = proxy.calls.slice(since);
+    let calls = env.proxy.calls.slice(since);
     const idx = (pred: (c: (typeof calls)[number]) => boolean) => calls.findIndex(pred);
     const lastIdx = (pred: (c: (typeof calls)[number]) => boolean) => calls.length - 1 - [...calls].reverse().findIndex(pred);
     expect(calls.filter((c) => c.action === 'CreateManagedPrefixList')).toHaveLength(1);
@@ -137,26 +89,26 @@ describe('prefix-list mode (kube-apiserver + moto)', () => {
 
     // a new CIDR is one more modify; a restart finds the list by tags and creates none
     await stop(rc);
-    since = proxy.calls.length;
+    since = env.proxy.calls.length;
     rc = await start(cluster, vpc, n, { mode: 'prefix-list', prefixListMaxEntries: 10 });
     await putCm(n, 'p', { a: '203.0.113.0/24', b: '198.51.100.0/24', c: '192.0.2.0/24' });
     await waitFor(async () => (await entriesOf(list.PrefixListId!)).includes('192.0.2.0/24') && (await statusDoc(n))?.cidrs['192.0.2.0/24']?.state === 'Applied', {
       timeoutMs: 60_000, description: 'third CIDR in the list',
     });
-    calls = proxy.calls.slice(since);
+    calls = env.proxy.calls.slice(since);
     expect(calls.filter((c) => c.action === 'CreateManagedPrefixList')).toHaveLength(0);
     expect(calls.filter((c) => c.action === 'CreateRoute')).toHaveLength(0);
     await stop(rc);
 
     // back to routes: every CIDR routed in every table before the prefix-list routes go
-    since = proxy.calls.length;
+    since = env.proxy.calls.length;
     rc = await start(cluster, vpc, n);
     await waitFor(async () => {
       const pl = await Promise.all(AZS.map((az) => plRoutesOf(vpc.targets[az]!)));
-      const r = await Promise.all(AZS.map((az) => routesOf(ec2, vpc.targets[az]!)));
+      const r = await Promise.all(AZS.map((az) => routesOf(env.ec2, vpc.targets[az]!)));
       return AZS.every((az, i) => Object.keys(pl[i]!).length === 0 && r[i]!['192.0.2.0/24'] === natByAz[az] && r[i]!['203.0.113.0/24'] === natByAz[az]);
     }, { timeoutMs: 60_000, description: 'routes mode again' });
-    calls = proxy.calls.slice(since);
+    calls = env.proxy.calls.slice(since);
     expect(lastIdx((c) => c.action === 'CreateRoute' && !!c.params.DestinationCidrBlock)).toBeLessThan(
       idx((c) => c.action === 'DeleteRoute' && !!c.params.DestinationPrefixListId),
     );

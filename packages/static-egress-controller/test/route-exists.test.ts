@@ -5,82 +5,43 @@
  * re-describes the table at once: our route with the right target is success; a foreign one is `Conflict`
  * and the routes this attempt created for the CIDR are rolled back.
  */
-import { CreateRouteCommand, DescribeInternetGatewaysCommand, type EC2Client } from '@aws-sdk/client-ec2';
-import { KubeClient, type RunningComponent } from '@kubeaws/runtime';
-import { type MotoServer, createTestNamespace, deleteNamespace, testKubeConfig, waitFor } from '@kubeaws/testenv';
-import type { EgressConfig, EgressParts } from '../src/index';
-import type { Ec2Proxy } from './proxy';
-import { AZS, createVpc, natsOf, routesOf, startAws, startController } from './support';
+import { CreateRouteCommand, DescribeInternetGatewaysCommand } from '@aws-sdk/client-ec2';
+import { waitFor } from '@kubeaws/testenv';
+import { AZS, createVpc, natsOf, routesOf, useEgressEnv } from './support';
 
 jest.setTimeout(180_000);
 
-let moto: MotoServer;
-let proxy: Ec2Proxy;
-let ec2: EC2Client;
-const kc = testKubeConfig();
-const api = new KubeClient({ kubeConfig: kc, component: 'static-egress-test', fieldManager: 'static-egress-test' });
-const namespaces: string[] = [];
-const running: Array<RunningComponent<EgressConfig, EgressParts>> = [];
+const env = useEgressEnv();
+const { running, ns, start, putCm, statusDoc } = env;
 
-beforeAll(async () => {
-  ({ moto, proxy, ec2 } = await startAws());
-});
-afterAll(async () => {
-  for (const rc of running) await rc.stop().catch(() => undefined);
-  await Promise.all(namespaces.map((n) => deleteNamespace(kc, n, { wait: false })));
-  ec2?.destroy();
-  await proxy?.stop();
-  await moto?.stop();
-});
-
-async function putCm(namespace: string, data: Record<string, string>) {
-  const path = `/api/v1/namespaces/${namespace}/configmaps`;
-  const body = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'p', namespace, labels: { egress: 'static' } }, data };
-  try {
-    await api.create(path, body);
-  } catch {
-    await api.update(`${path}/p`, body);
-  }
-}
-async function statusDoc(namespace: string): Promise<any> {
-  try {
-    const cm = await api.get<{ data?: Record<string, string> }>(`/api/v1/namespaces/${namespace}/configmaps/static-egress-status`);
-    return JSON.parse(cm.data?.['status.json'] ?? '{}');
-  } catch {
-    return undefined;
-  }
-}
 
 describe('RouteAlreadyExists (kube-apiserver + moto)', () => {
   it('re-describes at once: ours is success; foreign is Conflict with rollback of the CIDR', async () => {
     const cluster = 'exists';
-    const vpc = await createVpc(ec2, cluster, '10.11.0.0/16');
-    const n = await createTestNamespace(kc, 'seg-x');
-    namespaces.push(n);
-    const rc = await startController(cluster, vpc.vpcId, n, { namespaces: [n] });
-    running.push(rc);
-    await rc.synced();
-    await putCm(n, { a: '203.0.113.0/24' });
+    const vpc = await createVpc(env.ec2, cluster, '10.11.0.0/16');
+    const n = await ns('seg-x');
+    const rc = await start(cluster, vpc, n);
+    await putCm(n, 'p', { a: '203.0.113.0/24' });
     const natByAz: Record<string, string> = {};
     await waitFor(async () => {
-      for (const x of await natsOf(ec2, vpc.vpcId, cluster)) if (x.State === 'available') natByAz[x.Tags!.find((t) => t.Key === 'kubeaws.io/az')!.Value!] = x.NatGatewayId!;
-      const r = await Promise.all(AZS.map((az) => routesOf(ec2, vpc.targets[az]!)));
+      for (const x of await natsOf(env.ec2, vpc.vpcId, cluster)) if (x.State === 'available') natByAz[x.Tags!.find((t) => t.Key === 'kubeaws.io/az')!.Value!] = x.NatGatewayId!;
+      const r = await Promise.all(AZS.map((az) => routesOf(env.ec2, vpc.targets[az]!)));
       return AZS.every((az, i) => natByAz[az] && r[i]!['203.0.113.0/24'] === natByAz[az]);
     }, { timeoutMs: 60_000, description: 'first CIDR routed' });
 
     // ours: another writer created our route with the right target just before our CreateRoute
     const tableB = vpc.targets[AZS[1]!]!;
-    proxy.inject({
+    env.proxy.inject({
       action: 'CreateRoute', code: 'RouteAlreadyExists',
       match: (p) => p.RouteTableId === tableB && p.DestinationCidrBlock === '198.51.100.0/24',
       before: async () => {
-        await ec2.send(new CreateRouteCommand({ RouteTableId: tableB, DestinationCidrBlock: '198.51.100.0/24', NatGatewayId: natByAz[AZS[1]!] }));
+        await env.ec2.send(new CreateRouteCommand({ RouteTableId: tableB, DestinationCidrBlock: '198.51.100.0/24', NatGatewayId: natByAz[AZS[1]!] }));
       },
     });
-    let since = proxy.calls.length;
-    await putCm(n, { a: '203.0.113.0/24', b: '198.51.100.0/24' });
+    let since = env.proxy.calls.length;
+    await putCm(n, 'p', { a: '203.0.113.0/24', b: '198.51.100.0/24' });
     await waitFor(async () => (await statusDoc(n))?.cidrs?.['198.51.100.0/24']?.state === 'Applied', { timeoutMs: 60_000, description: 'second CIDR applied' });
-    let calls = proxy.calls.slice(since);
+    let calls = env.proxy.calls.slice(since);
     const hit = calls.findIndex((c) => c.injected === 'RouteAlreadyExists');
     expect(hit).toBeGreaterThanOrEqual(0);
     // the very next call to that table is the re-describe; no rollback, no replace
@@ -88,30 +49,30 @@ describe('RouteAlreadyExists (kube-apiserver + moto)', () => {
     expect(calls.filter((c) => c.params.DestinationCidrBlock === '198.51.100.0/24' && /^(DeleteRoute|ReplaceRoute)$/.test(c.action))).toEqual([]);
 
     // foreign: a route of someone else (here to the internet gateway) appears just before our CreateRoute
-    const igws = await ec2.send(new DescribeInternetGatewaysCommand({ Filters: [{ Name: 'attachment.vpc-id', Values: [vpc.vpcId] }] }));
+    const igws = await env.ec2.send(new DescribeInternetGatewaysCommand({ Filters: [{ Name: 'attachment.vpc-id', Values: [vpc.vpcId] }] }));
     const foreignTarget = igws.InternetGateways![0]!.InternetGatewayId!;
-    proxy.inject({
+    env.proxy.inject({
       action: 'CreateRoute', code: 'RouteAlreadyExists',
       match: (p) => p.RouteTableId === tableB && p.DestinationCidrBlock === '192.0.2.0/24',
       before: async () => {
-        await ec2.send(new CreateRouteCommand({ RouteTableId: tableB, DestinationCidrBlock: '192.0.2.0/24', GatewayId: foreignTarget }));
+        await env.ec2.send(new CreateRouteCommand({ RouteTableId: tableB, DestinationCidrBlock: '192.0.2.0/24', GatewayId: foreignTarget }));
       },
     });
-    since = proxy.calls.length;
-    await putCm(n, { a: '203.0.113.0/24', b: '198.51.100.0/24', c: '192.0.2.0/24' });
+    since = env.proxy.calls.length;
+    await putCm(n, 'p', { a: '203.0.113.0/24', b: '198.51.100.0/24', c: '192.0.2.0/24' });
     const doc = await waitFor(async () => {
       const d = await statusDoc(n);
       return d?.cidrs?.['192.0.2.0/24']?.state === 'Conflict' && d;
     }, { timeoutMs: 60_000, description: 'third CIDR in Conflict' });
     expect(doc.cidrs['192.0.2.0/24'].message).toContain(tableB);
-    calls = proxy.calls.slice(since);
+    calls = env.proxy.calls.slice(since);
     const tableA = vpc.targets[AZS[0]!]!;
     const created = calls.findIndex((c) => c.action === 'CreateRoute' && c.params.RouteTableId === tableA && c.params.DestinationCidrBlock === '192.0.2.0/24' && !c.injected);
     const rolledBack = calls.findIndex((c) => c.action === 'DeleteRoute' && c.params.RouteTableId === tableA && c.params.DestinationCidrBlock === '192.0.2.0/24');
     expect(created).toBeGreaterThanOrEqual(0);
     expect(rolledBack).toBeGreaterThan(created);
-    expect((await routesOf(ec2, tableA))['192.0.2.0/24']).toBeUndefined();
-    expect((await routesOf(ec2, tableB))['192.0.2.0/24']).toBe(foreignTarget); // foreign routes are never touched
+    expect((await routesOf(env.ec2, tableA))['192.0.2.0/24']).toBeUndefined();
+    expect((await routesOf(env.ec2, tableB))['192.0.2.0/24']).toBe(foreignTarget); // foreign routes are never touched
     expect(await rc.metrics.registry.metrics()).toMatch(/route_changes_total\{action="rollback"\} [1-9]/);
     await rc.stop();
     running.splice(0);

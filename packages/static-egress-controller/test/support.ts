@@ -18,8 +18,8 @@ import {
   EC2Client,
   type Tag,
 } from '@aws-sdk/client-ec2';
-import { type RunningComponent, startComponent } from '@kubeaws/runtime';
-import { type MotoServer, startMoto, testKubeConfig } from '@kubeaws/testenv';
+import { KubeClient, type RunningComponent, startComponent } from '@kubeaws/runtime';
+import { type MotoServer, createTestNamespace, deleteNamespace, startMoto, testKubeConfig } from '@kubeaws/testenv';
 import { type EgressConfig, type EgressParts, staticEgressController } from '../src/index';
 import { Ec2Proxy } from './proxy';
 
@@ -137,4 +137,101 @@ export async function startController(
     },
   });
   return rc;
+}
+
+type Controller = RunningComponent<EgressConfig, EgressParts>;
+
+/**
+ * The shared environment of one integration file: the testenv kubeconfig and a KubeClient on it, moto behind
+ * the recording proxy with the AWS env set (`moto`, `proxy`, `ec2` are set in `beforeAll`), the namespaces
+ * and controllers the tests create, and the teardown of all of it.
+ */
+export interface EgressEnv {
+  kc: ReturnType<typeof testKubeConfig>;
+  api: KubeClient;
+  moto: MotoServer;
+  proxy: Ec2Proxy;
+  ec2: EC2Client;
+  /** Namespaces to delete at teardown. */
+  namespaces: string[];
+  /** Controllers still running; stopped at teardown. */
+  running: Controller[];
+  /** A test namespace, deleted at teardown. */
+  ns(prefix: string): Promise<string>;
+  /** The controller for `vpc` watching `statusNs` (unless `cfg.namespaces`), registered for teardown, synced. */
+  start(cluster: string, vpc: VpcFixture, statusNs: string, cfg?: Partial<EgressConfig>): Promise<Controller>;
+  /** Stops a controller `start` returned. */
+  stop(rc: Controller): Promise<void>;
+  /** Creates or replaces a ConfigMap (label `egress: static` unless `labels`). */
+  putCm(namespace: string, name: string, data: Record<string, string>, labels?: Record<string, string>): Promise<void>;
+  /** The parsed `status.json` of the status ConfigMap in `namespace`, or undefined. */
+  statusDoc(namespace: string): Promise<any>;
+  /** Stops the controllers, deletes the namespaces, stops the EC2 client, proxy and moto. */
+  teardown(): Promise<void>;
+}
+
+function newEgressEnv(): EgressEnv {
+  const kc = testKubeConfig();
+  const env: EgressEnv = {
+    kc,
+    api: new KubeClient({ kubeConfig: kc, component: 'static-egress-test', fieldManager: 'static-egress-test' }),
+    moto: undefined as unknown as MotoServer,
+    proxy: undefined as unknown as Ec2Proxy,
+    ec2: undefined as unknown as EC2Client,
+    namespaces: [],
+    running: [],
+    async ns(prefix) {
+      const n = await createTestNamespace(kc, prefix);
+      env.namespaces.push(n);
+      return n;
+    },
+    async start(cluster, vpc, statusNs, cfg = {}) {
+      const rc = await startController(cluster, vpc.vpcId, statusNs, { namespaces: [statusNs], ...cfg });
+      env.running.push(rc);
+      await rc.synced();
+      return rc;
+    },
+    async stop(rc) {
+      await rc.stop();
+      env.running.splice(env.running.indexOf(rc), 1);
+    },
+    async putCm(namespace, name, data, labels = { egress: 'static' }) {
+      const path = `/api/v1/namespaces/${namespace}/configmaps`;
+      const body = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace, labels }, data };
+      try {
+        await env.api.create(path, body);
+      } catch {
+        await env.api.update(`${path}/${name}`, body);
+      }
+    },
+    async statusDoc(namespace) {
+      try {
+        const cm = await env.api.get<{ data?: Record<string, string> }>(`/api/v1/namespaces/${namespace}/configmaps/static-egress-status`);
+        return JSON.parse(cm.data?.['status.json'] ?? '{}');
+      } catch {
+        return undefined;
+      }
+    },
+    async teardown() {
+      for (const rc of env.running) await rc.stop().catch(() => undefined);
+      await Promise.all(env.namespaces.map((n) => deleteNamespace(kc, n, { wait: false })));
+      env.ec2?.destroy();
+      await env.proxy?.stop();
+      await env.moto?.stop();
+    },
+  };
+  return env;
+}
+
+/**
+ * The environment of a test file: registers `beforeAll` (moto, proxy) and `afterAll` (teardown) and returns
+ * the environment at once; its `moto`, `proxy` and `ec2` are there from `beforeAll` on.
+ */
+export function useEgressEnv(): EgressEnv {
+  const env = newEgressEnv();
+  beforeAll(async () => {
+    Object.assign(env, await startAws());
+  });
+  afterAll(() => env.teardown());
+  return env;
 }

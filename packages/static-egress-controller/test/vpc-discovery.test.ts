@@ -3,34 +3,18 @@
  * without `--vpc-id`, zero or several VPCs tagged `<prefix><cluster-id>` stop the start with an ExitError
  * (exit code 3) naming the tag filter and what was found; exactly one is used.
  */
-import type { EC2Client } from '@aws-sdk/client-ec2';
-import { ExitError, KubeClient } from '@kubeaws/runtime';
-import { type MotoServer, createTestNamespace, deleteNamespace, testKubeConfig, waitFor } from '@kubeaws/testenv';
+import { ExitError } from '@kubeaws/runtime';
+import { waitFor } from '@kubeaws/testenv';
 import { VPC_DISCOVERY_EXIT_CODE } from '../src/decide';
-import type { Ec2Proxy } from './proxy';
-import { createVpc, startAws, startController } from './support';
+import { createVpc, startController, useEgressEnv } from './support';
 
 jest.setTimeout(120_000);
 
-let moto: MotoServer;
-let proxy: Ec2Proxy;
-let ec2: EC2Client;
-const kc = testKubeConfig();
-const api = new KubeClient({ kubeConfig: kc, component: 'static-egress-test', fieldManager: 'static-egress-test' });
-const namespaces: string[] = [];
-
-beforeAll(async () => {
-  ({ moto, proxy, ec2 } = await startAws());
-});
-afterAll(async () => {
-  await Promise.all(namespaces.map((n) => deleteNamespace(kc, n, { wait: false })));
-  ec2?.destroy();
-  await proxy?.stop();
-  await moto?.stop();
-});
+const env = useEgressEnv();
+const { api } = env;
 
 async function startError(cluster: string, ns: string): Promise<ExitError> {
-  const since = proxy.calls.length;
+  const since = env.proxy.calls.length;
   const err = await startController(cluster, '', ns).then(
     async (rc) => {
       await rc.stop();
@@ -40,26 +24,25 @@ async function startError(cluster: string, ns: string): Promise<ExitError> {
   );
   expect(err).toBeInstanceOf(ExitError);
   // nothing but the one discovery call reached AWS
-  expect(proxy.actions({ since })).toEqual(['DescribeVpcs']);
+  expect(env.proxy.actions({ since })).toEqual(['DescribeVpcs']);
   return err as ExitError;
 }
 
 describe('VPC discovery at start-up (kube-apiserver + moto)', () => {
   it('zero or several tagged VPCs stop the start; exactly one is used', async () => {
-    const n = await createTestNamespace(kc, 'seg-v');
-    namespaces.push(n);
+    const n = await env.ns('seg-v');
     const none = await startError('novpc', n);
     expect(none.exitCode).toBe(VPC_DISCOVERY_EXIT_CODE);
     expect(none.message).toContain('tag:kubernetes.io/cluster/novpc in [owned, shared] found no VPC, expected exactly 1');
     expect(none.message).toContain('--vpc-id');
 
-    const a = await createVpc(ec2, 'twovpc', '10.21.0.0/16');
-    const b = await createVpc(ec2, 'twovpc', '10.22.0.0/16');
+    const a = await createVpc(env.ec2, 'twovpc', '10.21.0.0/16');
+    const b = await createVpc(env.ec2, 'twovpc', '10.22.0.0/16');
     const two = await startError('twovpc', n);
     expect(two.exitCode).toBe(VPC_DISCOVERY_EXIT_CODE);
     expect(two.message).toContain(`found 2 VPCs (${[a.vpcId, b.vpcId].sort().join(', ')})`);
 
-    const one = await createVpc(ec2, 'onevpc', '10.23.0.0/16');
+    const one = await createVpc(env.ec2, 'onevpc', '10.23.0.0/16');
     const rc = await startController('onevpc', '', n, { namespaces: [n] });
     try {
       await rc.synced();
