@@ -80,7 +80,10 @@ export const staticEgressController = defineComponent({
     ref.reconciler = reconciler;
     // the first reconcile (and the drift repair chain of requeueAfter) starts with leadership, even with no input
     mgr.onStartedLeading(() => controller.enqueue(RECONCILE_KEY));
-    mgr.addReadyzCheck('discovery', () => reconciler.discovered || !mgr.isLeader());
+    // not ready while the leader's last discovery failed; gaining the Lease does not make a ready replica unready
+    mgr.addReadyzCheck('discovery', () =>
+      !mgr.isLeader() || reconciler.discoveryError === undefined ? true : `discovery failed: ${reconciler.discoveryError}`,
+    );
     mgr.onShutdown(() => ec2.client.destroy());
     return { controller, configMaps, reconciler, ec2, metrics };
   },

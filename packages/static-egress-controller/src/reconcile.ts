@@ -94,6 +94,8 @@ export class EgressReconciler {
   private vpc: { vpcId: string; cidrs: string[] } | undefined;
   /** True after the first discovery (readiness). */
   discovered = false;
+  /** Message of the last failed discovery (DescribeVpcs and the resource Describe calls); undefined once one succeeds. */
+  discoveryError?: string;
   /** The last outcome. */
   readonly last: LastOutcome = { planned: [] };
 
@@ -161,10 +163,17 @@ export class EgressReconciler {
   private async run(): Promise<ReconcileResult> {
     const { mgr, cfg, ec2 } = this.d;
     this.last.planned = [];
-    this.vpc = await ec2.findVpc(cfg.vpcId || undefined);
     const byo = Object.values(cfg.eipAllocationIds);
     const withPl = cfg.mode === 'prefix-list' || cfg.teardown;
-    let observed = await ec2.discover(this.vpc, byo, withPl);
+    let observed: Awaited<ReturnType<typeof ec2.discover>>;
+    try {
+      this.vpc = await ec2.findVpc(cfg.vpcId || undefined);
+      observed = await ec2.discover(this.vpc, byo, withPl);
+    } catch (err) {
+      this.discoveryError = (err as Error)?.message ?? String(err);
+      throw err;
+    }
+    this.discoveryError = undefined;
     this.discovered = true;
     const cms = this.d.configMaps.cache.list().filter((cm) => !cfg.namespaces.length || cfg.namespaces.includes(cm.metadata.namespace ?? ''));
     const sources = collectSources(cms, { minPrefixLength: cfg.minPrefixLength, vpcCidrs: observed.vpcCidrs });
