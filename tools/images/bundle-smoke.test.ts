@@ -2,7 +2,8 @@
  * Bundle smoke of one service (KUBEAWS_SERVICE): the esbuild bundle copied into an empty directory with no
  * node_modules anywhere above it, run with plain `node` (the project's pinned Node, `process.execPath`) and
  * NODE_ENV=production against the local kube-apiserver. /healthz, /readyz (caches synced) and /metrics answer,
- * stdout is JSON log lines throughout, and SIGTERM ends the process with exit code 0 within 30 s. The
+ * stdout is JSON log lines throughout, and SIGTERM ends the process with exit code 0 within 30 s. Started with a
+ * `--kubeconfig` that names a missing file, it exits 2 with a one-line error naming the flag, the path and the problem. The
  * authnz-webhook variant runs with a loopback issuer and also answers one TokenReview on loopback.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -279,6 +280,25 @@ describe(`${SERVICE} bundle`, () => {
       await variant.check!({ metricsUrl, probesUrl });
     });
   }
+
+  it('exits 2 before any API call when --kubeconfig names a missing file, naming the flag, the path and the problem', async () => {
+    const missing = path.join(work, 'no-such-kubeconfig');
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const p = spawn(process.execPath, ['main.mjs', `--kubeconfig=${missing}`, ...variant.args], {
+        cwd: dir,
+        env: { PATH: process.env.PATH, HOME: dir, NODE_ENV: 'production', ...variant.env },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let err = '';
+      p.stderr!.on('data', (d: Buffer) => (err += d.toString('utf8')));
+      p.on('exit', (code) => resolve({ code, stderr: err }));
+    });
+    expect(r).toEqual({
+      code: 2,
+      stderr: expect.stringContaining(`invalid value ${JSON.stringify(missing)} for --kubeconfig: ${missing} does not exist (ENOENT)`),
+    });
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
 
   it('exits 0 within 30 s of SIGTERM, having logged JSON lines only', async () => {
     const t0 = Date.now();

@@ -221,7 +221,8 @@ export class AuthnzWebhook {
       else signal.addEventListener('abort', () => r(), { once: true });
     });
     const delayMs = s.shutdownDelay;
-    this.logger.info({ delayMs }, 'shutdown: readiness failing, serving until the delay passes');
+    this.server.beginDrain();
+    this.logger.info({ delayMs }, 'shutdown: readiness failing, serving until the delay passes (answers carry Connection: close)');
     if (delayMs > 0) await sleep(realClock, delayMs);
     await this.server.close(IN_FLIGHT_GRACE_MS);
     this.authenticator.stop();

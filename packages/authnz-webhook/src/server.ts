@@ -14,9 +14,9 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { Clock, Logger } from '@kubeaws/runtime';
+import { type Clock, ConnectionDrain, type Logger } from '@kubeaws/runtime';
 import type { AccessApi } from './access-api.js';
 import type { Authenticator } from './authenticator.js';
 import { type Decision, type Policy, authorize } from './authorize.js';
@@ -71,6 +71,7 @@ function readTls(t: TlsFiles): { opts: https.ServerOptions; hash: string } {
 
 interface Listener {
   server: http.Server;
+  drain: ConnectionDrain;
   tls?: TlsFiles;
   tlsHash?: string;
   kind: 'webhook' | 'access';
@@ -95,9 +96,7 @@ type Endpoint = 'authenticate' | 'authorize' | 'access' | 'other';
 /** See the module docs. */
 export class WebhookServer {
   private readonly listeners: Listener[] = [];
-  private readonly sockets = new Set<Socket>();
-  private inFlight = 0;
-  private idleWaiters: Array<() => void> = [];
+  private draining = false;
 
   constructor(private readonly o: WebhookServerOptions) {}
 
@@ -113,11 +112,6 @@ export class WebhookServer {
 
   private listen(l: ListenOptions, kind: Listener['kind']): Promise<AddressInfo> {
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
-      this.inFlight++;
-      res.on('close', () => {
-        this.inFlight--;
-        if (this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
-      });
       void (kind === 'webhook' ? this.handleWebhook(req, res) : this.handleAccess(req, res)).catch((err) => {
         this.o.logger.error({ err }, 'request handler failed');
         if (!res.headersSent) this.sendStatus(res, 503, 'internal error', 'other');
@@ -147,16 +141,14 @@ export class WebhookServer {
     server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
     server.headersTimeout = 60_000;
     server.requestTimeout = 120_000;
-    server.on('connection', (s: Socket) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
+    const drain = new ConnectionDrain(server);
+    if (this.draining) drain.beginDrain();
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen(l.port, l.host, () => {
         server.off('error', reject);
         const address = server.address() as AddressInfo;
-        this.listeners.push({ server, tls: l.tls, tlsHash, kind, address });
+        this.listeners.push({ server, drain, tls: l.tls, tlsHash, kind, address });
         resolve(address);
       });
     });
@@ -184,20 +176,22 @@ export class WebhookServer {
   }
 
   /**
-   * Stops accepting connections, lets in-flight requests finish (at most `graceMs`), then closes every
-   * connection.
+   * Shutdown has begun (`/readyz` fails, the listeners keep serving for `--shutdown-delay`): every answer
+   * carries `Connection: close` from now on, so keep-alive clients such as kube-apiserver move to a new
+   * connection for each request and none is cut when the listeners close (docs/authnz-webhook.md#authnz-shutdown).
+   */
+  beginDrain(): void {
+    this.draining = true;
+    for (const l of this.listeners) l.drain.beginDrain();
+  }
+
+  /**
+   * Stops accepting connections, closes connections idle between requests, lets in-flight requests finish
+   * (at most `graceMs`; their answers carry `Connection: close`), then closes what is left
+   * ({@link ConnectionDrain.close}).
    */
   async close(graceMs = 10_000): Promise<void> {
-    const closing = this.listeners.map((l) => new Promise<void>((r) => l.server.close(() => r())));
-    for (const l of this.listeners) l.server.closeIdleConnections();
-    if (this.inFlight > 0) {
-      await Promise.race([
-        new Promise<void>((r) => this.idleWaiters.push(r)),
-        new Promise<void>((r) => setTimeout(r, graceMs).unref()),
-      ]);
-    }
-    for (const s of this.sockets) s.destroy();
-    await Promise.all(closing);
+    await Promise.all(this.listeners.map((l) => l.drain.close(graceMs)));
     this.listeners.length = 0;
   }
 

@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { SERVICE_ACCOUNT_TOKEN_PATH, clusterAccessSource } from './cluster-access';
-import { type ComponentClusterAccess, componentFlagSpecs, defineComponent, startComponent } from './component';
+import { type ComponentClusterAccess, componentFlagSpecs, defineComponent, runComponent, startComponent } from './component';
 import { ConfigError, ExitError } from './errors';
 import { flag, parseFlags, parsers } from './flags';
 import { silentLogger } from './logging';
-import { runMain } from './manager';
+import { KUBECONFIG_EXPECTED, loadClusterKubeConfig, runMain } from './manager';
 
 const probes = { metricsBindAddress: '0', healthProbeBindAddress: '0' };
 
@@ -288,5 +288,84 @@ describe('runMain and ExitError', () => {
       { argv: [], env: {}, handleSignals: false, exit: () => {}, stderr: () => {}, terminationLogPath: '/nonexistent' },
     );
     expect(code).toBe(1);
+  });
+});
+
+describe('a kubeconfig that cannot be used is a bad flag (exit 2 before any API call)', () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(path.join(tmpdir(), 'runtime-kubeconfig-'))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const valid = [
+    'apiVersion: v1',
+    'kind: Config',
+    'clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]',
+    'users: [{name: u, user: {token: t}}]',
+    'contexts: [{name: c, context: {cluster: c, user: u}}]',
+    'current-context: c',
+  ].join('\n');
+
+  it.each([
+    ['a missing file', () => '/nonexistent/kubeconfig', '/nonexistent/kubeconfig does not exist (ENOENT)'],
+    ['a directory', (d: string) => d, 'is a directory, not a file (EISDIR)'],
+    [
+      'a file that is not YAML',
+      (d: string) => (writeFileSync(path.join(d, 'k'), 'clusters: [\n'), path.join(d, 'k')),
+      'is not a valid kubeconfig:',
+    ],
+    [
+      'a kubeconfig without a current context',
+      (d: string) => (writeFileSync(path.join(d, 'k'), valid.replace('current-context: c', '')), path.join(d, 'k')),
+      'has no usable current context',
+    ],
+  ] as const)('--kubeconfig naming %s', (_name, file, problem) => {
+    const f = file(dir);
+    let error: unknown;
+    try {
+      loadClusterKubeConfig(f, {});
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).flag).toBe('kubeconfig');
+    expect((error as ConfigError).message).toContain(`invalid value ${JSON.stringify(f)} for --kubeconfig: `);
+    expect((error as ConfigError).message).toContain(problem);
+    expect((error as ConfigError).message).toContain(`expected ${KUBECONFIG_EXPECTED}`);
+  });
+
+  it('names KUBECONFIG when the file comes from the environment', () => {
+    expect(() => loadClusterKubeConfig('', { KUBECONFIG: `/nonexistent/a${path.delimiter}/nonexistent/b` })).toThrow(
+      `invalid value "/nonexistent/a${path.delimiter}/nonexistent/b" for env KUBECONFIG: /nonexistent/a does not exist (ENOENT)`,
+    );
+  });
+
+  it('loads a usable file', () => {
+    writeFileSync(path.join(dir, 'k'), valid);
+    expect(loadClusterKubeConfig(path.join(dir, 'k'), {}).getCurrentCluster()?.server).toBe('https://127.0.0.1:1');
+  });
+
+  it('runComponent exits 2 naming the flag and the path, and setup never runs', async () => {
+    let setupRan = false;
+    const c = defineComponent({
+      name: 'demo',
+      description: 'demo',
+      flags: {},
+      setup: () => {
+        setupRan = true;
+      },
+    });
+    const err: string[] = [];
+    const code = await runComponent(c, {
+      argv: ['--kubeconfig=/nonexistent', '--metrics-bind-address=0', '--health-probe-bind-address=0'],
+      env: {},
+      handleSignals: false,
+      exit: () => {},
+      stderr: (s) => void err.push(s),
+      terminationLogPath: path.join(dir, 'termination-log'),
+      logger: silentLogger(),
+    });
+    expect({ code, setupRan }).toEqual({ code: 2, setupRan: false });
+    expect(err.join('')).toContain('invalid value "/nonexistent" for --kubeconfig: /nonexistent does not exist (ENOENT)');
+    expect(err.join('')).not.toMatch(/\n\s+at /);
   });
 });

@@ -23,7 +23,7 @@ import {
 import { defaultIdentity } from './leaderelection.js';
 import { type Logger, type LoggerOptions, createLogger } from './logging.js';
 import { type ListeningAddresses } from './server.js';
-import { Manager, type ManagerOptions, type RunMainOptions, runMain } from './manager.js';
+import { Manager, type ManagerOptions, type RunMainOptions, loadClusterKubeConfig, runMain } from './manager.js';
 import { ComponentMetrics } from './metrics.js';
 
 /** The shared flags every component gets ({@link sharedFlags}). */
@@ -269,11 +269,13 @@ export async function startComponent<F extends FlagSpecs, C extends SharedConfig
     o.logger ?? createLogger({ component: component.name, level: config.logLevel, destination: o.logDestination });
   const metrics = o.metrics ?? new ComponentMetrics(component.name, { processMetrics: o.processMetrics ?? true });
   const settings = component.manager?.(config) ?? {};
+  // A kubeconfig named by --kubeconfig or $KUBECONFIG that cannot be used is a bad flag (exit 2).
+  const kubeConfig = o.kubeConfig ?? (standalone ? undefined : loadClusterKubeConfig(config.kubeconfig, env));
   const manager = new Manager({
     ...settings,
     component: component.name,
     config,
-    kubeConfig: o.kubeConfig,
+    kubeConfig,
     standalone,
     identity: o.identity ?? (env.POD_NAME || defaultIdentity()),
     clock: o.clock,

@@ -125,6 +125,7 @@ export {
   type BindAddress,
   parseBindAddress,
 } from './server.js';
+export { ConnectionDrain } from './drain.js';
 export {
   type FlagSpec,
   type FlagSpecs,
@@ -149,6 +150,8 @@ export {
   type MainContext,
   type RunMainOptions,
   loadKubeConfig,
+  loadClusterKubeConfig,
+  KUBECONFIG_EXPECTED,
   runMain,
 } from './manager.js';
 export { type ClusterAccessSource, SERVICE_ACCOUNT_TOKEN_PATH, clusterAccessSource } from './cluster-access.js';

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { type Clock, realClock } from './clock.js';
 import { KubeClient, type KubeObject } from './client.js';
@@ -14,13 +15,82 @@ import { ComponentMetrics } from './metrics.js';
 import { type HealthCheck, type ListeningAddresses, ProbeServer } from './server.js';
 
 /**
- * Loads a KubeConfig: from `path` when given, else client-node's default loading rules
+ * Loads a KubeConfig: from `file` when given, else client-node's default loading rules
  * (`KUBECONFIG`, `~/.kube/config`, in-cluster service account).
  */
-export function loadKubeConfig(path?: string): KubeConfig {
+export function loadKubeConfig(file?: string): KubeConfig {
   const kc = new KubeConfig();
-  if (path) kc.loadFromFile(path);
+  if (file) kc.loadFromFile(file);
   else kc.loadFromDefault();
+  return kc;
+}
+
+/** What `--kubeconfig` accepts, as {@link ConfigError}s from {@link loadClusterKubeConfig} state it. */
+export const KUBECONFIG_EXPECTED =
+  'the path of a readable kubeconfig file with a current context, or empty for the default loading rules (KUBECONFIG, ~/.kube/config, in-cluster)';
+
+/** Why a kubeconfig file could not be used, in words: the Node error code's meaning, else the parser's message. */
+function kubeconfigProblem(file: string, err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'ENOENT':
+      return `${file} does not exist (ENOENT)`;
+    case 'EACCES':
+    case 'EPERM':
+      return `${file} is not readable by this process (${code})`;
+    case 'EISDIR':
+      return `${file} is a directory, not a file (EISDIR)`;
+    default:
+      return `${file} is not a valid kubeconfig: ${(err as Error)?.message ?? String(err)}`;
+  }
+}
+
+/**
+ * The cluster access of a component: {@link loadKubeConfig} of `--kubeconfig` (`flagValue`), else of the
+ * files in `$KUBECONFIG` (client-node reads `process.env.KUBECONFIG` itself; `env` only says whether it is
+ * set), else the remaining default loading rules. A file named by the flag or by `$KUBECONFIG` that is
+ * missing, unreadable, a directory, not a kubeconfig, or without a current context throws a
+ * {@link ConfigError} naming the flag (or `KUBECONFIG`), the path and what is wrong, so the process
+ * exits 2 before any API call, e.g.
+ * `invalid value "/nonexistent" for --kubeconfig: /nonexistent does not exist (ENOENT); expected …`.
+ */
+export function loadClusterKubeConfig(flagValue: string, env: NodeJS.ProcessEnv = process.env): KubeConfig {
+  const source = flagValue ? 'flag' : env.KUBECONFIG ? 'env' : undefined;
+  const value = flagValue || env.KUBECONFIG || '';
+  const fail = (problem: string): never => {
+    throw new ConfigError(
+      'kubeconfig',
+      value,
+      KUBECONFIG_EXPECTED,
+      source === 'env' ? 'KUBECONFIG' : undefined,
+      source === 'env' ? 'env' : 'flag',
+      source === 'env'
+        ? `invalid value ${JSON.stringify(value)} for env KUBECONFIG: ${problem}; expected ${KUBECONFIG_EXPECTED}`
+        : `invalid value ${JSON.stringify(value)} for --kubeconfig: ${problem}; expected ${KUBECONFIG_EXPECTED}`,
+    );
+  };
+  if (!source) return loadKubeConfig();
+  const files = source === 'flag' ? [flagValue] : value.split(path.delimiter).filter((f) => f);
+  for (const file of files) {
+    try {
+      fs.accessSync(file, fs.constants.R_OK);
+      if (fs.statSync(file).isDirectory()) fail(kubeconfigProblem(file, { code: 'EISDIR' }));
+    } catch (err) {
+      if (err instanceof ConfigError) throw err;
+      fail(kubeconfigProblem(file, err));
+    }
+  }
+  let kc: KubeConfig;
+  try {
+    kc = loadKubeConfig(flagValue || undefined);
+  } catch (err) {
+    return fail(kubeconfigProblem(files.length === 1 ? files[0] : value, err));
+  }
+  if (!kc.getCurrentCluster()) {
+    fail(
+      `${files.length === 1 ? files[0] : value} has no usable current context (current-context ${JSON.stringify(kc.getCurrentContext() ?? '')} names no cluster)`,
+    );
+  }
   return kc;
 }
 
@@ -504,6 +574,8 @@ export class Manager {
 
   private async doShutdown(): Promise<void> {
     this.stopping = true;
+    // Readiness fails from here on; answers of the probe and metrics servers carry `Connection: close`.
+    this.probes.beginDrain();
     const drainMs = this.opts.drainTimeoutMs ?? 30_000;
     this.logger.info({ drainTimeoutMs: drainMs }, 'shutting down');
     const [drained] = await Promise.all([

@@ -1,6 +1,7 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { ConnectionDrain } from './drain.js';
 import { type Logger, silentLogger } from './logging.js';
 
 /**
@@ -83,9 +84,10 @@ async function runChecks(checks: Map<string, HealthCheck>): Promise<CheckReport>
 export class ProbeServer {
   private readonly health = new Map<string, HealthCheck>();
   private readonly ready = new Map<string, HealthCheck>();
-  private servers: http.Server[] = [];
+  private servers: Array<{ server: http.Server; drain: ConnectionDrain }> = [];
   private tick = Date.now();
   private ticker?: NodeJS.Timeout;
+  private draining = false;
   private readonly log: Logger;
 
   constructor(private readonly opts: ProbeServerOptions) {
@@ -184,7 +186,9 @@ export class ProbeServer {
   private listen(addr: BindAddress, paths: Set<string>): Promise<{ host: string; port: number; url: string }> {
     const server = http.createServer((req, res) => void this.handle(req, res, paths));
     server.keepAliveTimeout = 5000;
-    this.servers.push(server);
+    const drain = new ConnectionDrain(server);
+    if (this.draining) drain.beginDrain();
+    this.servers.push({ server, drain });
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen(addr.port, addr.host, () => {
@@ -201,19 +205,24 @@ export class ProbeServer {
     });
   }
 
-  /** Closes the servers (open keep-alive connections are closed too). */
-  async stop(): Promise<void> {
+  /**
+   * Shutdown has begun (readiness is failing, the servers still answer): every answer carries
+   * `Connection: close` from now on, so no keep-alive connection is left for {@link stop} to cut
+   * ({@link ConnectionDrain}).
+   */
+  beginDrain(): void {
+    this.draining = true;
+    for (const s of this.servers) s.drain.beginDrain();
+  }
+
+  /**
+   * Closes the servers without resetting a request: stops accepting, closes idle connections, lets in-flight
+   * scrapes and probes finish for at most `graceMs` (default 5 000 ms), then closes what is left.
+   */
+  async stop(graceMs = 5_000): Promise<void> {
     if (this.ticker) clearInterval(this.ticker);
     const ss = this.servers;
     this.servers = [];
-    await Promise.all(
-      ss.map(
-        (s) =>
-          new Promise<void>((resolve) => {
-            s.close(() => resolve());
-            s.closeAllConnections();
-          }),
-      ),
-    );
+    await Promise.all(ss.map((s) => s.drain.close(graceMs)));
   }
 }
