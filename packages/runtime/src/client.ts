@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { ClusterConfig } from './kubeconfig.js';
 import { type Clock, realClock } from './clock.js';
 import { ApiError, NotLeaderError, type Status } from './errors.js';
 import { type Logger, silentLogger } from './logging.js';
@@ -184,8 +184,8 @@ export interface ListOptions {
 
 /** Options of {@link KubeClient}. */
 export interface KubeClientOptions {
-  /** Cluster, TLS and credentials (client-node KubeConfig; exec/token-file auth included). */
-  kubeConfig: KubeConfig;
+  /** Cluster, TLS and credentials ({@link ClusterConfig}: the runtime's kubeconfig loader, or a client-node KubeConfig). */
+  kubeConfig: ClusterConfig;
   /** Used in the User-Agent (`kubeaws-<component>`). */
   component?: string;
   metrics?: ComponentMetrics;
@@ -202,7 +202,7 @@ export interface KubeClientOptions {
 }
 
 interface Shared {
-  kc: KubeConfig;
+  kc: ClusterConfig;
   userAgent: string;
   logger: Logger;
   bucket: TokenBucket;
@@ -300,8 +300,8 @@ export class KubeClient {
     this.guard = guard;
   }
 
-  /** The KubeConfig requests are made with. */
-  get kubeConfig(): KubeConfig {
+  /** The cluster access requests are made with. */
+  get kubeConfig(): ClusterConfig {
     return this.s.kc;
   }
 

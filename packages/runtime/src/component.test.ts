@@ -311,7 +311,7 @@ describe('a kubeconfig that cannot be used is a bad flag (exit 2 before any API 
     [
       'a file that is not YAML',
       (d: string) => (writeFileSync(path.join(d, 'k'), 'clusters: [\n'), path.join(d, 'k')),
-      'is not a valid kubeconfig:',
+      ': not YAML: ',
     ],
     [
       'a kubeconfig without a current context',

@@ -9,7 +9,7 @@
  * and then runs on a standalone Manager when no cluster access is configured ({@link Manager.standalone}).
  * See `packages/runtime/README.md` ("Write a new component", "Running without a cluster") and ADR 0003.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { ClusterConfig } from './kubeconfig.js';
 import type { Clock } from './clock.js';
 import { type ClusterAccessSource, clusterAccessSource } from './cluster-access.js';
 import {
@@ -141,7 +141,7 @@ export interface ComponentDefinition<F extends FlagSpecs, C extends SharedConfig
 /** Options of {@link Component.parse}. */
 export interface ParseComponentOptions {
   /** Cluster access handed over in-process ({@link StartComponentOptions.kubeConfig}): counts as `option`. */
-  kubeConfig?: KubeConfig;
+  kubeConfig?: ClusterConfig;
   /** Probe for files (`~/.kube/config`, the service-account token); default `fs.existsSync`. */
   exists?: (file: string) => boolean;
 }
@@ -215,7 +215,7 @@ export interface StartComponentOptions<C> {
    * Cluster access; default from `--kubeconfig` or the default loading rules (none configured and
    * `clusterAccess: 'optional'`: standalone).
    */
-  kubeConfig?: KubeConfig;
+  kubeConfig?: ClusterConfig;
   /** The Manager's one clock (reconcile timers, work queues, decisions); default the real clock. */
   clock?: Clock;
   /** Lease identity and Events' reportingInstance; default `POD_NAME`, else `<hostname>_<uuid>`. */

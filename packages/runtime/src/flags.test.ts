@@ -151,6 +151,73 @@ describe('parseFlags', () => {
     expect(configError(() => parseFlags(specs, { argv, env: {} })).flag).toBe(name);
   });
 
+  describe('a Kubernetes $(VAR) reference the kubelet left unexpanded', () => {
+    const withString = {
+      ...specs,
+      interval: flag({
+        flag: 'interval',
+        description: 'tick',
+        expected: 'a duration from 1s to 60s',
+        default: '30s',
+        parse: parsers.string, // validated later by the component: the reference must not reach it
+      }),
+      pattern: flag({
+        flag: 'pattern',
+        env: 'PATTERN',
+        description: 'regex',
+        expected: 'a regular expression',
+        default: '',
+        parse: parsers.string,
+      }),
+    };
+
+    it('names the flag, the value and the variable that is missing, whatever the flag parser accepts', () => {
+      const e = configError(() =>
+        parseFlags(withString, { argv: ['--interval=$(DOWNSCALER_INTERVAL)'], env: { POD_NAME: 'p' } }),
+      );
+      expect(e).toMatchObject({ flag: 'interval', value: '$(DOWNSCALER_INTERVAL)', source: 'flag' });
+      expect(e.message).toBe(
+        'invalid value "$(DOWNSCALER_INTERVAL)" for --interval: unexpanded variable reference $(DOWNSCALER_INTERVAL): ' +
+          "the variable DOWNSCALER_INTERVAL is not defined in this container's environment, so Kubernetes left the " +
+          'reference unexpanded (it substitutes $(VAR) in command, args and env values only for variables defined in env ' +
+          'or envFrom): is the ConfigMap or Secret that should provide DOWNSCALER_INTERVAL missing, or does it lack the ' +
+          'key DOWNSCALER_INTERVAL?; define DOWNSCALER_INTERVAL or remove the setting; expected a duration from 1s to 60s',
+      );
+    });
+
+    it.each([
+      [['--min-replicas=$(MIN)'], 'min-replicas', 'MIN'],
+      [['--leader-elect=$(LEADER_ELECT)'], 'leader-elect', 'LEADER_ELECT'],
+      [['--non-ready-ttl', '1h$(EXTRA.ttl)'], 'non-ready-ttl', 'EXTRA.ttl'],
+    ])('in any flag: %j', (argv, name, variable) => {
+      const e = configError(() => parseFlags(specs, { argv, env: {} }));
+      expect(e.flag).toBe(name);
+      expect(e.message).toContain(
+        `unexpanded variable reference $(${variable}): the variable ${variable} is not defined`,
+      );
+    });
+
+    it('in an environment value, naming the variable the value came from', () => {
+      const e = configError(() => parseFlags(withString, { argv: [], env: { PATTERN: '$(TEAM_PATTERN)' } }));
+      expect(e).toMatchObject({ flag: 'pattern', env: 'PATTERN', source: 'env' });
+      expect(e.message).toMatch(
+        /^invalid value "\$\(TEAM_PATTERN\)" for env PATTERN \(flag --pattern\): unexpanded variable reference \$\(TEAM_PATTERN\): the variable TEAM_PATTERN is not defined/,
+      );
+    });
+
+    it('says so when the variable is set but was not substituted', () => {
+      const e = configError(() => parseFlags(withString, { argv: ['--interval=$(I)'], env: { I: '10s' } }));
+      expect(e.message).toContain(
+        'unexpanded variable reference $(I): I is set in the environment now, but the reference was not substituted',
+      );
+    });
+
+    it('leaves other uses of "$" alone', () => {
+      const v = parseFlags(withString, { argv: ['--pattern=^team-(a|b)$', '--interval=$I'], env: {} });
+      expect(v).toMatchObject({ pattern: '^team-(a|b)$', interval: '$I' });
+    });
+  });
+
   it('rejects unknown flags, missing values and positional arguments', () => {
     expect(configError(() => parseFlags(specs, { argv: ['--nope'], env: {} })).message).toMatch(/unknown flag --nope/);
     expect(configError(() => parseFlags(specs, { argv: ['--min-replicas'], env: {} })).message).toMatch(

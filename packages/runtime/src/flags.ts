@@ -247,11 +247,60 @@ function camel(flagName: string): string {
 }
 
 /**
+ * A Kubernetes dependent-variable reference `$(VAR)`: the form the kubelet expands in a container's
+ * `command`, `args` and `env[].value` (Kubernetes docs, "Define Dependent Environment Variables";
+ * kubernetes/kubernetes `third_party/forked/golang/expansion/expand.go`). VAR is an environment
+ * variable name as the API server validates it (`[-._a-zA-Z][-._a-zA-Z0-9]*`).
+ */
+const VAR_REFERENCE = /\$\(([-._a-zA-Z][-._a-zA-Z0-9]*)\)/;
+
+/**
+ * The {@link ConfigError} for a raw value that still holds a `$(VAR)` reference, or undefined. The
+ * kubelet leaves `$(VAR)` as written when VAR is not defined in the container's `env` or `envFrom`
+ * (expand.go: "If the variable cannot be resolved, the reference in the input string will be
+ * unchanged"), typically because an optional ConfigMap or Secret is missing or lacks the key; the
+ * program then gets the literal text. The message names the flag, the value, the variable that is
+ * missing and what to do, instead of the parser's complaint about the literal text.
+ */
+function unexpandedReference(
+  spec: FlagSpec<unknown>,
+  raw: string,
+  source: 'flag' | 'env',
+  env: NodeJS.ProcessEnv,
+): ConfigError | undefined {
+  const m = VAR_REFERENCE.exec(raw);
+  if (!m) return undefined;
+  const name = m[1]!;
+  const subject =
+    source === 'env' && spec.env
+      ? `env ${spec.env} (flag --${spec.flag})`
+      : `--${spec.flag}${spec.env ? ` (env ${spec.env})` : ''}`;
+  const why =
+    env[name] === undefined
+      ? `the variable ${name} is not defined in this container's environment, so Kubernetes left the reference ` +
+        `unexpanded (it substitutes $(VAR) in command, args and env values only for variables defined in env or envFrom): ` +
+        `is the ConfigMap or Secret that should provide ${name} missing, or does it lack the key ${name}?`
+      : `${name} is set in the environment now, but the reference was not substituted (Kubernetes substitutes $(VAR) ` +
+        `only with variables defined before it, in env or envFrom; a shell does not substitute $(VAR))`;
+  return new ConfigError(
+    spec.flag,
+    raw,
+    spec.expected,
+    spec.env,
+    source,
+    `invalid value ${JSON.stringify(raw)} for ${subject}: unexpanded variable reference $(${name}): ${why}; ` +
+      `define ${name} or remove the setting; expected ${spec.expected}`,
+  );
+}
+
+/**
  * Parses argv and environment against flag specs, built on commander. Accepts `--flag value` and
  * `--flag=value`; boolean flags also accept a bare `--flag`. Throws:
  * - {@link ConfigError} for an unknown flag, a missing value, positional arguments, or a value its
  *   parser rejects (the error names the flag, its env var, the value and the expected form, and
- *   whether the value came from the flag or the environment);
+ *   whether the value came from the flag or the environment); a value holding a Kubernetes
+ *   `$(VAR)` reference the kubelet did not expand is rejected before its parser runs, naming the
+ *   variable that is missing;
  * - {@link HelpDisplayed} after printing `--help`.
  */
 export function parseFlags<F extends FlagSpecs>(specs: F, opts: ParseFlagsOptions = {}): FlagValues<F> {
@@ -365,6 +414,8 @@ export function parseFlagsWithSources<F extends FlagSpecs>(specs: F, opts: Parse
       continue;
     }
     sources[key] = source;
+    const unexpanded = unexpandedReference(spec, raw, source, env);
+    if (unexpanded) throw unexpanded;
     try {
       out[key] = spec.parse(raw);
     } catch {

@@ -126,6 +126,7 @@ export {
   parseBindAddress,
 } from './server.js';
 export { ConnectionDrain } from './drain.js';
+export { type ClusterConfig, Kubeconfig, KubeconfigError, SERVICE_ACCOUNT_DIR, loadDefaultKubeconfig } from './kubeconfig.js';
 export {
   type FlagSpec,
   type FlagSpecs,
@@ -149,7 +150,6 @@ export {
   type ManagedInformerOptions,
   type MainContext,
   type RunMainOptions,
-  loadKubeConfig,
   loadClusterKubeConfig,
   KUBECONFIG_EXPECTED,
   runMain,

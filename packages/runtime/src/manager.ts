@@ -1,6 +1,5 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import { type Clock, realClock } from './clock.js';
 import { KubeClient, type KubeObject } from './client.js';
 import { ControllerBuilder } from './builder.js';
@@ -11,25 +10,15 @@ import { HelpDisplayed, type SharedConfig } from './flags.js';
 import { Informer, type InformerOptions } from './informer.js';
 import { LeaderElector, defaultIdentity } from './leaderelection.js';
 import { type Logger, createLogger } from './logging.js';
+import { type ClusterConfig, Kubeconfig, KubeconfigError, loadDefaultKubeconfig } from './kubeconfig.js';
 import { ComponentMetrics } from './metrics.js';
 import { type HealthCheck, type ListeningAddresses, ProbeServer } from './server.js';
-
-/**
- * Loads a KubeConfig: from `file` when given, else client-node's default loading rules
- * (`KUBECONFIG`, `~/.kube/config`, in-cluster service account).
- */
-export function loadKubeConfig(file?: string): KubeConfig {
-  const kc = new KubeConfig();
-  if (file) kc.loadFromFile(file);
-  else kc.loadFromDefault();
-  return kc;
-}
 
 /** What `--kubeconfig` accepts, as {@link ConfigError}s from {@link loadClusterKubeConfig} state it. */
 export const KUBECONFIG_EXPECTED =
   'the path of a readable kubeconfig file with a current context, or empty for the default loading rules (KUBECONFIG, ~/.kube/config, in-cluster)';
 
-/** Why a kubeconfig file could not be used, in words: the Node error code's meaning, else the parser's message. */
+/** Why a kubeconfig file could not be used, in words: the Node error code's meaning, else the loader's message. */
 function kubeconfigProblem(file: string, err: unknown): string {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   switch (code) {
@@ -41,20 +30,23 @@ function kubeconfigProblem(file: string, err: unknown): string {
     case 'EISDIR':
       return `${file} is a directory, not a file (EISDIR)`;
     default:
-      return `${file} is not a valid kubeconfig: ${(err as Error)?.message ?? String(err)}`;
+      return err instanceof KubeconfigError
+        ? err.message
+        : `${file} is not a valid kubeconfig: ${(err as Error)?.message ?? String(err)}`;
   }
 }
 
 /**
- * The cluster access of a component: {@link loadKubeConfig} of `--kubeconfig` (`flagValue`), else of the
- * files in `$KUBECONFIG` (client-node reads `process.env.KUBECONFIG` itself; `env` only says whether it is
- * set), else the remaining default loading rules. A file named by the flag or by `$KUBECONFIG` that is
- * missing, unreadable, a directory, not a kubeconfig, or without a current context throws a
- * {@link ConfigError} naming the flag (or `KUBECONFIG`), the path and what is wrong, so the process
- * exits 2 before any API call, e.g.
- * `invalid value "/nonexistent" for --kubeconfig: /nonexistent does not exist (ENOENT); expected …`.
+ * The cluster access of a component ({@link Kubeconfig}, client-go's loading rules): the file of
+ * `--kubeconfig` (`flagValue`), else the files of `KUBECONFIG` in `env` (merged), else `~/.kube/config`,
+ * else the pod's service account. A file named by the flag or by `KUBECONFIG` that is missing, unreadable,
+ * a directory, not a kubeconfig, or without a current context throws a {@link ConfigError} naming the flag
+ * (or `KUBECONFIG`), the path and what is wrong, so the process exits 2 before any API call, e.g.
+ * `invalid value "/nonexistent" for --kubeconfig: /nonexistent does not exist (ENOENT); expected …`. No
+ * cluster access at all is a ConfigError too; an unusable `~/.kube/config` or service-account mount an
+ * {@link ExitError} (exit 1).
  */
-export function loadClusterKubeConfig(flagValue: string, env: NodeJS.ProcessEnv = process.env): KubeConfig {
+export function loadClusterKubeConfig(flagValue: string, env: NodeJS.ProcessEnv = process.env): ClusterConfig {
   const source = flagValue ? 'flag' : env.KUBECONFIG ? 'env' : undefined;
   const value = flagValue || env.KUBECONFIG || '';
   const fail = (problem: string): never => {
@@ -69,7 +61,24 @@ export function loadClusterKubeConfig(flagValue: string, env: NodeJS.ProcessEnv 
         : `invalid value ${JSON.stringify(value)} for --kubeconfig: ${problem}; expected ${KUBECONFIG_EXPECTED}`,
     );
   };
-  if (!source) return loadKubeConfig();
+  if (!source) {
+    let kc: Kubeconfig | undefined;
+    try {
+      kc = loadDefaultKubeconfig(env);
+    } catch (err) {
+      throw new ExitError(`cluster access: ${(err as Error).message}`);
+    }
+    if (!kc)
+      throw new ConfigError(
+        'kubeconfig',
+        '',
+        KUBECONFIG_EXPECTED,
+        undefined,
+        'default',
+        'no cluster access: --kubeconfig not given, KUBECONFIG unset, no ~/.kube/config and not running in a pod (KUBERNETES_SERVICE_HOST unset)',
+      );
+    return kc;
+  }
   const files = source === 'flag' ? [flagValue] : value.split(path.delimiter).filter((f) => f);
   for (const file of files) {
     try {
@@ -80,16 +89,15 @@ export function loadClusterKubeConfig(flagValue: string, env: NodeJS.ProcessEnv 
       fail(kubeconfigProblem(file, err));
     }
   }
-  let kc: KubeConfig;
+  const where = files.length === 1 ? files[0]! : value;
+  let kc: Kubeconfig;
   try {
-    kc = loadKubeConfig(flagValue || undefined);
+    kc = Kubeconfig.fromFiles(files);
   } catch (err) {
-    return fail(kubeconfigProblem(files.length === 1 ? files[0] : value, err));
+    return fail(kubeconfigProblem(where, err));
   }
   if (!kc.getCurrentCluster()) {
-    fail(
-      `${files.length === 1 ? files[0] : value} has no usable current context (current-context ${JSON.stringify(kc.getCurrentContext() ?? '')} names no cluster)`,
-    );
+    fail(`${where} has no usable current context (current-context ${JSON.stringify(kc.getCurrentContext())} names no context)`);
   }
   return kc;
 }
@@ -100,8 +108,8 @@ export interface ManagerOptions {
   component: string;
   /** Parsed shared flags ({@link sharedFlags}). */
   config: SharedConfig;
-  /** Cluster access; default {@link loadKubeConfig}(config.kubeconfig). Ignored when `standalone`. */
-  kubeConfig?: KubeConfig;
+  /** Cluster access; default {@link loadClusterKubeConfig}(config.kubeconfig). Ignored when `standalone`. */
+  kubeConfig?: ClusterConfig;
   /**
    * Run without cluster access (see {@link Manager.standalone}): no Kubernetes client, informers, Lease
    * or Events. Set by the framework for a component declared with `clusterAccess: 'optional'` when no
@@ -247,7 +255,7 @@ export class Manager {
     this.standalone = opts.standalone ?? false;
     if (!this.standalone) {
       const client = new KubeClient({
-        kubeConfig: opts.kubeConfig ?? loadKubeConfig(opts.config.kubeconfig || undefined),
+        kubeConfig: opts.kubeConfig ?? loadClusterKubeConfig(opts.config.kubeconfig),
         component: opts.component,
         metrics: this.metrics,
         logger: this.logger,
