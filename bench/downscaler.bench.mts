@@ -1,6 +1,10 @@
 // Benchmark of the downscaler on the local control plane (docs/downscaler.md#ds-budgets).
 //
 //   npm run bench -- downscaler [--workloads 10000] [--namespaces 1000] [--ticks 10] [--interval 10s]
+//                               [--scenario all|scale|boundary] [--boundary-workloads 100] [--boundary-rounds 5]
+//
+// Scenario `scale` (steps 1-5 below) and scenario `boundary` (step 6) each run on a cluster of their own; `all`
+// (the default) runs both.
 //
 // 1. Starts a local cluster and creates the Deployments (1 replica each, paused, so no pods are needed: the
 //    downscaler only reads and writes spec.replicas and annotations) spread over the namespaces.
@@ -14,8 +18,15 @@
 //    until every Deployment is down (up), and counts PATCHes and GETs per object.
 // 5. Peak RSS (VmHWM). Results are printed as JSON and written into docs/benchmarks.md between the downscaler
 //    markers.
-import { spawn } from 'node:child_process';
+// 6. Boundary → PATCH (docs/downscaler.md#ds-boundaries): --boundary-workloads Deployments in 10 namespaces, the
+//    downscaler started with the longest --interval (60s), then every Deployment gets an absolute downtime
+//    `<start>-<end>` whose start lies 15-35 s ahead, spread over --boundary-rounds boundaries 4 s apart, and whose
+//    end is 30 s after its start. From the kube-apiserver audit log: the time from each boundary (start: scale-down,
+//    end: restore) to the completion of the downscaler's PATCH of that Deployment, p50/p99/max, and the evaluation
+//    ticks meanwhile. Written between the downscaler-boundary markers with the machine and the commit.
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
@@ -33,6 +44,9 @@ const { values: args } = parseArgs({
     ticks: { type: 'string', default: '10' },
     interval: { type: 'string', default: '10s' },
     nodes: { type: 'string', default: '2' },
+    scenario: { type: 'string', default: 'all' },
+    'boundary-workloads': { type: 'string', default: '100' },
+    'boundary-rounds': { type: 'string', default: '5' },
   },
   allowPositionals: true,
 });
@@ -87,6 +101,12 @@ function auditWrites(file: string, from: number, resource: string): number {
 }
 
 async function main(): Promise<void> {
+  if (!['all', 'scale', 'boundary'].includes(args.scenario!)) throw new Error(`--scenario ${args.scenario}: expected all, scale or boundary`);
+  if (args.scenario !== 'boundary') await scaleBench();
+  if (args.scenario !== 'scale') await boundaryBench();
+}
+
+async function scaleBench(): Promise<void> {
   const binaries = await ensureBinaries({ onProgress: log });
   const cluster = await startCluster({ binaries, nodes: Number(args.nodes), onProgress: log, timeoutMs: 300_000 });
   let controller: ReturnType<typeof spawn> | undefined;
@@ -285,6 +305,193 @@ function writeReport(r: Record<string, number>): void {
     `| Peak RSS (VmHWM) | ${r.peakRssMiB} MiB | ≤ 256 MiB |`,
   ].join('\n');
   writeBenchmarkSection('downscaler', body);
+}
+
+/** Starts the built downscaler against a cluster (admin kubeconfig, leader election on); returns it and a metrics reader. */
+function startDownscaler(cluster: any, metricsPort: number, probePort: number, extra: string[]) {
+  const out = fs.openSync(path.join(cluster.dataDir, 'downscaler.log'), 'a');
+  const child = spawn(
+    process.execPath,
+    [
+      path.join(root, 'dist/packages/downscaler/lib/main.js'),
+      `--kubeconfig=${cluster.kubeconfigPath}`,
+      `--metrics-bind-address=127.0.0.1:${metricsPort}`,
+      `--health-probe-bind-address=127.0.0.1:${probePort}`,
+      '--lease-namespace=kube-system',
+      ...extra,
+    ],
+    { stdio: ['ignore', out, out], env: { ...process.env, POD_NAME: 'downscaler-bench', POD_NAMESPACE: 'kube-system' } },
+  );
+  const metrics = async () => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  return { child, metrics };
+}
+
+/** The q-quantile (0..1) of `xs` by the nearest-rank method. */
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
+}
+
+/** An RFC 3339 instant with whole seconds, as the downscaler's grammar reads it. */
+const rfc3339 = (t: number): string => new Date(t).toISOString().replace(/\.\d+Z$/, 'Z');
+
+/** Machine and commit of this run, for the report. */
+function provenance(): { machine: string; commit: string } {
+  const cpus = os.cpus();
+  const machine = `${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}`;
+  const git = (...a: string[]) => execFileSync('git', a, { cwd: root, encoding: 'utf8' }).trim();
+  let commit = 'unknown';
+  try {
+    commit = git('rev-parse', '--short=12', 'HEAD');
+    const dirty = git('status', '--porcelain', '--', 'packages/downscaler', 'packages/runtime', 'bench/downscaler.bench.mts');
+    if (dirty) commit += ' with uncommitted changes to the downscaler, runtime or this benchmark';
+  } catch {
+    // not a git checkout
+  }
+  return { machine, commit };
+}
+
+async function boundaryBench(): Promise<void> {
+  const W = Number(args['boundary-workloads']);
+  const R = Number(args['boundary-rounds']);
+  if (!(W >= 50)) throw new Error('--boundary-workloads: at least 50');
+  const binaries = await ensureBinaries({ onProgress: log });
+  const cluster = await startCluster({ binaries, nodes: 1, onProgress: log, timeoutMs: 300_000 });
+  let controller: ReturnType<typeof spawn> | undefined;
+  try {
+    const kc = cluster.kubeConfig();
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    const apps = kc.makeApiClient(k8s.AppsV1Api);
+    const namespaces = Array.from({ length: 10 }, (_, i) => `boundary-${i}`);
+    for (const ns of namespaces) await core.createNamespace({ body: { metadata: { name: ns } } });
+    const workloads = Array.from({ length: W }, (_, i) => ({ namespace: namespaces[i % namespaces.length], name: `app-${i}`, round: i % R }));
+    log(`creating ${W} Deployments`);
+    await pool(workloads, 16, async (w) => {
+      await apps.createNamespacedDeployment({
+        namespace: w.namespace,
+        body: {
+          metadata: { name: w.name, labels: { app: w.name } },
+          spec: {
+            replicas: 2,
+            paused: true,
+            selector: { matchLabels: { app: w.name } },
+            template: { metadata: { labels: { app: w.name } }, spec: { containers: [{ name: 'app', image: 'bench' }] } },
+          },
+        },
+      });
+    });
+    const metricsPort = await freePort();
+    const probePort = await freePort();
+    const ds = startDownscaler(cluster, metricsPort, probePort, ['--interval=60s', '--grace-period=0', '--log-level=warn']);
+    controller = ds.child;
+    await pollUntil('first evaluation', 120_000, 250, async () => {
+      try {
+        return sumSamples(await ds.metrics(), 'kubeaws_downscaler_cycles_total') >= 1 ? true : undefined;
+      } catch {
+        return undefined;
+      }
+    });
+    const base = Math.ceil((Date.now() + 15_000) / 1000) * 1000;
+    const SPAN = 30_000;
+    const boundaryOf = (w: { round: number }) => base + w.round * 4000;
+    const audit0 = fs.statSync(cluster.auditLogPath).size;
+    const cycles0 = sumSamples(await ds.metrics(), 'kubeaws_downscaler_cycles_total');
+    log(`annotating: boundaries from ${rfc3339(base)}, ${R} rounds 4 s apart, restores ${SPAN / 1000} s later`);
+    await pool(workloads, 16, async (w) => {
+      const from = boundaryOf(w);
+      await apps.patchNamespacedDeployment(
+        { namespace: w.namespace, name: w.name, body: { metadata: { annotations: { 'downscaler/downtime': `${rfc3339(from)}-${rfc3339(from + SPAN)}` } } } },
+        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+      );
+    });
+    if (Date.now() >= base) throw new Error('annotating took longer than the lead time before the first boundary');
+    const last = base + (R - 1) * 4000 + SPAN;
+    await pollUntil('every Deployment down and restored', last - Date.now() + 120_000, 1000, async () => {
+      const patches = auditPatches(cluster.auditLogPath, audit0);
+      return workloads.every((w) => (patches.get(`${w.namespace}/${w.name}`)?.length ?? 0) >= 2) ? true : undefined;
+    });
+    const patches = auditPatches(cluster.auditLogPath, audit0);
+    const down: number[] = [];
+    const up: number[] = [];
+    const sent: number[] = [];
+    for (const w of workloads) {
+      const ps = patches.get(`${w.namespace}/${w.name}`)!;
+      for (const [b, into] of [[boundaryOf(w), down], [boundaryOf(w) + SPAN, up]] as const) {
+        const p = ps.find((x) => x.done >= b)!;
+        into.push(p.done - b);
+        sent.push(p.received - b);
+      }
+    }
+    const all = [...down, ...up];
+    const ms = (x: number) => Math.round(x);
+    const result = {
+      workloads: W,
+      rounds: R,
+      intervalSeconds: 60,
+      samples: all.length,
+      patchesPerWorkload: [...patches.values()].reduce((s, v) => s + v.length, 0) / W,
+      p50Ms: ms(quantile(all, 0.5)),
+      p99Ms: ms(quantile(all, 0.99)),
+      maxMs: ms(Math.max(...all)),
+      downP50Ms: ms(quantile(down, 0.5)),
+      downP99Ms: ms(quantile(down, 0.99)),
+      upP50Ms: ms(quantile(up, 0.5)),
+      upP99Ms: ms(quantile(up, 0.99)),
+      receivedP50Ms: ms(quantile(sent, 0.5)),
+      receivedP99Ms: ms(quantile(sent, 0.99)),
+      ticks: sumSamples(await ds.metrics(), 'kubeaws_downscaler_cycles_total') - cycles0,
+      ...provenance(),
+    };
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    writeBoundaryReport(result);
+  } finally {
+    if (controller && controller.exitCode === null) {
+      controller.kill('SIGTERM');
+      await new Promise((r) => controller!.once('exit', r));
+    }
+    await cluster.stop();
+  }
+}
+
+/**
+ * The downscaler's PATCHes of each Deployment (`namespace/name`) in the audit log, in order: when the API server
+ * received each and when it completed it (ms since the epoch).
+ */
+function auditPatches(file: string, from: number): Map<string, Array<{ received: number; done: number }>> {
+  const out = new Map<string, Array<{ received: number; done: number }>>();
+  // `from` is a byte offset; complete lines only (the API server may be writing the last one)
+  const text = fs.readFileSync(file).subarray(from).toString('utf8');
+  for (const line of text.slice(0, text.lastIndexOf('\n') + 1).split('\n')) {
+    let e;
+    try {
+      e = JSON.parse(line);
+    } catch {
+      continue; // empty, or cut by the offset taken while the line was written
+    }
+    if (e.stage !== 'ResponseComplete' || e.verb !== 'patch' || e.objectRef?.resource !== 'deployments') continue;
+    if (!/kubeaws-downscaler/.test(e.userAgent ?? '') || e.responseStatus?.code !== 200) continue;
+    const key = `${e.objectRef.namespace}/${e.objectRef.name}`;
+    const p = { received: Date.parse(e.requestReceivedTimestamp), done: Date.parse(e.stageTimestamp) };
+    out.set(key, [...(out.get(key) ?? []), p]);
+  }
+  for (const v of out.values()) v.sort((a, b) => a.done - b.done);
+  return out;
+}
+
+function writeBoundaryReport(r: Record<string, number | string>): void {
+  const body = [
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${r.machine}, commit ${r.commit}; local control plane, \`npm run bench -- downscaler --scenario boundary --boundary-workloads ${r.workloads} --boundary-rounds ${r.rounds}\`. ${r.workloads} Deployments, each with an absolute downtime whose start (scale-down) and end (restore) are schedule boundaries, ${r.rounds} boundaries 4 s apart; the downscaler runs with \`--interval=${r.intervalSeconds}s\`. Latency is from the boundary to the completion of the downscaler's PATCH of the Deployment in the kube-apiserver audit log.`,
+    '',
+    '| Measure | Result | Budget ([DS-BUDGETS](downscaler.md#ds-budgets)) |',
+    '|---|---|---|',
+    `| Boundary → PATCH, p50 / p99 / max (${r.samples} transitions) | ${r.p50Ms} ms / ${r.p99Ms} ms / ${r.maxMs} ms | p99 ≤ 2 s |`,
+    `| Boundary → PATCH received by the API server, p50 / p99 | ${r.receivedP50Ms} ms / ${r.receivedP99Ms} ms | — |`,
+    `| Scale-down p50 / p99 | ${r.downP50Ms} ms / ${r.downP99Ms} ms | — |`,
+    `| Restore p50 / p99 | ${r.upP50Ms} ms / ${r.upP99Ms} ms | — |`,
+    `| PATCHes per Deployment (audit log) | ${r.patchesPerWorkload} | 2 (one per transition) |`,
+    `| Evaluation ticks during the measurement | ${r.ticks} | — |`,
+  ].join('\n');
+  writeBenchmarkSection('downscaler-boundary', body);
 }
 
 main().catch((err) => {

@@ -287,14 +287,21 @@ function keyOf(field: (typeof TIME_KEYS)[number] | (typeof PERIOD_KEYS)[number])
 
 /**
  * Parses `downscaler/original-replicas`: an integer ≥ 0, or `-1` on ScaledObjects (= KEDA's annotation
- * was absent). Returns undefined when absent.
+ * was absent). On CronJobs also the previous `spec.suspend` as GoKubeDownscaler writes it
+ * (`BooleanReplicas` in caas-team/GoKubeDownscaler `internal/pkg/values/replicas.go`, case-insensitive
+ * `true`/`false`): `"false"` (it was running) is the replica value 1, `"true"` (it was suspended) is 0, so a
+ * CronJob it suspended is resumed by the next restore (docs/downscaler.md#ds-upstream). Returns undefined when
+ * absent.
  */
 export function parseOriginal(
   raw: string | undefined,
   allowMinusOne: boolean,
+  allowSuspendState = false,
 ): { ok: true; value: number } | { ok: false; problem: ConfigProblem } | undefined {
   if (raw === undefined) return undefined;
   if (allowMinusOne && raw === '-1') return { ok: true, value: -1 };
+  if (allowSuspendState && /^(true|false)$/i.test(raw))
+    return { ok: true, value: raw.toLowerCase() === 'false' ? 1 : 0 };
   const r = parseInteger(raw);
   if (r.ok) return r;
   return {
@@ -305,7 +312,7 @@ export function parseOriginal(
       key: ANN.originalReplicas,
       value: raw,
       token: raw,
-      message: `${ANN.originalReplicas} "${raw}" is not a replica count (integer ≥ 0${allowMinusOne ? ' or -1' : ''}): the object is left alone until it is fixed by hand`,
+      message: `${ANN.originalReplicas} "${raw}" is not a replica count (integer ≥ 0${allowMinusOne ? ' or -1' : ''}${allowSuspendState ? ', or true/false as GoKubeDownscaler writes it' : ''}): the object is left alone until it is fixed by hand`,
     },
   };
 }

@@ -7,7 +7,10 @@
  * that PATCHes, restores first; Events through the Manager's recorder (at most once per hour per object,
  * reason and message, within the recorder's budget, never delaying writes); and the metrics
  * (docs/downscaler.md#ds-metrics). With `--namespace` the watched Namespaces are read every minute by
- * the Runnable `namespace-poll`, on every replica. All time is the Manager's one clock.
+ * the Runnable `namespace-poll`, on every replica. Each object's next schedule transition
+ * ({@link nextTransition}) is a timer of the controller `transitions` (a `requeueAfter` of its reconcile), which
+ * evaluates the object at that instant instead of at the next tick (docs/downscaler.md#ds-boundaries). All time
+ * is the Manager's one clock.
  */
 import {
   type Clock,
@@ -16,6 +19,7 @@ import {
   type Logger,
   type Manager,
   type ObjectReference,
+  type ReconcileResult,
   isConflict,
   isInvalid,
   isNotFound,
@@ -26,6 +30,7 @@ import { ANN, AnnotationParser } from './annotations';
 import { type Decision, type Notice, decide } from './decide';
 import { type DownscalerMetrics, downscalerMetrics } from './metrics';
 import { type Resource, type Settings } from './settings';
+import { nextTransition } from './transitions';
 import { LocalTimeCache, runtimeTzdataVersion } from './tz';
 import {
   KINDS,
@@ -88,6 +93,12 @@ export class Downscaler {
   readonly metrics: DownscalerMetrics;
   /** The write queue and its workers (started by the manager while leading). */
   readonly writer: Controller;
+  /**
+   * The schedule-transition timers (docs/downscaler.md#ds-boundaries): one key per object, due at the object's next
+   * transition; its reconcile evaluates the object (and the HPA or target it affects) and returns the next
+   * transition as `requeueAfter`. Runs while leading, like the writer.
+   */
+  readonly transitions: Controller;
   readonly parser: AnnotationParser;
   private readonly mgr: Manager;
   private readonly clock: Clock;
@@ -104,6 +115,8 @@ export class Downscaler {
   /** resourceVersion each object had when we last patched it: a cache still at it has not seen our write yet. */
   private readonly patchedFrom = new Map<string, string>();
   private readonly planned = new Map<string, string>();
+  /** The instant each object's transition timer is due (ms since the epoch, Manager's clock). */
+  private readonly armedAt = new Map<string, number>();
   private readonly ltc = new LocalTimeCache();
   /** With `--namespace`: resolves after the first read of the watched Namespaces. */
   private readonly nsRead?: Promise<void>;
@@ -143,6 +156,11 @@ export class Downscaler {
       maxImmediateConflictRetries: 0,
       reconcile: (key) => this.write(key),
     });
+    this.transitions = this.mgr.controller({
+      name: 'transitions',
+      workers: 1,
+      reconcile: (key) => this.atTransition(key),
+    });
     this.setupInformers();
     if (this.settings.namespaces.length) {
       this.nsRead = new Promise((resolve) => (this.resolveNsRead = resolve));
@@ -177,7 +195,7 @@ export class Downscaler {
           name: `${KINDS[kind].resource}${ns ? `/${ns}` : ''}`,
           transform: projector(kind, s.deploymentTimeAnnotation) as unknown as (o: Projected) => Projected,
           indexers:
-            kind === 'HorizontalPodAutoscaler'
+            kind === 'HorizontalPodAutoscaler' || kind === 'ScaledObject'
               ? {
                   [TARGET_INDEX]: (o) =>
                     o.view.target ? [`${o.view.namespace}/${o.view.target.kind}/${o.view.target.name}`] : [],
@@ -241,6 +259,12 @@ export class Downscaler {
     return out;
   };
 
+  /** ScaledObjects naming `w` in `spec.scaleTargetRef` (docs/downscaler.md#ds-keda). */
+  private scaledObjectsFor = (w: Workload): Workload[] =>
+    this.informers('ScaledObject').flatMap((inf) =>
+      inf.cache.byIndex(TARGET_INDEX, `${w.namespace}/${w.kind}/${w.name}`).map((o) => o.view),
+    );
+
   private targetOf = (h: Workload): Workload | undefined => {
     if (!h.target) return undefined;
     const k = h.target.kind as Kind;
@@ -258,6 +282,7 @@ export class Downscaler {
       now: this.clock.now(),
       hpasFor: this.hpasFor,
       targetOf: this.targetOf,
+      scaledObjectsFor: this.scaledObjectsFor,
       cache: this.ltc,
     });
   }
@@ -317,6 +342,7 @@ export class Downscaler {
   private stopEvaluating(): void {
     this.evaluating = false;
     this.statuses.clear();
+    this.armedAt.clear();
     for (const g of [
       this.metrics.downscaled,
       this.metrics.excluded,
@@ -369,7 +395,8 @@ export class Downscaler {
    */
   evaluateAll(): void {
     const t0 = performance.now();
-    this.lastTickAt = this.clock.now();
+    const now = this.clock.now();
+    this.lastTickAt = now;
     const patches: Array<{ key: string; d: Decision; w: Workload }> = [];
     const seen = new Set<string>();
     for (const [kind, infs] of this.kinds) {
@@ -379,6 +406,8 @@ export class Downscaler {
           seen.add(key);
           const d = this.evaluate(o.view);
           if (d?.action === 'patch') patches.push({ key, d, w: o.view });
+          // objects whose timer is not pending (first tick while leading, or no transition yet)
+          if (!((this.armedAt.get(key) ?? 0) > now)) this.arm(o.view, key);
         }
       }
     }
@@ -400,8 +429,15 @@ export class Downscaler {
       for (const inf of infs) for (const o of inf.cache.byNamespace(ns)) this.onObject(o.view);
   }
 
+  /** An object or its Namespace changed (or appeared): evaluate it and what it affects, and re-arm its timer. */
   private onObject(w: Workload): void {
     if (!this.evaluating) return;
+    this.evaluateWithRelated(w);
+    this.arm(w, workloadKey(w.kind, w.namespace, w.name));
+  }
+
+  /** Evaluates an object and the HPA or target whose decision depends on it; plans the patches. */
+  private evaluateWithRelated(w: Workload): void {
     const d = this.evaluate(w);
     if (d?.action === 'patch') this.plan(workloadKey(w.kind, w.namespace, w.name), w, d);
     if (
@@ -413,7 +449,7 @@ export class Downscaler {
         if (dh?.action === 'patch') this.plan(workloadKey(h.kind, h.namespace, h.name), h, dh);
       }
     }
-    if (w.kind === 'HorizontalPodAutoscaler' && w.target) {
+    if ((w.kind === 'HorizontalPodAutoscaler' || w.kind === 'ScaledObject') && w.target) {
       const t = this.targetOf(w);
       if (t) {
         const dt = this.evaluate(t);
@@ -440,7 +476,7 @@ export class Downscaler {
     }
     this.onObject(w);
     if (
-      w.kind === 'HorizontalPodAutoscaler' &&
+      (w.kind === 'HorizontalPodAutoscaler' || w.kind === 'ScaledObject') &&
       old.target &&
       (old.target.kind !== w.target?.kind || old.target.name !== w.target?.name)
     ) {
@@ -451,15 +487,69 @@ export class Downscaler {
 
   private onDelete(w: Workload): void {
     const key = workloadKey(w.kind, w.namespace, w.name);
+    this.armedAt.delete(key);
     this.statuses.delete(key);
     this.failedRv.delete(key);
     this.ownWrites.delete(key);
     this.patchedFrom.delete(key);
     this.planned.delete(key);
-    if (w.kind === 'HorizontalPodAutoscaler') {
+    if (w.kind === 'HorizontalPodAutoscaler' || w.kind === 'ScaledObject') {
       const t = this.targetOf(w);
       if (t) this.onObject(t);
     }
+  }
+
+  /**
+   * The object's next schedule transition ({@link nextTransition}) on the Manager's clock, or undefined when none is
+   * within the look-ahead or it cannot be computed (logged; the ticks still evaluate the object).
+   */
+  private nextTransitionOf(w: Workload): number | undefined {
+    try {
+      return nextTransition({
+        obj: w,
+        namespaceAnnotations: this.namespaceAnnotations(w.namespace),
+        settings: this.settings,
+        parser: this.parser,
+        now: this.clock.now(),
+      });
+    } catch (err) {
+      this.log.error({ err, kind: w.kind, namespace: w.namespace, name: w.name }, 'next transition failed');
+      return undefined;
+    }
+  }
+
+  /**
+   * Arms the object's transition timer (docs/downscaler.md#ds-boundaries) unless one is already due at or before its
+   * next transition (that one re-arms when it fires). Not with `--once`.
+   */
+  private arm(w: Workload, key: string): void {
+    if (this.settings.once) return;
+    const next = this.nextTransitionOf(w);
+    if (next === undefined) return;
+    const now = this.clock.now();
+    const armed = this.armedAt.get(key);
+    if (armed !== undefined && armed > now && armed <= next) return;
+    this.armedAt.set(key, next);
+    this.transitions.enqueueAfter(key, next - now);
+  }
+
+  /**
+   * Reconcile of `transitions`: the object's transition is due. Evaluates it (and the HPA or target it affects) as an
+   * informer event would, and asks to run again at its next transition. A timer that fired a little early finds the
+   * same transition a few ms ahead and runs again then.
+   */
+  private atTransition(key: string): ReconcileResult | undefined {
+    this.armedAt.delete(key);
+    if (!this.evaluating) return undefined;
+    const [kind, namespace, name] = key.split('/') as [Kind, string, string];
+    const w = this.get(kind, namespace, name);
+    if (!w) return undefined;
+    this.log.debug({ kind, namespace, name }, 'schedule transition: evaluating');
+    this.evaluateWithRelated(w);
+    const next = this.nextTransitionOf(w);
+    if (next === undefined) return undefined;
+    this.armedAt.set(key, next);
+    return { requeueAfter: Math.max(1, next - this.clock.now()) };
   }
 
   /** Evaluates one object: records its status, counts new problems, emits due notices. */

@@ -87,6 +87,11 @@ export interface DecideInput {
   hpasFor: (w: Workload) => Workload[];
   /** The cached workload an HPA targets (same namespace), if watched. */
   targetOf: (hpa: Workload) => Workload | undefined;
+  /**
+   * ScaledObjects in the object's namespace whose `spec.scaleTargetRef` names it (watched only with
+   * `scaledobjects` in `--include-resources`; docs/downscaler.md#ds-keda). Absent: none are known.
+   */
+  scaledObjectsFor?: (w: Workload) => Workload[];
   cache?: LocalTimeCache;
 }
 
@@ -237,13 +242,29 @@ function base(
 }
 
 /**
- * The "up" row of the action table (docs/downscaler.md#ds-actions): restore from `orig` (HPA capped by maxReplicas) or,
- * when someone already scaled it, only remove the annotation.
+ * The "up" rows of the action table (docs/downscaler.md#ds-actions): restore from `orig` (HPA capped by maxReplicas)
+ * only while the object is still at what the downscaler left, the downtime target `T`
+ * (docs/downscaler.md#ds-taken-over); when its value is no longer `T` (or already ≥ orig), someone else has taken
+ * over and only the annotation is removed, with a Normal `RestoreSkipped` Event saying so. `T` undefined (no target
+ * could be resolved, e.g. invalid annotations on an object out of scope): restore while current < orig.
  */
-function upRow(w: Workload, orig: number, why: string, notices: Notice[], extra: Partial<Decision> = {}): Decision {
+function upRow(
+  w: Workload,
+  orig: number,
+  why: string,
+  notices: Notice[],
+  extra: Partial<Decision> = {},
+  T?: number,
+): Decision {
   const current = currentReplicas(w);
   const origValue = orig < 0 ? Number.POSITIVE_INFINITY : orig;
-  if (!(current < origValue)) {
+  // An HPA target below 1 was never written (#ds-hpa rule 6): no target to compare with.
+  const left = w.kind === 'HorizontalPodAutoscaler' && T !== undefined && T < 1 ? undefined : T;
+  const takenOver = current < origValue && left !== undefined && current !== left;
+  if (takenOver || !(current < origValue)) {
+    const message = takenOver
+      ? `taken over by someone else: at ${fmt(current)}, not the downtime target ${left} the downscaler left, so their value stands and is not restored to ${fmt(origValue)}`
+      : `already at ${fmt(current)} (original ${fmt(origValue)})`;
     return base(
       {
         action: 'patch',
@@ -258,7 +279,7 @@ function upRow(w: Workload, orig: number, why: string, notices: Notice[], extra:
           {
             type: 'Normal',
             reason: 'RestoreSkipped',
-            message: `already at ${fmt(current)} (original ${fmt(origValue)}): removed ${ANN.originalReplicas} only; ${why}`,
+            message: `${message}; removed ${ANN.originalReplicas} only; ${why}`,
             on: 'object',
           },
         ],
@@ -371,10 +392,23 @@ interface Prepared {
   creationMs: number;
 }
 
-function restoreOrNone(input: DecideInput, reason: string, orig: number | undefined, notices: Notice[]): Decision {
+function restoreOrNone(
+  input: DecideInput,
+  reason: string,
+  orig: number | undefined,
+  notices: Notice[],
+  T: number | undefined,
+): Decision {
   const w = input.obj;
   if (orig !== undefined && input.settings.restoreExcluded) {
-    return upRow(w, orig, `excluded (${reason}), restoring the original replicas`, notices, { category: 'excluded' });
+    return upRow(
+      w,
+      orig,
+      `excluded (${reason}), restoring the original replicas`,
+      notices,
+      { category: 'excluded' },
+      T,
+    );
   }
   return base(
     { action: 'none', reason, category: 'excluded', why: `excluded (${reason})` },
@@ -385,10 +419,17 @@ function restoreOrNone(input: DecideInput, reason: string, orig: number | undefi
 
 function prepare(input: DecideInput, ownScope: 'workload' | 'hpa'): Prepared | Decision {
   const { obj: w, settings, parser } = input;
-  const origP = parseOriginal(w.annotations[ANN.originalReplicas], w.kind === 'ScaledObject');
+  const origP = parseOriginal(w.annotations[ANN.originalReplicas], w.kind === 'ScaledObject', w.kind === 'CronJob');
   const validOrig = origP?.ok ? origP.value : undefined;
   const filtered = hardFilter(w, settings);
-  if (filtered) return restoreOrNone(input, filtered, validOrig, []);
+  if (filtered)
+    return restoreOrNone(
+      input,
+      filtered,
+      validOrig,
+      [],
+      validOrig === undefined || w.kind === 'HorizontalPodAutoscaler' ? undefined : targetOnly(input, ownScope),
+    );
   if (w.controller) {
     const reason = w.controller.kind === 'ScaledObject' ? 'ManagedByKEDA' : 'ControlledByOwner';
     return base(
@@ -453,14 +494,34 @@ function prepare(input: DecideInput, ownScope: 'workload' | 'hpa'): Prepared | D
       validOrig !== undefined,
     );
   }
-  const chain: ChainScope[] = [
+  return { chain: scopeChain(ownScope, own, nsp, settings), own, orig: validOrig, notices, creationMs };
+}
+
+/**
+ * The downtime target T of an object whose evaluation stops before its chain is built (a hard filter): from its own
+ * and its Namespace's annotations, then flags, env and default; undefined when those annotations are invalid.
+ */
+function targetOnly(input: DecideInput, ownScope: 'workload' | 'hpa'): number | undefined {
+  const own = input.parser.parse(input.obj.annotations, ownScope);
+  const nsp = input.parser.parse(input.namespaceAnnotations, 'namespace');
+  if (own.errors.length || nsp.errors.length) return undefined;
+  return first(scopeChain(ownScope, own, nsp, input.settings), 'downtimeReplicas').value;
+}
+
+/** The scopes of an object, most specific first (docs/downscaler.md#ds-scopes). */
+function scopeChain(
+  ownScope: 'workload' | 'hpa',
+  own: ParsedScope,
+  nsp: ParsedScope,
+  settings: Settings,
+): ChainScope[] {
+  return [
     { name: ownScope, s: own.settings },
     { name: 'namespace', s: nsp.settings },
     { name: 'flag', s: settings.flagScope },
     { name: 'env', s: settings.envScope },
     { name: 'default', s: DEFAULT_SCOPE },
   ];
-  return { chain, own, orig: validOrig, notices, creationMs };
 }
 
 function inGrace(p: Prepared, now: number): boolean {
@@ -485,13 +546,37 @@ function delegable(h: Workload, input: DecideInput): boolean {
   return exclusion(chain, input.now, input.cache) === undefined;
 }
 
+/**
+ * A Deployment or StatefulSet that a ScaledObject names in `spec.scaleTargetRef` is KEDA's: never written directly,
+ * whether or not KEDA's HPA exists (KEDA deletes it while the ScaledObject is paused); docs/downscaler.md#ds-keda.
+ */
+function kedaTarget(input: DecideInput, notices: Notice[], orig: number | undefined): Decision | undefined {
+  const w = input.obj;
+  if (w.kind !== 'Deployment' && w.kind !== 'StatefulSet') return undefined;
+  const scaledObjects = input.scaledObjectsFor?.(w) ?? [];
+  if (!scaledObjects.length) return undefined;
+  const names = scaledObjects
+    .map((o) => o.name)
+    .sort()
+    .join(', ');
+  const message = `scaled by KEDA (ScaledObject ${names} targets it): the workload is never written directly, with or without KEDA's HPA; the ScaledObject is paused instead`;
+  notices.push({ type: 'Normal', reason: 'ManagedByKEDA', message, on: 'object' });
+  return base(
+    { action: 'none', reason: 'ManagedByKEDA', category: 'excluded', why: message },
+    notices,
+    orig !== undefined,
+  );
+}
+
 function decideWorkload(input: DecideInput, ownScope: 'workload' | 'hpa'): Decision {
   const w = input.obj;
   const p = prepare(input, ownScope);
   if (!('chain' in p)) return p;
   const { notices, orig } = p;
+  const keda = kedaTarget(input, notices, orig);
+  if (keda) return keda;
   const ex = exclusion(p.chain, input.now, input.cache);
-  if (ex) return restoreOrNone(input, ex, orig, notices);
+  if (ex) return restoreOrNone(input, ex, orig, notices, first(p.chain, 'downtimeReplicas').value);
   const m = modeAndTarget(p, input);
   const extra: Partial<Decision> = { mode: m.mode, scope: m.scope, target: m.T };
   if (m.conflict) notices.push(m.conflict);
@@ -543,7 +628,7 @@ function decideWorkload(input: DecideInput, ownScope: 'workload' | 'hpa'): Decis
       );
     }
     if (h && m.T >= 1) {
-      if (m.mode === 'up' && orig !== undefined) return upRow(w, orig, m.why, notices, extra);
+      if (m.mode === 'up' && orig !== undefined) return upRow(w, orig, m.why, notices, extra, m.T);
       if (delegable(h, input)) {
         return base(
           {
@@ -572,7 +657,7 @@ function decideWorkload(input: DecideInput, ownScope: 'workload' | 'hpa'): Decis
   }
   if (m.mode === 'up') {
     if (orig === undefined) return base({ action: 'none', reason: 'NoOriginal', why: m.why, ...extra }, notices, false);
-    return upRow(w, orig, m.why, notices, extra);
+    return upRow(w, orig, m.why, notices, extra, m.T);
   }
   return downRow(w, m.T, orig, grace, m.why, notices, extra);
 }
@@ -591,7 +676,7 @@ function decideHpa(input: DecideInput): Decision {
   const p = prepare(input, 'hpa');
   if (!('chain' in p)) return p;
   const ex = exclusion([p.chain[0]!], input.now, input.cache);
-  if (ex) return restoreOrNone(input, ex, p.orig, p.notices);
+  if (ex) return restoreOrNone(input, ex, p.orig, p.notices, undefined);
   const target = input.targetOf(h);
   if (target) {
     const td = decide({ ...input, obj: target });
@@ -604,7 +689,7 @@ function decideHpa(input: DecideInput): Decision {
       if (d.mode === 'up') {
         if (p.orig === undefined)
           return base({ action: 'none', reason: 'NoOriginal', why, ...extra }, p.notices, false);
-        return upRow(h, p.orig, why, p.notices, extra);
+        return upRow(h, p.orig, why, p.notices, extra, d.target);
       }
       const r = downRow(h, d.target, p.orig, d.inGrace, why, p.notices, extra);
       if (r.action === 'patch') {

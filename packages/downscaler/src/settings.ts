@@ -160,7 +160,7 @@ export function downscalerFlags() {
     });
   }
   return {
-    interval: str('interval', undefined, 'Evaluation tick', 'a duration from 1s to 60s, e.g. 30s', '30s'),
+    interval: str('interval', 'DOWNSCALER_INTERVAL', 'Evaluation tick', 'a duration from 1s to 60s, e.g. 30s', '30s'),
     once: bool('once', 'One evaluation, drain writes, exit 0 (1 if a write failed)', false),
     dryRun: bool('dry-run', 'Plan and log only: no PATCH, no Event, no Lease', false),
     namespace: str(
@@ -339,7 +339,7 @@ export function buildSettings(raw: RawFlags, env: NodeJS.ProcessEnv, sources: Ra
   };
   const interval = parseDurationStrict(raw.interval);
   if (!interval.ok || interval.value < 1000 || interval.value > 60_000) {
-    fail('interval', undefined, 'flag', raw.interval, 'out of range', 'a duration from 1s to 60s, e.g. 30s');
+    fail('interval', 'DOWNSCALER_INTERVAL', fromEnv('interval'), raw.interval, 'out of range', 'a duration from 1s to 60s, e.g. 30s');
   }
   const includeResources = new Set<Resource>();
   for (const r of parsers.list()(raw.includeResources)) {

@@ -53,7 +53,7 @@ export interface Workload {
   labels: Record<string, string>;
   /** `downscaler/*` annotations, the deployment-time annotation (when configured) and KEDA's pause annotation. */
   annotations: Record<string, string>;
-  /** Kind and name of the controlling owner (`controller: true`), if any. */
+  /** Kind and name of the controlling owner (`controller: true`), else of a {@link REPLICA_OWNERS} owner, if any. */
   controller?: { kind: string; name: string };
   /** Deployment, StatefulSet: `spec.replicas` (unset = 1). */
   replicas?: number;
@@ -92,6 +92,24 @@ export function quantityValue(q: unknown): number {
 
 type Raw = KubeObject & { spec?: Record<string, any> };
 
+/**
+ * Owners that manage their dependents' replicas without being their controlling owner (`controller: true`): the
+ * stackset-controller's `Stack` (`zalando.org/v1`) owns its Deployment through a plain ownerReference and scales it
+ * back itself, so the downscaler leaves such a Deployment alone, as kube-downscaler does (`is_stack_deployment` in
+ * hjacobs/kube-downscaler `kube_downscaler/scaler.py`); docs/downscaler.md#ds-owners.
+ */
+export const REPLICA_OWNERS: ReadonlyArray<{ apiVersion: string; kind: string }> = [
+  { apiVersion: 'zalando.org/v1', kind: 'Stack' },
+];
+
+/** The owner that decides an object's replicas: its controlling owner, else a {@link REPLICA_OWNERS} owner. */
+function replicaOwner(refs: ObjectMeta['ownerReferences']): { kind: string; name: string } | undefined {
+  const r =
+    refs?.find((o) => o.controller) ??
+    refs?.find((o) => REPLICA_OWNERS.some((k) => k.apiVersion === o.apiVersion && k.kind === o.kind));
+  return r ? { kind: r.kind, name: r.name } : undefined;
+}
+
 function keepAnnotations(a: Record<string, string> | undefined, extra?: string): Record<string, string> {
   const out: Record<string, string> = {};
   if (!a) return out;
@@ -123,7 +141,7 @@ export function projector(kind: Kind, deploymentTimeAnnotation?: string): (o: Ku
     const raw = o as Raw;
     const md = raw.metadata ?? {};
     const annotations = keepAnnotations(md.annotations, deploymentTimeAnnotation);
-    const owner = md.ownerReferences?.find((r) => r.controller);
+    const owner = replicaOwner(md.ownerReferences);
     const spec = raw.spec ?? {};
     const view: Workload = {
       kind,

@@ -1,0 +1,104 @@
+/**
+ * KEDA on the real control plane (docs/downscaler.md#ds-keda): with `scaledobjects` included, a Deployment that a
+ * paused ScaledObject targets is never written, although KEDA's HPA is gone while the ScaledObject is paused
+ * (KEDA's `ensureHPAForScaledObjectIsDeleted`); the ScaledObject is paused through its annotation instead. The
+ * ScaledObject CRD is installed as a minimal schema (KEDA itself does not run: there is no HPA, as during a pause).
+ */
+import type { KubeConfig } from '@kubernetes/client-node';
+import {
+  Cluster,
+  ORIG,
+  type Obj,
+  SettableClock,
+  type TestController,
+  deniedAccesses,
+  pathOf,
+  startTestController,
+  waitFor,
+} from './support';
+import { waitTicks } from './helpers';
+
+const CRD = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/scaledobjects.keda.sh';
+const PAUSED = 'autoscaling.keda.sh/paused-replicas';
+
+function scaledObjectPath(ns: string, name: string): string {
+  return `/apis/keda.sh/v1alpha1/namespaces/${ns}/scaledobjects/${name}`;
+}
+
+describe('KEDA ScaledObjects on the local cluster', () => {
+  const cluster = new Cluster();
+  let saKc: KubeConfig;
+  let ctl: TestController | undefined;
+
+  beforeAll(async () => {
+    await cluster.api.create('/apis/apiextensions.k8s.io/v1/customresourcedefinitions', {
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: 'scaledobjects.keda.sh' },
+      spec: {
+        group: 'keda.sh',
+        scope: 'Namespaced',
+        names: {
+          plural: 'scaledobjects',
+          singular: 'scaledobject',
+          kind: 'ScaledObject',
+          listKind: 'ScaledObjectList',
+        },
+        versions: [
+          {
+            name: 'v1alpha1',
+            served: true,
+            storage: true,
+            schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+          },
+        ],
+      },
+    });
+    await waitFor(
+      async () => {
+        const crd = await cluster.get<Obj>(CRD);
+        return crd.status?.conditions?.some((c: Obj) => c.type === 'Established' && c.status === 'True');
+      },
+      { timeoutMs: 30_000, description: 'ScaledObject CRD established' },
+    );
+    saKc = await cluster.controllerKubeConfig();
+  }, 120_000);
+
+  afterAll(async () => {
+    await ctl?.stop();
+    await cluster.cleanup();
+    await cluster.api.delete(CRD).catch(() => undefined);
+  });
+
+  it('a paused ScaledObject without HPA: its Deployment is left alone, the ScaledObject is paused at 0', async () => {
+    const ns = await cluster.namespace('keda', { 'downscaler/downtime': 'always' });
+    await cluster.deployment(ns, 'worker', { replicas: 3 });
+    await cluster.api.create(`/apis/keda.sh/v1alpha1/namespaces/${ns}/scaledobjects`, {
+      apiVersion: 'keda.sh/v1alpha1',
+      kind: 'ScaledObject',
+      metadata: { name: 'worker', annotations: { [PAUSED]: '3' } },
+      spec: { scaleTargetRef: { name: 'worker' }, triggers: [{ type: 'cpu', metadata: { value: '50' } }] },
+    });
+    ctl = await startTestController(saKc, {
+      // years after creation: past any grace period
+      clock: new SettableClock(Date.parse('2030-01-07T20:00:00Z')),
+      settings: { includeResources: new Set(['scaledobjects', 'deployments']) },
+    });
+    await waitFor(() => ctl!.downscaler.informers('ScaledObject').every((i) => i.hasSynced()), {
+      timeoutMs: 30_000,
+      description: 'ScaledObject informer synced',
+    });
+    const so = await cluster.waitObj(
+      scaledObjectPath(ns, 'worker'),
+      (o) => o.metadata.annotations?.[PAUSED] === '0',
+      'ScaledObject paused at 0',
+    );
+    expect(so.metadata.annotations[ORIG]).toBe('3');
+    const [ev] = await cluster.waitEvent(ns, 'ManagedByKEDA', 'worker', /ScaledObject worker targets it/);
+    expect(ev!.regarding.kind).toBe('Deployment');
+    await waitTicks(ctl, 3);
+    const dep = await cluster.get(pathOf('Deployment', ns, 'worker'));
+    expect([dep.spec.replicas, dep.metadata.annotations?.[ORIG]]).toEqual([3, undefined]);
+    expect(deniedAccesses(ctl.accesses())).toEqual([]);
+  }, 120_000);
+});
