@@ -6,8 +6,7 @@
  */
 import { AnnotationParser } from './annotations';
 import { type Decision, decide } from './decide';
-import { parseInstant } from './grammar';
-import { DEFAULT_SCOPE, type Settings } from './settings';
+import type { Settings } from './settings';
 import { nextTransition } from './transitions';
 import { LocalTimeCache } from './tz';
 import { KINDS, type Workload, currentReplicas } from './workload';
@@ -94,14 +93,6 @@ export function applyDecision(w: Workload, d: Decision): Workload {
  * The end of the built-in default grace period (docs/downscaler.md#ds-grace): 1 ms after creation, or the deploy time
  * when later, plus 15 minutes ({@link nextTransition} reads the grace periods that a scope sets).
  */
-function defaultGraceEnd(w: Workload, settings: Settings): number {
-  let anchor = w.creationMs;
-  const dta = settings.deploymentTimeAnnotation;
-  const deployed = dta && w.annotations[dta] !== undefined ? parseInstant(w.annotations[dta]!) : undefined;
-  if (deployed?.ok) anchor = Number.isNaN(anchor) ? deployed.value : Math.max(anchor, deployed.value);
-  return anchor + DEFAULT_SCOPE.gracePeriod!.value + 1;
-}
-
 function signature(d: Decision): string {
   const blocked = d.category === 'excluded' || d.category === 'skipped' ? d.reason : '';
   return `${d.action}|${d.mode ?? ''}|${blocked}`;
@@ -149,8 +140,6 @@ export function planAt(input: PlanInput): PlanEntry[] {
         });
         if (x !== undefined && (c === undefined || x < c)) c = x;
       }
-      const g = defaultGraceEnd(sim, settings);
-      if (g > cur && (c === undefined || g < c)) c = g;
       if (c === undefined) break;
       const d = decideIn(lookAfter, sim, c);
       if (d.action === 'patch' || signature(d) !== signature(base)) {

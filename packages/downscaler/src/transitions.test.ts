@@ -170,6 +170,11 @@ describe('nextTransition', () => {
     expect(nextTransition({ obj: w(), settings: s, parser, now: NOW })).toBeUndefined();
   });
 
+  it('ends the built-in default grace period (15 min) when no scope sets one', () => {
+    const created = w({ creationMs: NOW - 60_000 });
+    expect(iso(nextTransition({ obj: created, settings: settings(), parser, now: NOW }))).toBe('2026-03-02T10:14:00.001Z');
+  });
+
   it('uses the HPA scope for HPAs', () => {
     const h = w({
       kind: 'HorizontalPodAutoscaler',

@@ -15,7 +15,7 @@
 import type { AnnotationParser, ScopeSettings } from './annotations';
 import { type BoolOrSpec, type RecurringItem, type Spec, type SpecItem, parseInstant } from './grammar';
 import { itemMatches } from './match';
-import type { Settings } from './settings';
+import { DEFAULT_SCOPE, type Settings } from './settings';
 import { LocalTimeCache } from './tz';
 import type { Workload } from './workload';
 
@@ -36,7 +36,7 @@ export interface TransitionInput {
 /**
  * The earliest instant after `now` (ms since the epoch) at which a time-dependent input of the object's decision
  * changes: a boundary of any time spec (`uptime`, `downtime`, the periods, the force keys, `exclude`) of the object,
- * its Namespace, the flags or the environment, an `exclude-until` instant, or the end of a grace period
+ * its Namespace, the flags, the environment or the built-in defaults, an `exclude-until` instant, or the end of a grace period
  * (docs/downscaler.md#ds-grace). Undefined when nothing changes within {@link LOOKAHEAD_MS} (e.g. only `always`,
  * `never` and booleans). Annotation values that do not parse contribute nothing (the object is blocked until they
  * change, and a change is an informer event).
@@ -45,7 +45,8 @@ export function nextTransition(input: TransitionInput): number | undefined {
   const { obj, settings, parser, now } = input;
   const own = parser.parse(obj.annotations, obj.kind === 'HorizontalPodAutoscaler' ? 'hpa' : 'workload');
   const nsp = parser.parse(input.namespaceAnnotations, 'namespace');
-  const scopes: ScopeSettings[] = [own.settings, nsp.settings, settings.flagScope, settings.envScope];
+  // The built-in defaults are the last scope (docs/downscaler.md#ds-scopes): e.g. the default grace period.
+  const scopes: ScopeSettings[] = [own.settings, nsp.settings, settings.flagScope, settings.envScope, DEFAULT_SCOPE];
   let best: number | undefined;
   const consider = (t: number | undefined) => {
     if (t !== undefined && t > now && (best === undefined || t < best)) best = t;
