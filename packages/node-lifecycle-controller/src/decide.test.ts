@@ -230,6 +230,42 @@ describe('planRound', () => {
     const late = planRound({ ...base, now: now + 1, podsOnNode: [a], podsInNamespace: () => [a] });
     expect(late.force?.name).toBe('a');
   });
+  it('gates run cheapest first: the namespace pods (siblings) are read only once G1–G3 hold', () => {
+    const a = pod('a', { createdAt: T0 });
+    const young = pod('young', { nodeName: 'n2', createdAt: drainStart + sla.gracePeriodMs - 1 });
+    const reads: string[] = [];
+    const input = {
+      ...base,
+      podsOnNode: [a],
+      podsInNamespace: (ns: string) => (reads.push(ns), [a, young]),
+      pdbsInNamespace: () => [pdb('web', { matchLabels: { app: 'web' } })],
+    };
+    const early = planRound({ ...input, now: drainStart + sla.gracePeriodMs - 1, pdbBlocked: new Map([[a.uid, 0]]) });
+    expect(early.blocked.map((b) => [b.gate, b.pdbs])).toEqual([['grace', ['web']]]);
+    expect(reads).toEqual([]);
+    const late = planRound({ ...input, now: drainStart + sla.gracePeriodMs, pdbBlocked: new Map([[a.uid, 0]]) });
+    expect(late.blocked.map((b) => b.gate)).toEqual(['siblings']);
+    expect(late.force).toBeUndefined();
+    expect(reads).toEqual([a.namespace]);
+  });
+  it('G4 runs oldest first only until one pod may be forced; the others wait for the force interval', () => {
+    const now = drainStart + sla.gracePeriodMs;
+    const a = pod('a', { createdAt: T0 + 1 });
+    const b = pod('b', { createdAt: T0 });
+    const c = pod('c', { createdAt: T0 + 2 });
+    const reads: string[] = [];
+    const plan = planRound({
+      ...base,
+      now,
+      podsOnNode: [a, b, c],
+      podsInNamespace: (ns: string) => (reads.push(ns), [a, b, c]),
+      pdbsInNamespace: () => [pdb('web', { matchLabels: { app: 'web' } })],
+      pdbBlocked: new Map([[a.uid, now], [b.uid, now], [c.uid, now]]),
+    });
+    expect(plan.force?.name).toBe('b');
+    expect(plan.blocked.map((x) => [x.pod.name, x.gate])).toEqual([['a', 'interval'], ['c', 'interval']]);
+    expect(reads).toHaveLength(1);
+  });
   it('paused: no evictions, no forcing, deadline deletes still happen', () => {
     const now = drainStart + 100 * H;
     const a = pod('a');

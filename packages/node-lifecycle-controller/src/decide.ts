@@ -339,7 +339,10 @@ export interface RoundInput {
  * Plans one drain round (docs/node-lifecycle-controller.md#nlc-drain): deadline deletes first (they
  * bypass PDBs and blocks), then Evictions for every candidate not tried within the poll interval
  * (do-not-disrupt pods count as PDB-blocked), then at most one SLA-forced termination, oldest first,
- * among pods that were PDB-blocked and pass {@link forceAllowed}.
+ * among pods that were PDB-blocked and pass {@link forceAllowed}. The gates run cheapest first
+ * (docs/node-lifecycle-controller.md#nlc-sla): `podsInNamespace` is called only for pods that pass G1–G3, and
+ * G4 (siblings) runs oldest first only until one pod may be forced; the younger ones are reported as waiting for
+ * the force interval (`interval`), which the forced termination restarts.
  */
 export function planRound(i: RoundInput): RoundPlan {
   const c = candidates(i.podsOnNode, i.now, i.headroomMs, i.ownUid);
@@ -363,7 +366,8 @@ export function planRound(i: RoundInput): RoundPlan {
     if (next !== undefined && next < plan.nextAt) plan.nextAt = Math.max(i.now + 1000, next);
   }
   if (i.paused) return plan;
-  const forceable: PodView[] = [];
+  // Pods past G1–G3, for G4 (siblings) in age order: at most one is forced per round.
+  const pastCheapGates: { pod: PodView; pdbs: PdbView[]; selecting: string[] }[] = [];
   for (const p of remaining) {
     const block = podBlocked(p, i.now);
     const wasBlocked = block.blocked || i.pdbBlocked.has(p.uid);
@@ -372,20 +376,34 @@ export function planRound(i: RoundInput): RoundPlan {
       if (last === undefined || i.now >= last + i.sla.pollIntervalMs) plan.evict.push(p);
     }
     if (!wasBlocked) continue;
-    const sib = siblingsOf(p, i.podsInNamespace(p.namespace), i.pdbsInNamespace(p.namespace));
-    if (sib.pdbs.length === 0 && !block.blocked) continue; // nothing selects it: never forced
-    const f = forceAllowed({ now: i.now, drainStart: i.drainStart, lastForce: i.lastForce, pod: p, siblings: sib.siblings, sla: i.sla });
-    if (f.allowed) forceable.push(p);
+    const pdbs = i.pdbsInNamespace(p.namespace);
+    const selecting = pdbs.filter((b) => pdbSelects(b, p)).map((b) => b.name);
+    if (selecting.length === 0 && !block.blocked) continue; // nothing selects it: never forced
+    // Cheapest first: G1–G3 need no siblings; the namespace's pods are read only once they hold.
+    const pre = forceAllowed({ now: i.now, drainStart: i.drainStart, lastForce: i.lastForce, pod: p, siblings: [], sla: i.sla });
+    if (pre.allowed) pastCheapGates.push({ pod: p, pdbs, selecting });
     else {
-      plan.blocked.push({ pod: p, gate: f.gate!, pdbs: sib.pdbs });
+      plan.blocked.push({ pod: p, gate: pre.gate!, pdbs: selecting });
+      // Without siblings, notBefore may be early (G4 not counted): the round then simply looks again.
+      if (pre.notBefore > i.now && pre.notBefore < plan.nextAt) plan.nextAt = pre.notBefore;
+    }
+  }
+  // G4, oldest first, until one pod may be forced; the younger ones then wait for the force interval (G2).
+  pastCheapGates.sort((a, b) => byAge(a.pod, b.pod));
+  for (const c of pastCheapGates) {
+    if (plan.force) {
+      plan.blocked.push({ pod: c.pod, gate: 'interval', pdbs: c.selecting });
+      continue;
+    }
+    const siblings = siblingsOf(c.pod, i.podsInNamespace(c.pod.namespace), c.pdbs).siblings;
+    const f = forceAllowed({ now: i.now, drainStart: i.drainStart, lastForce: i.lastForce, pod: c.pod, siblings, sla: i.sla });
+    if (f.allowed) plan.force = c.pod;
+    else {
+      plan.blocked.push({ pod: c.pod, gate: f.gate!, pdbs: c.selecting });
       if (f.notBefore > i.now && f.notBefore < plan.nextAt) plan.nextAt = f.notBefore;
     }
   }
-  if (forceable.length > 0) {
-    forceable.sort(byAge);
-    plan.force = forceable[0];
-    plan.evict = plan.evict.filter((p) => p.uid !== plan.force!.uid);
-  }
+  if (plan.force) plan.evict = plan.evict.filter((p) => p.uid !== plan.force!.uid);
   return plan;
 }
 

@@ -37,6 +37,7 @@ import {
   type PodView,
   REPLACEMENT,
   STATE_LABEL,
+  STATES,
   type Taint,
   TERMINATION_REQUESTED,
   awsTerminates,
@@ -49,6 +50,8 @@ import {
   nextStep,
   nodeBlocked,
   parseReplacement,
+  parseTime,
+  pdbSelects,
   planRound,
   readMarkers,
   replacementStep,
@@ -171,7 +174,7 @@ export class NodeReconciler {
 
   /** Pods on a node, as decision views. */
   podsOn(node: string): PodView[] {
-    return this.o.caches.pods.cache.byIndex(NODE_INDEX, node).map(podView);
+    return this.o.caches.pods.cache.byIndex(NODE_INDEX, node).map(cachedPodView);
   }
 
   /** Reconciles one Node by name. */
@@ -190,7 +193,8 @@ export class NodeReconciler {
     const step = nextStep(n, m, {
       now,
       blocked,
-      slotFree: this.slotFree(n, m),
+      // Only a pending request asks for a slot; counting them walks every node, so only then.
+      slotFree: m.state === 'decommission-pending' && !blocked ? this.slotFree(n, m) : false,
       terminateInstances: this.o.cfg.terminateInstances,
     });
     const ref = objectReference(obj, 'v1', 'Node');
@@ -406,7 +410,7 @@ export class NodeReconciler {
       now,
       sla: cfg.sla,
       podsOnNode: this.podsOn(n.name),
-      podsInNamespace: (ns) => pods.byIndex(NAMESPACE_INDEX, ns).map(podView),
+      podsInNamespace: (ns) => pods.byIndex(NAMESPACE_INDEX, ns).map(cachedPodView),
       pdbsInNamespace: (ns) => pdbs.byIndex(NAMESPACE_INDEX, ns).map(pdbView),
       pdbBlocked: this.mem.pdbBlocked,
       lastEviction: this.mem.lastEviction,
@@ -483,12 +487,29 @@ export class NodeReconciler {
     this.o.metrics.evictions.inc({ result });
     if (result === 'pdb_blocked' || result === 'multiple_pdbs') {
       this.mem.pdbBlocked.set(p.uid, now);
-      if (this.mark(`blocked/${p.uid}`)) this.o.mgr.events.warning(podRef(p), result === 'multiple_pdbs' ? 'MultiplePDBs' : 'EvictionBlocked', 'Evict', body?.message ?? 'blocked by a PodDisruptionBudget', nodeRef);
+      if (this.mark(`blocked/${p.uid}`)) {
+        if (result === 'multiple_pdbs') {
+          // The API server does not name them (docs/node-lifecycle-controller.md#nlc-drain): the PDB cache does.
+          const names = this.pdbsSelecting(p);
+          this.o.mgr.events.warning(podRef(p), 'MultiplePDBs', 'Evict', `${body?.message ?? 'more than one PodDisruptionBudget'} PodDisruptionBudgets selecting the pod: ${names.join(', ') || '(none cached)'}`, nodeRef);
+          log.info({ pod: `${p.namespace}/${p.name}`, podUid: p.uid, pdb: names.join(',') }, 'eviction refused: more than one PodDisruptionBudget');
+        } else this.o.mgr.events.warning(podRef(p), 'EvictionBlocked', 'Evict', body?.message ?? 'blocked by a PodDisruptionBudget', nodeRef);
+      }
     } else if (result === 'accepted') {
       this.mem.pdbBlocked.delete(p.uid);
       if (!p.controllerKind && this.mark(`unmanaged/${p.uid}`)) this.o.mgr.events.warning(podRef(p), 'EvictingUnmanagedPod', 'Evict', 'No controller recreates this pod', nodeRef);
     }
     log.info({ pod: `${p.namespace}/${p.name}`, podUid: p.uid, result }, 'eviction');
+  }
+
+  /** Names of the cached policy/v1 PDBs of the pod's namespace that select it, sorted. */
+  private pdbsSelecting(p: PodView): string[] {
+    return this.o.caches.pdbs.cache
+      .byIndex(NAMESPACE_INDEX, p.namespace)
+      .map(pdbView)
+      .filter((b) => pdbSelects(b, p))
+      .map((b) => b.name)
+      .sort();
   }
 
   private async acquire(): Promise<void> {
@@ -759,18 +780,23 @@ export class NodeReconciler {
     this.o.mgr.logger.warn({ object: `node/${obj.metadata?.name}`, field, fallback: note }, reason);
   }
 
+  /** The gauges of docs/node-lifecycle-controller.md#nlc-metrics, from the node cache: one cheap pass (labels and two annotations). */
   private updateGauges(): void {
     const counts = new Map<string, number>();
     const now = this.o.mgr.clock.now();
     let oldest = 0;
     let nodeBlocks = 0;
     for (const o of this.o.caches.nodes.cache.list()) {
-      const v = nodeView(o);
-      if (nodeBlocked(v.annotations).blocked) nodeBlocks++;
-      const m = readMarkers(v, now);
-      const s = m.state && m.state !== 'invalid' ? m.state : 'ready';
+      const labels = (o.metadata?.labels ?? {}) as Record<string, string>;
+      const annotations = (o.metadata?.annotations ?? {}) as Record<string, string>;
+      if (nodeBlocked(annotations).blocked) nodeBlocks++;
+      const raw = labels[STATE_LABEL];
+      const s = raw !== undefined && (STATES as readonly string[]).includes(raw) ? raw : 'ready';
       counts.set(s, (counts.get(s) ?? 0) + 1);
-      if (s === 'draining' && m.drainStart !== undefined) oldest = Math.max(oldest, (now - m.drainStart) / 1000);
+      if (s === 'draining') {
+        const started = parseTime(annotations[DRAIN_START] ?? annotations[CLM_DRAIN_START]);
+        if (started !== undefined && started <= now) oldest = Math.max(oldest, (now - started) / 1000);
+      }
     }
     for (const s of ['ready', 'decommission-pending', 'fenced', 'draining', 'drained', 'terminating', 'terminated'])
       this.o.metrics.nodes.set({ state: s }, counts.get(s) ?? 0);
@@ -778,6 +804,18 @@ export class NodeReconciler {
     this.o.metrics.updateBlocked.set({ scope: 'cluster' }, this.clusterBlocked() ? 1 : 0);
     this.o.metrics.updateBlocked.set({ scope: 'node' }, nodeBlocks);
   }
+}
+
+/** Decision views of cached pods, memoized per cached object (an informer update replaces the object, so a view never goes stale). */
+const podViews = new WeakMap<PodObject, PodView>();
+
+function cachedPodView(p: PodObject): PodView {
+  let v = podViews.get(p);
+  if (!v) {
+    v = podView(p);
+    podViews.set(p, v);
+  }
+  return v;
 }
 
 function podRef(p: PodView) {

@@ -4,7 +4,7 @@
  * `ready`, unblocked Node whose InService instance runs another launch template version (or launch
  * configuration) than its ASG. ASGs on `$Latest`/`$Default` are skipped with one Warning.
  */
-import { type Manager, type Runnable, awsErrorCode } from '@kubeaws/runtime';
+import { type Manager, type Runnable, awsErrorCode, objectReference } from '@kubeaws/runtime';
 import type { AsgInfo, AwsApi } from './aws';
 import type { NlcConfig } from './config';
 import { PENDING_TAINT, STATE_LABEL, nodeBlocked, readMarkers } from './decide';
@@ -57,9 +57,13 @@ export class RollingUpdateSync implements Runnable {
     }
   }
 
-  /** One sync: lists the ASGs and marks outdated nodes (one PATCH each). */
+  /**
+   * One sync: lists the ASGs and marks outdated nodes (one PATCH each, then Normal `DecommissionRequested`
+   * naming the instance's and the ASG's launch template, docs/node-lifecycle-controller.md#nlc-events).
+   */
   async syncOnce(): Promise<number> {
-    const { outdated, unpinned } = outdatedInstances(await this.o.aws.describeClusterAsgs(this.o.cfg.clusterName));
+    const asgs = await this.o.aws.describeClusterAsgs(this.o.cfg.clusterName);
+    const { outdated, unpinned } = outdatedInstances(asgs);
     for (const g of unpinned)
       if (!this.warned.has(g) && this.o.ownPod) {
         this.warned.add(g);
@@ -79,6 +83,14 @@ export class RollingUpdateSync implements Runnable {
         metadata: { labels: { [STATE_LABEL]: 'decommission-pending' } },
         spec: { taints: [...n.taints, { key: PENDING_TAINT, value: 'rolling-update', effect: this.o.cfg.decommissionNoScheduleTaint ? 'NoSchedule' : 'PreferNoSchedule' }] },
       });
+      const g = asgs.find((a) => a.instances.some((i) => i.id === iid));
+      const runs = g?.instances.find((i) => i.id === iid)?.template ?? 'no launch template';
+      this.o.mgr.events.normal(
+        objectReference(obj, 'v1', 'Node'),
+        'DecommissionRequested',
+        'Request',
+        `Decommission requested (rolling-update): instance ${iid} runs ${runs}, ASG ${g?.name ?? '?'} has ${g?.template ?? '?'}`,
+      );
       marked++;
     }
     return marked;

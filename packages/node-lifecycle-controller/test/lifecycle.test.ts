@@ -272,6 +272,23 @@ it('a spot stop interruption drains the node, keeps it fenced while stopped and 
     timeoutMs: 30_000,
     description: 'Normal InterruptionCleared on the Node',
   });
+  // The same stop warning delivered again (SQS at-least-once): the cleared record no longer holds its event id, so it
+  // is a new involuntary workflow and the node is fenced again (fail-safe), in one PATCH, and the message deleted.
+  const accepted = await metric('sqs_messages_total', 'kind="spot-interruption",outcome="accepted"');
+  await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(body) }));
+  const refenced = await waitFor(async () => {
+    const x = await getNode(name);
+    return x.spec?.unschedulable ? x : undefined;
+  }, { timeoutMs: 30_000, description: 'node fenced again by the redelivered stop warning' });
+  expect(['draining', 'drained']).toContain(refenced.metadata.labels?.['kubeaws.io/lifecycle-state']);
+  expect(refenced.spec?.taints).toContainEqual({ key: 'kubeaws.io/decommission-pending', value: 'spot-interruption', effect: 'NoSchedule' });
+  const again = JSON.parse(refenced.metadata.annotations!['kubeaws.io/interruption']);
+  expect(again).toMatchObject({ kinds: ['spot-interruption'], eventIds: [`stop-${suffix}`], stopOnly: true });
+  expect(again.stoppedAt).toBeUndefined();
+  expect(await metric('sqs_messages_total', 'kind="spot-interruption",outcome="accepted"')).toBe(accepted + 1);
+  await waitFor(async () => (await queueDepth(queueUrl)) === 0, { timeoutMs: 30_000, description: 'redelivered message deleted' });
+  // Leave no workflow running for the tests that follow (the instance never stops again).
+  await kube.delete(`/api/v1/nodes/${name}`);
 });
 
 it('invalid and unsupported messages reach the dead-letter queue through the redrive policy', async () => {
