@@ -14,6 +14,7 @@ import {
   findOrphans,
   firstObservations,
   inputSignature,
+  orphanSubject,
   rolloutsAvailability,
   rolloutsUnavailable,
   writeEventAction,
@@ -236,14 +237,15 @@ describe('eligibility rows (PDB-STATES)', () => {
       [],
     ],
     [
-      'i not ready with PDB: since set',
+      'i not ready with PDB and a TTL: since set',
       wl({ fullyReady: false }),
       [pdb],
-      {},
+      { settings: { nonReadyTtlMs: HOUR } },
       'not_ready',
       ['apply web-deployment-pdb'],
       [],
     ],
+    ['i not ready with PDB, TTL off: nothing written', wl({ fullyReady: false }), [pdb], {}, 'not_ready', [], []],
     [
       'i ttl expired',
       wl({ fullyReady: false }),
@@ -838,11 +840,57 @@ describe('non-ready TTL (PDB-TTL)', () => {
     expect(d.requeueAfterMs).toBe(HOUR - 500);
   });
 
-  test('TTL 0: since still recorded, no timer, never expires', () => {
+  test('TTL 0: an existing since is left as it is, no timer, never expires', () => {
     const d = run(notReady(), [managed(wl(), { since: formatTimestamp(NOW - 400 * 24 * HOUR) })]);
     expect(d.state).toBe('not_ready');
     expect(d.actions).toEqual([]);
     expect(d.requeueAfterMs).toBeUndefined();
+  });
+
+  test.each<[string, Record<string, string>, Partial<DecideSettings>]>([
+    ['flag 0, no annotation', {}, {}],
+    ['ours 0 over a flag TTL', { 'kubeaws.io/non-ready-ttl': '0' }, { nonReadyTtlMs: HOUR }],
+    ['ours 0s', { 'kubeaws.io/non-ready-ttl': '0s' }, {}],
+    ['flag 0, invalid ours falls back to the flag', { 'kubeaws.io/non-ready-ttl': 'never' }, {}],
+  ])('no TTL applies (%s): non-ready-since is not written', (_n, annotations, settings) => {
+    const d = run(notReady(annotations), [managed(wl())], { settings });
+    expect(d.state).toBe('not_ready');
+    expect(d.actions).toEqual([]);
+    expect(d.requeueAfterMs).toBeUndefined();
+  });
+
+  test('no TTL applies: an invalid since on our PDB is neither rewritten nor reported', () => {
+    const d = run(notReady(), [managed(wl(), { since: 'yesterday' })]);
+    expect(d.actions).toEqual([]);
+    expect(d.invalidInputs).toEqual([]);
+  });
+
+  test('no TTL applies: adoption drops the upstream since instead of converting it', () => {
+    const since = '2025-03-01T11:00:00+00:00';
+    const d = run(notReady(), [
+      legacy('web-pdb-controller', 'w-uid', { annotations: { 'pdb-controller.zalando.org/non-ready-since': since } }),
+    ]);
+    expect(d.actions).toEqual([
+      expect.objectContaining({
+        type: 'patch',
+        purpose: 'adopt',
+        patch: expect.objectContaining({
+          metadata: expect.objectContaining({
+            annotations: { 'pdb-controller.zalando.org/non-ready-since': null, 'kubeaws.io/non-ready-since': null },
+          }),
+        }),
+      }),
+    ]);
+  });
+
+  test('a TTL set later starts from the first reconcile under it', () => {
+    const p = managed(wl());
+    expect(run(notReady(), [p]).actions).toEqual([]);
+    const d = run(notReady({ 'kubeaws.io/non-ready-ttl': '1h' }), [p], { now: NOW + 10 * MIN });
+    expect(d.actions).toEqual([
+      expect.objectContaining({ type: 'apply', changedFields: ['metadata.annotations[kubeaws.io/non-ready-since]'] }),
+    ]);
+    expect(d.requeueAfterMs).toBe(HOUR);
   });
 
   test('never moved forward: existing since kept, no write', () => {
@@ -935,7 +983,28 @@ describe('non-ready TTL (PDB-TTL)', () => {
       ['InvalidAnnotation'],
     ],
     ['ours invalid → flag', { 'kubeaws.io/non-ready-ttl': 'bogus' }, 2 * HOUR, ['InvalidAnnotation']],
-    ['alias invalid → flag', { 'pdb-controller.zalando.org/non-ready-ttl': '-5m' }, 2 * HOUR, ['InvalidAnnotation']],
+    ['alias invalid → flag', { 'pdb-controller.zalando.org/non-ready-ttl': '5min' }, 2 * HOUR, ['InvalidAnnotation']],
+    ['alias in Go grammar only', { 'pdb-controller.zalando.org/non-ready-ttl': '.5h' }, 30 * MIN, []],
+    ['alias with a plus sign', { 'pdb-controller.zalando.org/non-ready-ttl': '+30m' }, 30 * MIN, []],
+    [
+      'alias in microseconds, rounded up to a whole ms',
+      { 'pdb-controller.zalando.org/non-ready-ttl': '1500us' },
+      2,
+      [],
+    ],
+    [
+      'alias above 365d (Go has no such limit)',
+      { 'pdb-controller.zalando.org/non-ready-ttl': '8784h' },
+      366 * 24 * HOUR,
+      [],
+    ],
+    ['alias d is not Go → flag', { 'pdb-controller.zalando.org/non-ready-ttl': '1d' }, 2 * HOUR, ['InvalidAnnotation']],
+    [
+      'alias bare seconds are not Go → flag',
+      { 'pdb-controller.zalando.org/non-ready-ttl': '90' },
+      2 * HOUR,
+      ['InvalidAnnotation'],
+    ],
     [
       'both invalid → flag',
       { 'kubeaws.io/non-ready-ttl': 'x', 'pdb-controller.zalando.org/non-ready-ttl': 'y' },
@@ -959,6 +1028,76 @@ describe('non-ready TTL (PDB-TTL)', () => {
     );
     expect(d.state).toBe('not_ready');
     expect(d.requeueAfterMs).toBeUndefined();
+  });
+
+  // mikkeloscar/pdb-controller overrideNonReadyTTL (controller.go): the PDB goes once non-ready-since is
+  // before now - duration, so 0 and negative durations drop it at once.
+  test.each<[string, string, string | undefined]>([
+    ['0, first seen not ready', '0', undefined],
+    ['0, since recorded earlier', '0', formatTimestamp(NOW - 5 * MIN)],
+    ['-0', '-0', undefined],
+    ['+0', '+0', undefined],
+    ['negative', '-5m', undefined],
+    ['negative fraction', '-.5h', undefined],
+    ['0s', '0s', undefined],
+    ['0.0h', '0.0h', undefined],
+  ])('alias %s: the PDB is dropped at once, as upstream does', (_n, raw, since) => {
+    const d = run(notReady({ 'pdb-controller.zalando.org/non-ready-ttl': raw }), [managed(wl(), { since })], {
+      settings: { nonReadyTtlMs: 2 * HOUR },
+      now: NOW + 300,
+    });
+    expect(d.state).toBe('ttl_expired');
+    expect(d.invalidInputs).toEqual([]);
+    expect(d.actions).toEqual([
+      expect.objectContaining({
+        type: 'delete',
+        ttlExpiry: true,
+        events: [
+          expect.objectContaining({ reason: 'NonReadyTTLExpired', note: expect.stringContaining('(TTL 0 (at once))') }),
+        ],
+      }),
+    ]);
+  });
+
+  test('alias 0 on an upstream PDB: deleted instead of adopted', () => {
+    const d = run(notReady({ 'pdb-controller.zalando.org/non-ready-ttl': '0' }), [
+      legacy('web-pdb-controller', 'w-uid'),
+    ]);
+    expect(summary(d)).toEqual(['delete web-pdb-controller']);
+    expect(d.state).toBe('ttl_expired');
+  });
+
+  test('alias 0 never touches a fully ready workload', () => {
+    const d = run(wl({ annotations: { 'pdb-controller.zalando.org/non-ready-ttl': '0' } }), [managed(wl())]);
+    expect(d.state).toBe('protected');
+    expect(d.actions).toEqual([]);
+  });
+
+  test('ours 0 (never) and alias 0 (at once) differ: ConflictingAnnotations, ours wins', () => {
+    const d = run(notReady({ 'kubeaws.io/non-ready-ttl': '0', 'pdb-controller.zalando.org/non-ready-ttl': '0' }), [
+      managed(wl()),
+    ]);
+    expect(d.state).toBe('not_ready');
+    expect(d.actions).toEqual([]);
+    expect(d.events).toEqual([
+      expect.objectContaining({
+        reason: 'ConflictingAnnotations',
+        note: expect.stringContaining('using 0 from kubeaws.io/non-ready-ttl'),
+      }),
+    ]);
+  });
+
+  test('ours invalid, alias 0: falls back to the alias, named as at once', () => {
+    const d = run(notReady({ 'kubeaws.io/non-ready-ttl': 'soon', 'pdb-controller.zalando.org/non-ready-ttl': '0' }), [
+      managed(wl()),
+    ]);
+    expect(d.invalidInputs).toEqual([
+      expect.objectContaining({
+        field: 'kubeaws.io/non-ready-ttl',
+        fallback: '0 (at once) from pdb-controller.zalando.org/non-ready-ttl',
+      }),
+    ]);
+    expect(d.state).toBe('ttl_expired');
   });
 
   test('an invalid annotation never disables the TTL', () => {
@@ -1289,6 +1428,39 @@ describe('bad-input rows of a decision (PDB-BAD-INPUT)', () => {
     expect(badInputRows(d, wl())[0]).toMatchObject({
       expected: 'a selector that does not overlap Deployment ns/api',
       fallback: 'no managed PodDisruptionBudget for either workload',
+    });
+  });
+});
+
+describe('orphanSubject (PDB-LOGS, PDB-ORPHANS)', () => {
+  test.each<[string, V1PodDisruptionBudget, object]>([
+    [
+      'managed PDB: its controller ownerReference',
+      managed(wl({ name: 'ghost', uid: 'ghost-uid' }), { uid: 'p-uid' }),
+      { kind: 'Deployment', name: 'ghost', uid: 'ghost-uid' },
+    ],
+    [
+      'managed PDB without an ownerReference: the kind label alone',
+      (() => {
+        const p = managed(wl(), { name: 'ghost-deployment-pdb', uid: 'p-uid' });
+        p.metadata!.ownerReferences = [];
+        return p;
+      })(),
+      { kind: 'Deployment' },
+    ],
+    [
+      'upstream PDB: its ownerReference',
+      legacy('gone-pdb-controller', 'gone-uid'),
+      { kind: 'Deployment', name: 'web', uid: 'gone-uid' },
+    ],
+  ])('%s', (_n, p, owner) => {
+    expect(orphanSubject(p)).toEqual({
+      kind: 'PodDisruptionBudget',
+      namespace: 'ns',
+      name: p.metadata!.name,
+      uid: p.metadata!.uid,
+      state: 'orphaned',
+      owner,
     });
   });
 });

@@ -19,6 +19,8 @@ import {
   parseDuration,
   parseIntOrPercent,
   parseTimestamp,
+  parseUpstreamDuration,
+  UPSTREAM_DURATION_EXPECTED,
 } from './grammar';
 import { desiredPdbName } from './naming';
 import {
@@ -35,6 +37,7 @@ import {
   isTerminating,
   isUserOwned,
   LABEL_WORKLOAD_KIND,
+  pdbOwners,
 } from './ownership';
 import { covers, overlaps } from './selectors';
 import { API_VERSION, WORKLOAD_KINDS, type Workload, type WorkloadKind, supportedKind, workloadKey } from './workload';
@@ -343,35 +346,61 @@ function effectiveMaxUnavailable(w: Workload, s: DecideSettings, d: Decision): I
 }
 
 /**
- * Effective non-ready TTL in ms (docs/pdb-controller.md#pdb-ttl, #pdb-bad-input): `kubeaws.io/non-ready-ttl`, else
- * `pdb-controller.zalando.org/non-ready-ttl`, else `--non-ready-ttl`. An invalid level falls through
- * to the next with an InvalidAnnotation; two valid but different annotations give
- * ConflictingAnnotations and ours wins. 0 = never expire.
+ * The effective non-ready TTL (docs/pdb-controller.md#pdb-ttl): `ms` from `non-ready-since` to the
+ * expiry, `0` = expire at once (the upstream alias's `0` or a negative value), or `undefined` = never
+ * expires; `text` names it in Events and log lines (`1h`, `0 (at once)`).
  */
-function effectiveTtl(w: Workload, s: DecideSettings, d: Decision): number {
+export interface EffectiveTtl {
+  ms: number | undefined;
+  text: string;
+}
+
+/** Our key and the flag: 0 means off (never expires). */
+function ownTtl(ms: number): EffectiveTtl {
+  return ms > 0 ? { ms, text: formatDuration(ms) } : { ms: undefined, text: '0' };
+}
+
+/**
+ * The upstream alias keeps upstream's meaning (docs/pdb-controller.md#pdb-upstream): mikkeloscar/pdb-controller
+ * deletes the PDB once `non-ready-since` is before `now - duration` (`overrideNonReadyTTL`, controller.go),
+ * so `0` and negative durations expire at once.
+ */
+function upstreamTtl(ms: number): EffectiveTtl {
+  return ms > 0 ? { ms, text: formatDuration(ms) } : { ms: 0, text: '0 (at once)' };
+}
+
+/**
+ * Effective non-ready TTL (docs/pdb-controller.md#pdb-ttl, #pdb-bad-input, #pdb-upstream):
+ * `kubeaws.io/non-ready-ttl` (our duration grammar, `0` = never expire), else
+ * `pdb-controller.zalando.org/non-ready-ttl` (Go's grammar and upstream's meaning, `0` = at once), else
+ * `--non-ready-ttl` (`0` = off). An invalid level falls through to the next with an InvalidAnnotation;
+ * two valid annotations of different meaning give ConflictingAnnotations and ours wins.
+ */
+function effectiveTtl(w: Workload, s: DecideSettings, d: Decision): EffectiveTtl {
   const oursRaw = w.annotations[ANN_NON_READY_TTL];
   const aliasRaw = w.annotations[ANN_LEGACY_NON_READY_TTL];
-  const ours = oursRaw === undefined ? undefined : parseDuration(oursRaw);
-  const alias = aliasRaw === undefined ? undefined : parseDuration(aliasRaw);
-  const flag = `${formatDuration(s.nonReadyTtlMs)} from --non-ready-ttl`;
-  if (ours && !ours.ok) {
-    const fallback = alias?.ok ? `${formatDuration(alias.value)} from ${ANN_LEGACY_NON_READY_TTL}` : flag;
+  const oursParsed = oursRaw === undefined ? undefined : parseDuration(oursRaw);
+  const aliasParsed = aliasRaw === undefined ? undefined : parseUpstreamDuration(aliasRaw);
+  const ours = oursParsed?.ok ? ownTtl(oursParsed.value) : undefined;
+  const alias = aliasParsed?.ok ? upstreamTtl(aliasParsed.value) : undefined;
+  const flag = ownTtl(s.nonReadyTtlMs);
+  const flagText = `${flag.text} from --non-ready-ttl`;
+  if (oursParsed && !oursParsed.ok) {
+    const fallback = alias ? `${alias.text} from ${ANN_LEGACY_NON_READY_TTL}` : flagText;
     badInput(d, ANN_NON_READY_TTL, oursRaw!, DURATION_EXPECTED, fallback);
   }
-  if (alias && !alias.ok) {
-    const fallback = ours?.ok ? `${formatDuration(ours.value)} from ${ANN_NON_READY_TTL}` : flag;
-    badInput(d, ANN_LEGACY_NON_READY_TTL, aliasRaw!, DURATION_EXPECTED, fallback);
+  if (aliasParsed && !aliasParsed.ok) {
+    const fallback = ours ? `${ours.text} from ${ANN_NON_READY_TTL}` : flagText;
+    badInput(d, ANN_LEGACY_NON_READY_TTL, aliasRaw!, UPSTREAM_DURATION_EXPECTED, fallback);
   }
-  if (ours?.ok && alias?.ok && ours.value !== alias.value) {
+  if (ours && alias && ours.ms !== alias.ms) {
     d.events.push({
       type: 'Warning',
       reason: REASON.conflictingAnnotations,
-      note: `${ANN_NON_READY_TTL}=${JSON.stringify(oursRaw)} and ${ANN_LEGACY_NON_READY_TTL}=${JSON.stringify(aliasRaw)} differ; using ${formatDuration(ours.value)} from ${ANN_NON_READY_TTL}`,
+      note: `${ANN_NON_READY_TTL}=${JSON.stringify(oursRaw)} and ${ANN_LEGACY_NON_READY_TTL}=${JSON.stringify(aliasRaw)} differ; using ${ours.text} from ${ANN_NON_READY_TTL}`,
     });
   }
-  if (ours?.ok) return ours.value;
-  if (alias?.ok) return alias.value;
-  return s.nonReadyTtlMs;
+  return ours ?? alias ?? flag;
 }
 
 /**
@@ -517,16 +546,21 @@ export function decide(input: DecideInput): Decision {
   let since: string | undefined;
   if (w.fullyReady) {
     d.state = 'protected';
+  } else if (ttl.ms === undefined) {
+    // No TTL applies: non-ready-since is neither written nor moved (docs/pdb-controller.md#pdb-ttl); one
+    // already on our PDB stays as it is until the workload is fully ready again.
+    d.state = 'not_ready';
+    since = isLegacy(keep) ? undefined : keep.metadata?.annotations?.[ANN_NON_READY_SINCE];
   } else {
     const sinceMs = nonReadySince(keep, now, d);
-    if (ttl > 0 && now >= sinceMs + ttl) {
+    if (now >= sinceMs + ttl.ms) {
       d.state = 'ttl_expired';
       d.actions.push({
         ...deleteAction(keep, 'non-ready TTL expired', [
           {
             type: 'Warning',
             reason: REASON.ttlExpired,
-            note: `Not fully ready since ${formatTimestamp(sinceMs)} (TTL ${formatDuration(ttl)}); deleted PodDisruptionBudget ${keepName}`,
+            note: `Not fully ready since ${formatTimestamp(sinceMs)} (TTL ${ttl.text}); deleted PodDisruptionBudget ${keepName}`,
             related: pdbRef(keep),
           },
         ]),
@@ -536,7 +570,7 @@ export function decide(input: DecideInput): Decision {
     }
     d.state = 'not_ready';
     since = formatTimestamp(sinceMs);
-    if (ttl > 0) d.requeueAfterMs = sinceMs + ttl - now;
+    d.requeueAfterMs = sinceMs + ttl.ms - now;
   }
 
   d.managedPdb = keepName;
@@ -735,6 +769,37 @@ export function resourceVersionAtLeast(a: string | undefined, b: string | undefi
   if (!a || !b) return false;
   if (/^[0-9]+$/.test(a) && /^[0-9]+$/.test(b)) return BigInt(a) >= BigInt(b);
   return a === b;
+}
+
+/**
+ * Who the log line of an orphan delete is about (docs/pdb-controller.md#pdb-logs, #pdb-orphans): the
+ * object of its work-queue key, the PDB itself (`kind: "PodDisruptionBudget"`, its namespace, name and
+ * UID), `state: "orphaned"`, and `owner`, the gone owner as the PDB names it: the kind and name and UID
+ * of its controller ownerReference (a managed PDB) or of its first ownerReference of a supported kind
+ * (an upstream PDB), else the kind of its `kubeaws.io/workload-kind` label alone.
+ */
+export interface OrphanSubject {
+  kind: 'PodDisruptionBudget';
+  namespace: string;
+  name: string;
+  uid: string | undefined;
+  state: 'orphaned';
+  owner: { kind: string; name?: string; uid?: string };
+}
+
+/** The {@link OrphanSubject} of PDB `p`. */
+export function orphanSubject(p: V1PodDisruptionBudget): OrphanSubject {
+  const [ref] = pdbOwners(p);
+  return {
+    kind: 'PodDisruptionBudget',
+    namespace: p.metadata?.namespace ?? '',
+    name: p.metadata?.name ?? '',
+    uid: p.metadata?.uid,
+    state: 'orphaned',
+    owner: ref
+      ? { kind: ref.kind, name: ref.name, uid: ref.uid }
+      : { kind: p.metadata?.labels?.[LABEL_WORKLOAD_KIND] ?? 'unknown' },
+  };
 }
 
 /** How long an apparent orphan waits for a lagging owner cache before it is judged again (ms). */

@@ -5,6 +5,8 @@ import {
   parseDuration,
   parseIntOrPercent,
   parseTimestamp,
+  parseUpstreamDuration,
+  UPSTREAM_DURATION_EXPECTED,
 } from './grammar';
 
 describe('parseIntOrPercent (PDB-VALUES)', () => {
@@ -89,6 +91,109 @@ describe('parseDuration (PDB-VALUES)', () => {
     const r = parseDuration(raw);
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.expected).toMatch(/duration/);
+  });
+});
+
+/**
+ * The alias `pdb-controller.zalando.org/non-ready-ttl` is read with Go's `time.ParseDuration`, as upstream
+ * reads it (docs/pdb-controller.md#pdb-upstream). Rows: `parseDurationTests` and
+ * `parseDurationErrorTests` of Go's src/time/time_test.go, in milliseconds rounded up.
+ */
+describe('parseUpstreamDuration (PDB-UPSTREAM, Go time.ParseDuration)', () => {
+  const S = 1000;
+  const MIN = 60 * S;
+  const H = 60 * MIN;
+  test.each<[string, number]>([
+    // simple
+    ['0', 0],
+    ['5s', 5 * S],
+    ['30s', 30 * S],
+    ['1478s', 1478 * S],
+    // sign
+    ['-5s', -5 * S],
+    ['+5s', 5 * S],
+    ['-0', 0],
+    ['+0', 0],
+    // decimal
+    ['5.0s', 5 * S],
+    ['5.6s', 5600],
+    ['5.s', 5 * S],
+    ['.5s', 500],
+    ['1.0s', S],
+    ['1.00s', S],
+    ['1.004s', 1004],
+    ['1.0040s', 1004],
+    ['100.00100s', 100_001],
+    // different units (below a millisecond: rounded up)
+    ['10ns', 1],
+    ['11us', 1],
+    ['12µs', 1],
+    ['12μs', 1],
+    ['13ms', 13],
+    ['14s', 14 * S],
+    ['15m', 15 * MIN],
+    ['16h', 16 * H],
+    // composite durations
+    ['3h30m', 3 * H + 30 * MIN],
+    ['10.5s4m', 4 * MIN + 10_500],
+    ['-2m3.4s', -(2 * MIN + 3400)],
+    ['1h2m3s4ms5us6ns', H + 2 * MIN + 3 * S + 5],
+    ['39h9m14.425s', 39 * H + 9 * MIN + 14_425],
+    // large value
+    ['52763797000ns', 52_764],
+    // more than 9 digits after decimal point, golang.org/issue/6617
+    ['0.3333333333333333333h', 20 * MIN],
+    ['9007199254740993ns', 9_007_199_255],
+    // huge string, golang.org/issue/15011
+    ['0.100000000000000000000h', 6 * MIN],
+    ['0.830103483285477580700h', 49 * MIN + 48 * S + 373],
+    // the values of the issue this alias was reported with
+    ['.5h', 30 * MIN],
+    ['+30m', 30 * MIN],
+    ['1us', 1],
+    ['1.h', H],
+  ])('Go accepts %j: %d ms', (raw, ms) => {
+    expect(parseUpstreamDuration(raw)).toEqual({ ok: true, value: ms });
+  });
+
+  test.each([
+    // invalid
+    '',
+    '3',
+    '-',
+    's',
+    '.',
+    '-.',
+    '.s',
+    '+.s',
+    '1d',
+    '\x85\x85',
+    '\xffff',
+    'hello \xffff world',
+    '\uFFFD',
+    '\uFFFD hello \uFFFD world',
+    // overflow
+    '9223372036854775810ns',
+    '9223372036854775808ns',
+    '-9223372036854775809ns',
+    '9223372036854776us',
+    '3000000h',
+    '9223372036854775.808us',
+    '9223372036854ms775us808ns',
+    // more Go rejects
+    '--5m',
+    '+-5m',
+    '1..5s',
+    '1.5.5s',
+    '00',
+    '1H',
+    '1 h',
+    ' 1h',
+    '7d',
+    '1w',
+    '90',
+  ])('Go rejects %j', (raw) => {
+    expect(parseUpstreamDuration(raw)).toEqual({ ok: false, expected: UPSTREAM_DURATION_EXPECTED });
   });
 });
 

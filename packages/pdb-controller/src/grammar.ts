@@ -75,6 +75,34 @@ export function parseDuration(raw: string): Parsed<number> {
   return r.ok ? ok(r.value) : fail(DURATION_EXPECTED);
 }
 
+/** Expected form of {@link parseUpstreamDuration}, quoted in errors. */
+export const UPSTREAM_DURATION_EXPECTED =
+  'a Go duration (time.ParseDuration) such as 0, 30s, 1.5h, .5h, 1h30m, 1us or -5m; no d, no bare numbers';
+
+/**
+ * Parses a value of the upstream alias `pdb-controller.zalando.org/non-ready-ttl` as the upstream
+ * controller does: Go's `time.ParseDuration` (mikkeloscar/pdb-controller `overrideNonReadyTTL` in
+ * controller.go; docs/pdb-controller.md#pdb-upstream). That grammar is the shared one of
+ * `parseDuration` in `@kubeaws/runtime` without options (all Go units, no `d`, no bare numbers), plus
+ * what the shared one leaves out on purpose: one leading sign (`-5m`, `+30m`, `-0`) and a decimal point
+ * with digits on one side only (`.5h`, `1.h`). The sign is taken off and a `0` is put on the empty side of
+ * such a point (which Go reads the same way) before the shared parser reads the value.
+ *
+ * Returns signed milliseconds, the magnitude rounded up to a whole millisecond (`1us` = 1, `-1us` = -1);
+ * `-0` is 0. Anything Go rejects (``, `3`, `1d`, `.s`, `--5m`, `1..5s`, overflow) fails with
+ * {@link UPSTREAM_DURATION_EXPECTED}. One edge differs: a magnitude less than a millisecond below Go's
+ * limit (2^63-1 ns, about 292 years), such as `9223372036854775807ns`, rounds up past the shared
+ * parser's limit and fails too.
+ */
+export function parseUpstreamDuration(raw: string): Parsed<number> {
+  const sign = raw.startsWith('-') ? -1 : 1;
+  const unsigned = raw.startsWith('-') || raw.startsWith('+') ? raw.slice(1) : raw;
+  const normalised = unsigned.replace(/(^|[^0-9])\.(?=[0-9])/g, '$10.').replace(/([0-9])\.(?![0-9])/g, '$1.0');
+  const r = tryParseDuration(normalised);
+  if (!r.ok) return fail(UPSTREAM_DURATION_EXPECTED);
+  return ok(r.value === 0 ? 0 : sign * r.value);
+}
+
 /** Expected form of {@link parseBool}, quoted in errors. */
 export const BOOL_EXPECTED = '"true" or "false" (lower case)';
 

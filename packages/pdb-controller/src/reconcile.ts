@@ -15,10 +15,11 @@ import {
   eventSignature,
   firstObservations,
   inputSignature,
+  orphanSubject,
 } from './decide';
 import { PDB_KIND, parseKey } from './keys';
 import type { PdbMetrics } from './metrics';
-import { LABEL_WORKLOAD_KIND, isTerminating, isUserOwned, pdbOwners } from './ownership';
+import { isTerminating, isUserOwned, pdbOwners } from './ownership';
 import type { Reporter } from './report';
 import { ownedPdbKeys } from './triggers';
 import { API_VERSION, type Workload, type WorkloadKind } from './workload';
@@ -168,13 +169,10 @@ export class PdbReconciler {
     );
     if (judged.recheckAfterMs !== undefined) return { requeueAfter: judged.recheckAfterMs };
     if (!judged.delete) return;
-    const owner = owners[0];
+    const subject = orphanSubject(p);
     const ctx: WriteContext = {
       key,
-      kind: owner?.kind ?? p.metadata?.labels?.[LABEL_WORKLOAD_KIND] ?? '',
-      namespace,
-      name: owner?.name ?? '',
-      uid: owner?.uid,
+      ...subject,
       regarding: { apiVersion: 'policy/v1', kind: PDB_KIND, namespace, name, uid: p.metadata?.uid },
     };
     return writer.perform(ctx, judged.delete, undefined);

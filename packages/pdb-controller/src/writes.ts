@@ -30,14 +30,19 @@ export const EXPECTATION_TIMEOUT_MS = 30_000;
 /** Interval of the re-check of a key that waits for its own write to become visible (ms). */
 export const OWN_WRITE_RECHECK_MS = 1_000;
 
-/** Who a write is for, as logged: the key, its workload (or a PDB's owner) and the decided state. */
+/**
+ * Who a write is for, as logged (docs/pdb-controller.md#pdb-logs): the key and its object (the workload,
+ * or for an orphan check the PDB itself with its gone `owner`) and the decided state (`orphaned` for an
+ * orphan delete).
+ */
 export interface WriteContext {
   key: string;
   kind: string;
   namespace: string;
   name: string;
   uid?: string;
-  state?: WorkloadState;
+  state: WorkloadState | 'orphaned';
+  owner?: { kind: string; name?: string; uid?: string };
   /** The object the write's Events are about unless the Event names its own. */
   regarding: ObjectReference;
 }
@@ -96,6 +101,7 @@ export class PdbWriter {
       uid: ctx.uid,
       pdb: a.name,
       state: ctx.state,
+      owner: ctx.owner,
       action: a.type,
       reason: actionReason(a),
       fields: a.type === 'apply' || a.type === 'patch' ? a.changedFields : undefined,

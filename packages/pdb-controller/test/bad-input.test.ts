@@ -7,7 +7,7 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { FakeClock } from '@kubeaws/runtime';
-import { DURATION_EXPECTED, INT_OR_PERCENT_EXPECTED, formatTimestamp } from '../src/index';
+import { DURATION_EXPECTED, INT_OR_PERCENT_EXPECTED, UPSTREAM_DURATION_EXPECTED, formatTimestamp } from '../src/index';
 import { Cluster, type Obj, type TestController, httpGet, startTestController, waitFor, workloadPath } from './support';
 
 const SINCE = 'kubeaws.io/non-ready-since';
@@ -68,7 +68,7 @@ describe('pdb-controller bad input', () => {
         reason: 'InvalidAnnotation',
         field: 'pdb-controller.zalando.org/non-ready-ttl',
         value: 'forever',
-        expected: DURATION_EXPECTED,
+        expected: UPSTREAM_DURATION_EXPECTED,
         fallback: '2h from --non-ready-ttl',
       },
       {

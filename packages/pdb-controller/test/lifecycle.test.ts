@@ -108,9 +108,20 @@ describe('pdb-controller lifecycle', () => {
     const again = await cluster.waitPdb(ns, 'web-deployment-pdb');
     expect(again.metadata.uid).not.toBe(pdb.metadata.uid);
 
-    // readiness lost: the PDB stays and records when (on the injected clock)
+    // readiness lost without a TTL (--non-ready-ttl 0, no annotation): the PDB stays as it is; nothing
+    // would read non-ready-since, so it is not written
     const [pod] = await cluster.pods(ns, { app: 'web' });
+    const writes = await totalWrites(ctl);
     await cluster.setPodReady(ns, pod.metadata.name, false);
+    await waitFor(() => ctl.controller.stateOf(key) === 'not_ready', { description: 'state not_ready' });
+    await ctl.idle();
+    expect((await cluster.pdb(ns, 'web-deployment-pdb'))?.metadata.annotations?.[SINCE]).toBeUndefined();
+    expect(await totalWrites(ctl)).toBe(writes);
+
+    // with a TTL, readiness lost records when (on the injected clock)
+    await cluster.patch(workloadPath('Deployment', ns, 'web'), {
+      metadata: { annotations: { 'kubeaws.io/non-ready-ttl': '1h' } },
+    });
     const marked = await cluster.waitPdb(
       ns,
       'web-deployment-pdb',
@@ -123,6 +134,23 @@ describe('pdb-controller lifecycle', () => {
     await cluster.setPodReady(ns, pod.metadata.name, true);
     await cluster.waitPdb(ns, 'web-deployment-pdb', (p) => p.metadata.annotations?.[SINCE] === undefined);
     await waitFor(() => ctl.controller.stateOf(key) === 'protected', { description: 'state protected' });
+  });
+
+  it('reads the upstream alias as upstream does: "0" drops the PDB as soon as the workload is not ready', async () => {
+    const ns = await cluster.namespace('alias');
+    await cluster.deployment(ns, 'old', {
+      replicas: 2,
+      annotations: { 'pdb-controller.zalando.org/non-ready-ttl': '0' },
+    });
+    await cluster.ready('Deployment', ns, 'old');
+    await cluster.waitPdb(ns, 'old-deployment-pdb');
+    const [pod] = await cluster.pods(ns, { app: 'old' });
+    await cluster.setPodReady(ns, pod.metadata.name, false);
+    await cluster.waitNoPdb(ns, 'old-deployment-pdb');
+    await cluster.waitEvent(ns, 'NonReadyTTLExpired', 'old', /TTL 0 \(at once\)/);
+    await waitFor(() => ctl.controller.stateOf(`Deployment/${ns}/old`) === 'ttl_expired', {
+      description: 'state ttl_expired',
+    });
   });
 
   it('expires the PDB after the non-ready TTL on the injected clock, also across a restart', async () => {

@@ -254,6 +254,38 @@ describe('pdb-controller coverage and ownership', () => {
     await cluster.waitNoPdb(ns, 'gone-pdb-controller');
     const [ev] = await cluster.waitEvent(ns, 'PDBDeleted', 'ghost-deployment-pdb', /orphaned/);
     expect(ev.regarding).toMatchObject({ kind: 'PodDisruptionBudget', uid: orphan.metadata.uid });
+    // their log lines name the PDB, the state and the gone owner (docs/pdb-controller.md#pdb-logs); a
+    // delete may first conflict with the disruption controller's status update, then succeed. The
+    // upstream orphan names an owner UID that does not exist, so the garbage collector may delete it
+    // first (our delete then conflicts, or is not tried)
+    const lines = (pdb: string) =>
+      ctl.logs.find((l) => l.key === `PodDisruptionBudget/${ns}/${pdb}` && l.action === 'delete');
+    const deleted = (pdb: string) =>
+      waitFor(() => lines(pdb).find((l) => l.msg === 'deleted PodDisruptionBudget'), {
+        description: `log line of the delete of ${pdb}`,
+      });
+    expect(await deleted('ghost-deployment-pdb')).toMatchObject({
+      level: 'info',
+      kind: 'PodDisruptionBudget',
+      namespace: ns,
+      name: 'ghost-deployment-pdb',
+      uid: orphan.metadata.uid,
+      pdb: 'ghost-deployment-pdb',
+      state: 'orphaned',
+      owner: { kind: 'Deployment' },
+      reason: 'orphaned (no Deployment owner reference)',
+    });
+    for (const l of lines('ghost-deployment-pdb')) {
+      expect(l).toMatchObject({ state: 'orphaned', name: 'ghost-deployment-pdb', kind: 'PodDisruptionBudget' });
+    }
+    for (const l of lines('gone-pdb-controller')) {
+      expect(l).toMatchObject({
+        kind: 'PodDisruptionBudget',
+        name: 'gone-pdb-controller',
+        state: 'orphaned',
+        owner: { kind: 'Deployment', name: 'gone', uid: '00000000-0000-0000-0000-000000000001' },
+      });
+    }
     await ctl.idle();
     expect(await cluster.pdb(ns, 'ro-rollout-pdb')).toBeDefined();
   });
