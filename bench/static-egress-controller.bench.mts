@@ -4,13 +4,18 @@
 // at most 128 MiB RSS).
 //
 //   npm run bench -- static-egress-controller [--configmaps 1000] [--keys 5] [--cidrs 48] [--quiet-seconds 60]
+//     [--entry bundle|lib] [--source-maps true|false]
 //
 // 1. Pure planning: collectSources + desiredSet + planInfra + planRoutes over the generated input (first
 //    provisioning and steady state), median of 20 runs, CPU time of this process.
 // 2. End to end: a local cluster (testenv) and moto with a demo VPC (two AZs, one dmz table each), the recording
-//    proxy of the integration tests in front of moto; the ConfigMaps are created, then the controller (built
-//    main.js, leader election on, admin kubeconfig) starts as a child process. Measured: time until every CIDR is
-//    routed in both tables, EC2 calls by action from the proxy log, a quiet window (Describe and mutating calls per
+//    proxy of the integration tests in front of moto; the ConfigMaps are created, then the controller (leader
+//    election on, admin kubeconfig) starts as a child process: by default the esbuild bundle the image runs
+//    (dist/packages/static-egress-controller/bundle/main.mjs, built with `nx run static-egress-controller:bundle`),
+//    with `--entry lib` the tsc output (lib/main.js, which loads whole CommonJS builds, e.g. all of
+//    @aws-sdk/client-ec2, instead of the bundle's tree-shaken parts). The bundle runs as the image's ENTRYPOINT runs
+//    it, with `node --enable-source-maps` (docs/images.md), unless `--source-maps false`. Measured: time until every
+//    CIDR is routed in both tables, EC2 calls by action from the proxy log, a quiet window (Describe and mutating calls per
 //    resync, Kubernetes writes), a burst of edits inside --debounce (reconciles), one added CIDR (mutating calls),
 //    idle and peak RSS (VmRSS, VmHWM).
 import { spawn } from 'node:child_process';
@@ -38,6 +43,8 @@ const { values: args } = parseArgs({
     cidrs: { type: 'string', default: '48' },
     'quiet-seconds': { type: 'string', default: '60' },
     resync: { type: 'string', default: '20' },
+    entry: { type: 'string', default: 'bundle' },
+    'source-maps': { type: 'string', default: 'true' },
   },
   allowPositionals: true,
 });
@@ -47,6 +54,11 @@ const CIDRS = Number(args.cidrs);
 const QUIET_MS = Number(args['quiet-seconds']) * 1000;
 const RESYNC_S = Number(args.resync);
 const NAMESPACES = 20;
+if (args.entry !== 'bundle' && args.entry !== 'lib') throw new Error(`--entry ${args.entry}: expected bundle or lib`);
+const ENTRY = args.entry === 'bundle' ? 'dist/packages/static-egress-controller/bundle/main.mjs' : 'dist/packages/static-egress-controller/lib/main.js';
+/** Node flags of the controller process: the image's ENTRYPOINT enables source maps for the bundle. */
+const NODE_FLAGS = args.entry === 'bundle' && args['source-maps'] !== 'false' ? ['--enable-source-maps'] : [];
+const RUN = `node ${[...NODE_FLAGS, ENTRY].join(' ')}`;
 
 /** The i-th destination: distinct /24s outside every reserved range and the demo VPC. */
 const cidr = (i: number) => `198.${18 + Math.floor(i / 256)}.${i % 256}.0/24`;
@@ -95,6 +107,8 @@ function measurePlanning() {
 }
 
 async function main(): Promise<void> {
+  // the image's entry point, rebuilt when its sources changed (nx cache)
+  if (args.entry === 'bundle') execSync('npx nx run static-egress-controller:bundle', { cwd: root, stdio: ['ignore', process.stderr, process.stderr] });
   const planning = measurePlanning();
   log(`planning: ${JSON.stringify(planning)}`);
   const binaries = await ensureBinaries({ onProgress: log });
@@ -119,7 +133,8 @@ async function main(): Promise<void> {
     controller = spawn(
       process.execPath,
       [
-        path.join(root, 'dist/packages/static-egress-controller/lib/main.js'),
+        ...NODE_FLAGS,
+        path.join(root, ENTRY),
         `--kubeconfig=${cluster.kubeconfigPath}`,
         `--metrics-bind-address=127.0.0.1:${metricsPort}`,
         `--health-probe-bind-address=127.0.0.1:${probePort}`,
@@ -182,6 +197,12 @@ async function main(): Promise<void> {
       kubernetesLists: sumSamples(m1, 'kubeaws_static_egress_controller_api_requests_total{verb="list"}') - sumSamples(m0, 'kubeaws_static_egress_controller_api_requests_total{verb="list"}'),
       cpuSeconds: Number((cpuSeconds(pid) - cpu0).toFixed(2)),
       idleRssMiB: Number(vmStatus(pid, 'VmRSS').toFixed(1)),
+      // what the RSS holds: V8 heap spaces and external memory (prom-client's process metrics of the controller)
+      heapMiB: Object.fromEntries(
+        [...m1.matchAll(/^nodejs_heap_space_size_total_bytes\{space="([a-z_]+)"\} (\d+)/gm), ...m1.matchAll(/^nodejs_(external)_memory_bytes (\d+)/gm)]
+          .map((x) => [x[1], Number((Number(x[2]) / 2 ** 20).toFixed(1))])
+          .filter(([, v]) => (v as number) >= 0.5),
+      ),
     };
     log(`quiet: ${JSON.stringify(quiet)}`);
 
@@ -204,6 +225,7 @@ async function main(): Promise<void> {
     log(`burst: ${JSON.stringify(burst)}`);
     const result = {
       commit: execSync('git rev-parse --short HEAD', { cwd: root }).toString().trim(),
+      entry: RUN,
       machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`,
       configMaps: CMS,
       sources: CMS * KEYS,
@@ -219,7 +241,7 @@ async function main(): Promise<void> {
     writeBenchmarkSection(
       'static-egress-controller',
       [
-        `Measured ${new Date().toISOString().slice(0, 10)} at commit ${result.commit} (plus the uncommitted static-egress-controller) on ${result.machine}, shared with other jobs; local control plane (testenv) and moto behind the recording proxy, two AZs with one dmz route table each. \`npm run bench -- static-egress-controller --configmaps ${CMS} --keys ${KEYS} --cidrs ${CIDRS} --quiet-seconds ${QUIET_MS / 1000} --resync ${RESYNC_S}\`.`,
+        `Measured ${new Date().toISOString().slice(0, 10)} at commit ${result.commit} (plus the uncommitted static-egress-controller) on ${result.machine}, shared with other jobs; local control plane (testenv) and moto behind the recording proxy, two AZs with one dmz route table each; the controller runs as \`${RUN}\`${args.entry === 'bundle' && NODE_FLAGS.length ? ' (as the image runs it)' : ''}. \`npm run bench -- static-egress-controller --configmaps ${CMS} --keys ${KEYS} --cidrs ${CIDRS} --quiet-seconds ${QUIET_MS / 1000} --resync ${RESYNC_S} --entry ${args.entry}${args.entry === 'bundle' ? ` --source-maps ${NODE_FLAGS.length > 0}` : ''}\`.`,
         '',
         '| Target | Budget | Measured |',
         '|---|---|---|',
@@ -229,7 +251,7 @@ async function main(): Promise<void> {
         `| Steady state, AWS per resync (${quiet.resyncs} resyncs in ${quiet.seconds} s) | ≤ 6 Describe, 0 mutating | ${quiet.describePerResync} Describe, ${quiet.mutatingCalls} mutating |`,
         `| Steady state, Kubernetes | 0 writes, 0 LISTs | ${quiet.kubernetesWrites} writes (status ConfigMap and other objects), ${quiet.kubernetesLists} LISTs; besides: ${quiet.leaseWrites} Lease renewals, ${quiet.eventWrites} Event writes (the per-ConfigMap EgressReady Events of ${CMS} ConfigMaps still draining through the Event budget of 10/s) |`,
         `| Burst of ${burst.edits} edits within --debounce | 1 reconcile | ${burst.reconciles} reconcile(s); ${Object.entries(burst.mutatingCalls).filter(([k]) => isMutating(k)).map(([k, v]) => `${k} ${v}`).join(', ') || 'no'} mutating calls for 1 new CIDR × 2 tables |`,
-        `| RSS | ≤ 128 MiB | idle ${quiet.idleRssMiB} MiB, peak ${result.peakRssMiB} MiB${result.peakRssMiB <= 128 ? '' : ': **missed** (mostly the baseline of Node, client-node and the AWS SDK; see the pdb-controller follow-ups)'} |`,
+        `| RSS | ≤ 128 MiB | idle ${quiet.idleRssMiB} MiB, peak ${result.peakRssMiB} MiB${result.peakRssMiB <= 128 ? '' : ': **missed**'}; V8 heap and external memory at idle (MiB): ${Object.entries(quiet.heapMiB).map(([k, v]) => `${k} ${v}`).join(', ')} |`,
       ].join('\n'),
     );
   } finally {

@@ -3,7 +3,8 @@
  * exactly the EC2 actions the controller calls, and a small evaluator of the IAM condition operators used
  * (StringEquals with string or list values, ForAllValues:StringEquals; IAM policy evaluation logic:
  * https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html) shows what the
- * conditions allow: CreateNatGateway only on Elastic IPs this cluster owns, never on a foreign one.
+ * conditions allow: CreateNatGateway only on Elastic IPs this cluster owns or bring-your-own ones tagged shared for
+ * it, never on a foreign one; a shared one is never released.
  */
 // eslint-disable-next-line @nx/enforce-module-boundaries -- infra is rendered and applied by the kubeaws CLI; its tests drive that code
 import { componentStatements } from '@kubeaws/kubeaws';
@@ -79,6 +80,9 @@ describe('static-egress-controller IAM policy', () => {
     ['CreateNatGateway on an owned EIP', { action: 'ec2:CreateNatGateway', resourceType: 'elastic-ip', resourceTags: ownTags }, true],
     ['CreateNatGateway on a foreign EIP', { action: 'ec2:CreateNatGateway', resourceType: 'elastic-ip', resourceTags: { 'kubernetes.io/cluster/other': 'owned' }, requestTags: ownTags }, false],
     ['CreateNatGateway on an untagged EIP, request tags alone', { action: 'ec2:CreateNatGateway', resourceType: 'elastic-ip', requestTags: ownTags }, false],
+    ['CreateNatGateway on a bring-your-own EIP tagged shared for this cluster', { action: 'ec2:CreateNatGateway', resourceType: 'elastic-ip', resourceTags: { [OWNER]: 'shared' }, requestTags: ownTags }, true],
+    ['CreateNatGateway on a bring-your-own EIP shared with another cluster', { action: 'ec2:CreateNatGateway', resourceType: 'elastic-ip', resourceTags: { 'kubernetes.io/cluster/other': 'shared' }, requestTags: ownTags }, false],
+    ['ReleaseAddress of a bring-your-own EIP tagged shared', { action: 'ec2:ReleaseAddress', resourceType: 'elastic-ip', resourceTags: { [OWNER]: 'shared' } }, false],
     ['CreateNatGateway: the new gateway with the owner request tag', { action: 'ec2:CreateNatGateway', resourceType: 'natgateway', requestTags: ownTags }, true],
     ['CreateNatGateway: the new gateway without tags', { action: 'ec2:CreateNatGateway', resourceType: 'natgateway' }, false],
     ['CreateNatGateway in a cluster NAT subnet', { action: 'ec2:CreateNatGateway', resourceType: 'subnet', resourceTags: { [OWNER]: 'shared', 'kubeaws.io/role': 'egress-nat' } }, true],

@@ -560,4 +560,12 @@ describe('vpcDiscoveryError (docs/static-egress-controller.md#seg-vpc)', () => {
     );
     expect(vpcDiscoveryError('kubernetes.io/cluster/c1', ['vpc-b', 'vpc-a'])).toContain('found 2 VPCs (vpc-a, vpc-b), expected exactly 1');
   });
+
+  it('with --vpc-id: an ID DescribeVpcs does not find is an error naming the flag and the value', () => {
+    expect(vpcDiscoveryError('kubernetes.io/cluster/c1', ['vpc-0a1'], 'vpc-0a1')).toBeUndefined();
+    expect(vpcDiscoveryError('kubernetes.io/cluster/c1', [], 'vpc-0a1')).toBe(
+      '--vpc-id=vpc-0a1: DescribeVpcs filter vpc-id=vpc-0a1 found no VPC: set --vpc-id (or STATIC_EGRESS_VPC_ID) to a VPC of ' +
+        'this account and region, or unset it to use the one VPC tagged kubernetes.io/cluster/c1=owned|shared',
+    );
+  });
 });

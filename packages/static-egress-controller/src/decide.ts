@@ -668,11 +668,19 @@ export function resolveExistingRoute(
 export const VPC_DISCOVERY_EXIT_CODE = 3;
 
 /**
- * The start-up error when `--vpc-id` is not set and the VPCs tagged `<owner tag key>` (`owned` or `shared`)
- * are not exactly one (docs/static-egress-controller.md#seg-vpc); undefined when exactly one was found.
+ * The start-up error of the VPC discovery (docs/static-egress-controller.md#seg-vpc), undefined when exactly
+ * one VPC was found: without `vpcId` (`--vpc-id`), `found` are the VPCs tagged `<owner tag key>` (`owned` or
+ * `shared`), which must be exactly one; with it, `found` are the VPCs DescribeVpcs returned for that ID, so
+ * none means it does not exist in this account and region.
  */
-export function vpcDiscoveryError(ownerTagKey: string, found: readonly string[]): string | undefined {
+export function vpcDiscoveryError(ownerTagKey: string, found: readonly string[], vpcId?: string): string | undefined {
   if (found.length === 1) return undefined;
+  if (vpcId) {
+    return (
+      `--vpc-id=${vpcId}: DescribeVpcs filter vpc-id=${vpcId} found no VPC: set --vpc-id (or STATIC_EGRESS_VPC_ID) ` +
+      `to a VPC of this account and region, or unset it to use the one VPC tagged ${ownerTagKey}=owned|shared`
+    );
+  }
   const filter = `DescribeVpcs filter tag:${ownerTagKey} in [owned, shared]`;
   const what = found.length ? `${found.length} VPCs (${[...found].sort().join(', ')})` : 'no VPC';
   return (

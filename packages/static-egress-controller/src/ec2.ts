@@ -24,6 +24,7 @@ import {
   EC2Client,
   type Filter,
   GetManagedPrefixListEntriesCommand,
+  type ManagedPrefixList,
   ModifyManagedPrefixListCommand,
   ReleaseAddressCommand,
   ReplaceRouteCommand,
@@ -120,6 +121,8 @@ class Semaphore {
 export class Ec2 {
   readonly client: EC2Client;
   private readonly sem: Semaphore;
+  /** Entries of the last prefix-list version read in a `*-complete` state (a version's entries are immutable). */
+  private prefixListEntries: { id: string; version: number; entries: ReadonlyMap<string, string> } | undefined;
 
   constructor(private readonly o: Ec2Options) {
     this.client =
@@ -161,16 +164,16 @@ export class Ec2 {
     return this.sem.run(() => this.call(operation, fn));
   }
 
-  /** IDs of the VPCs tagged `<owner tag key>` = `owned` or `shared` (start-up discovery, paginated). */
-  async taggedVpcs(): Promise<string[]> {
+  /**
+   * Start-up discovery (docs/static-egress-controller.md#seg-vpc), paginated: the IDs of the VPCs tagged
+   * `<owner tag key>` = `owned` or `shared`, or with `vpcId` the IDs matching that ID (empty when it does not exist).
+   */
+  async taggedVpcs(vpcId?: string): Promise<string[]> {
+    const filter = vpcId ? { Name: 'vpc-id', Values: [vpcId] } : { Name: `tag:${this.o.ownerTagKey}`, Values: ['owned', 'shared'] };
     const ids: string[] = [];
     let token: string | undefined;
     do {
-      const out = await this.call('DescribeVpcs', () =>
-        this.client.send(
-          new DescribeVpcsCommand({ Filters: [{ Name: `tag:${this.o.ownerTagKey}`, Values: ['owned', 'shared'] }], NextToken: token }),
-        ),
-      );
+      const out = await this.call('DescribeVpcs', () => this.client.send(new DescribeVpcsCommand({ Filters: [filter], NextToken: token })));
       for (const v of out.Vpcs ?? []) if (v.VpcId) ids.push(v.VpcId);
       token = out.NextToken;
     } while (token);
@@ -289,6 +292,13 @@ export class Ec2 {
       .filter((l) => tagMap(l.Tags)['kubeaws.io/component'] === 'static-egress' && tagMap(l.Tags)['kubeaws.io/role'] === 'prefix-list')
       .sort((a, b) => a.PrefixListId!.localeCompare(b.PrefixListId!))[0];
     if (!pl) return undefined;
+    const version = Number(pl.Version ?? 1);
+    // a version's entries never change: an unchanged list is not read again (steady state ≤ 6 Describe calls,
+    // docs/static-egress-controller.md#seg-aws)
+    const cached = this.prefixListEntries;
+    if (cached && cached.id === pl.PrefixListId && cached.version === version && /-complete$/.test(pl.State ?? '')) {
+      return { ...this.prefixListView(pl, version), entries: cached.entries };
+    }
     const entries = new Map<string, string>();
     do {
       const out = await this.call('GetManagedPrefixListEntries', () =>
@@ -297,13 +307,17 @@ export class Ec2 {
       for (const e of out.Entries ?? []) if (e.Cidr) entries.set(e.Cidr, e.Description ?? '');
       token = out.NextToken;
     } while (token);
+    this.prefixListEntries = /-complete$/.test(pl.State ?? '') ? { id: pl.PrefixListId!, version, entries } : undefined;
+    return { ...this.prefixListView(pl, version), entries };
+  }
+
+  private prefixListView(pl: ManagedPrefixList, version: number): Omit<PrefixListView, 'entries'> {
     return {
       id: pl.PrefixListId!,
       state: pl.State ?? 'create-complete',
-      version: Number(pl.Version ?? 1),
+      version,
       maxEntries: Number(pl.MaxEntries ?? 0),
       stateMessage: pl.StateMessage,
-      entries,
     };
   }
 

@@ -24,6 +24,10 @@ describe('flags', () => {
     expect(staticEgressController.parse(base, { STATIC_EGRESS_ANNOTATE_CONFIGMAPS: 'true' }).annotateConfigMaps).toBe(true);
     expect(staticEgressController.parse(base, {}).annotateConfigMaps).toBe(false);
   });
+  it('--namespace: a list of namespace names, default all', () => {
+    expect(staticEgressController.parse([...base, '--namespace=team-a, team-b'], {}).namespaces).toEqual(['team-a', 'team-b']);
+    expect(staticEgressController.parse(base, {}).namespaces).toEqual([]);
+  });
   it('dry run turns leader election off', () => {
     expect(staticEgressController.parse([...base, '--dry-run'], {}).leaderElect).toBe(false);
   });
@@ -36,6 +40,7 @@ describe('flags', () => {
     [[...base, '--prefix-list-max-entries=1001'], 'prefix-list-max-entries'],
     [[...base, '--nat-idle-grace=5x'], 'nat-idle-grace'],
     [['--cluster-id=bad id', '--availability-zones=eu-central-1a'], 'cluster-id'],
+    [[...base, '--namespace=team-a,Team_B'], 'namespace'],
   ])('%j is a ConfigError naming --%s', (argv, name) => {
     let err: unknown;
     try {

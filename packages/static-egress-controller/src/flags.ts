@@ -7,6 +7,8 @@ import { ConfigError, type SharedConfig, flag, parsers } from '@kubeaws/runtime'
 const ENV = 'STATIC_EGRESS_';
 const CLUSTER_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const AZ = /^[a-z]{2}(-[a-z]+)+-\d[a-z]$/;
+/** A namespace name: an RFC 1123 label (at most 63 characters). */
+const NAMESPACE = /^(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 function keyValues(raw: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -92,7 +94,8 @@ export function egressFlags() {
     }),
     namespaces: flag({
       flag: 'namespace', env: `${ENV}NAMESPACE`, description: 'Namespaces to watch; default all',
-      expected: 'a comma list of namespaces', default: [] as string[], parse: parsers.list(),
+      expected: 'a comma list of namespace names (DNS-1123 labels)', default: [] as string[],
+      parse: parsers.list((x) => { if (!NAMESPACE.test(x)) throw new Error(`"${x}" is not a namespace name`); return x; }),
     }),
     configmapSelector: flag({
       flag: 'configmap-selector', env: `${ENV}CONFIGMAP_SELECTOR`, description: 'Label selector of the input ConfigMaps',

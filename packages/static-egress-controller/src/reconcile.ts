@@ -67,7 +67,8 @@ export interface ReconcilerDeps {
   cfg: EgressConfig;
   ec2: Ec2;
   metrics: EgressMetrics;
-  configMaps: Informer<ConfigMap & { metadata: { name?: string } }>;
+  /** The input ConfigMaps: one informer for all namespaces or one per watched namespace. */
+  configMaps: ReadonlyArray<Informer<ConfigMap & { metadata: { name?: string } }>>;
 }
 
 /** The outcome of the last reconcile, for tests and the local status view. */
@@ -175,7 +176,7 @@ export class EgressReconciler {
     }
     this.discoveryError = undefined;
     this.discovered = true;
-    const cms = this.d.configMaps.cache.list().filter((cm) => !cfg.namespaces.length || cfg.namespaces.includes(cm.metadata.namespace ?? ''));
+    const cms = this.d.configMaps.flatMap((inf) => inf.cache.list());
     const sources = collectSources(cms, { minPrefixLength: cfg.minPrefixLength, vpcCidrs: observed.vpcCidrs });
     this.reportProblems(sources.problems, cms);
     const desired = cfg.teardown ? [] : desiredSet(sources.cidrs.keys());

@@ -6,6 +6,7 @@
  */
 import { DeleteRouteCommand, DisassociateAddressCommand } from '@aws-sdk/client-ec2';
 import { waitFor } from '@kubeaws/testenv';
+import { EGRESS_IAM_ACTIONS } from '../src/ec2';
 import { failNatGateway } from './proxy';
 import { AZS, type VpcFixture, createVpc, eipsOf, natsOf, routesOf, startController, useEgressEnv } from './support';
 
@@ -247,7 +248,7 @@ describe('static-egress-controller (kube-apiserver + moto)', () => {
     await stop(rc2);
   });
 
-  it('two replicas: only the Lease holder calls AWS; idle NAT gateways are deleted after the grace and owned EIPs released with release', async () => {
+  it('two replicas: only the Lease holder calls AWS after the start-up VPC check; idle NAT gateways are deleted after the grace and owned EIPs released with release', async () => {
     const cluster = 'ha';
     const vpc = await createVpc(env.ec2, cluster, '10.6.0.0/16');
     const n = await ns('seg-h');
@@ -262,7 +263,11 @@ describe('static-egress-controller (kube-apiserver + moto)', () => {
     const [leader, follower] = r1.isLeader() ? [r1, r2] : [r2, r1];
     expect(leader.isLeader()).toBe(true);
     expect(follower.isLeader()).toBe(false);
-    expect(await follower.metrics.registry.metrics()).not.toMatch(/kubeaws_static_egress_controller_aws_requests_total\{/);
+    // the follower's only EC2 call is the read-only VPC check at start-up (docs/static-egress-controller.md#seg-vpc)
+    const startupOnly = ['kubeaws_static_egress_controller_aws_requests_total{operation="DescribeVpcs",outcome="success"} 1'];
+    const awsCalls = async (rc: typeof follower) =>
+      (await rc.metrics.registry.metrics()).split('\n').filter((l) => l.startsWith('kubeaws_static_egress_controller_aws_requests_total{'));
+    expect(await awsCalls(follower)).toEqual(startupOnly);
     // last ConfigMap gone: routes deleted, NAT gateways idle-tagged, then deleted after the 1 s grace
     await delCm(n, 'p');
     await waitFor(async () => (await natsOf(env.ec2, vpc.vpcId, cluster)).length === 0, { timeoutMs: 60_000, description: 'idle NAT gateways deleted' });
@@ -272,7 +277,7 @@ describe('static-egress-controller (kube-apiserver + moto)', () => {
     await waitFor(async () => (await eipsOf(env.ec2, cluster)).length === 0, { timeoutMs: 60_000, description: 'owned EIPs released (release retention)' });
     const order = env.proxy.actions({ mutating: true });
     expect(order.lastIndexOf('DeleteRoute')).toBeLessThan(order.lastIndexOf('DeleteNatGateway'));
-    expect(await follower.metrics.registry.metrics()).not.toMatch(/kubeaws_static_egress_controller_aws_requests_total\{/);
+    expect(await awsCalls(follower)).toEqual(startupOnly);
     await stop(follower);
     await stop(leader);
   });
@@ -309,5 +314,12 @@ describe('static-egress-controller (kube-apiserver + moto)', () => {
     expect(await status(n)).toBeUndefined();
     expect(await eipsOf(env.ec2, cluster)).toHaveLength(0);
     await stop(rc);
+  });
+
+  it('every EC2 action in the proxy log of these runs is one the IAM policy allows (EGRESS_IAM_ACTIONS)', () => {
+    // docs/static-egress-controller.md#seg-iam; the infra tests check the rendered policy against EGRESS_IAM_ACTIONS
+    const called = [...new Set(env.proxy.calls.map((c) => `ec2:${c.action}`))].sort();
+    expect(called).toEqual(expect.arrayContaining(['ec2:AllocateAddress', 'ec2:CreateNatGateway', 'ec2:CreateRoute', 'ec2:DeleteNatGateway']));
+    expect(called.filter((a) => !(EGRESS_IAM_ACTIONS as readonly string[]).includes(a))).toEqual([]);
   });
 });

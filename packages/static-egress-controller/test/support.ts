@@ -107,15 +107,16 @@ export async function eipsOf(ec2: EC2Client, clusterId: string) {
   return (out.Addresses ?? []).filter((a) => a.Tags?.some((t) => t.Key === `kubernetes.io/cluster/${clusterId}` && t.Value === 'owned'));
 }
 
-/** Starts the controller in-process with short timers. */
+/** Starts the controller in-process with short timers (admin credentials unless `kubeConfig`). */
 export async function startController(
   clusterId: string,
   vpcId: string,
   statusNamespace: string,
   config: Partial<EgressConfig> = {},
+  kubeConfig = testKubeConfig(),
 ): Promise<RunningComponent<EgressConfig, EgressParts>> {
   const rc = await startComponent(staticEgressController, {
-    kubeConfig: testKubeConfig(),
+    kubeConfig,
     argv: [`--cluster-id=${clusterId}`, `--availability-zones=${AZS.join(',')}`],
     env: {},
     config: {

@@ -1,7 +1,8 @@
 /**
  * VPC discovery at start-up against the real kube-apiserver and moto (docs/static-egress-controller.md#seg-vpc):
  * without `--vpc-id`, zero or several VPCs tagged `<prefix><cluster-id>` stop the start with an ExitError
- * (exit code 3) naming the tag filter and what was found; exactly one is used.
+ * (exit code 3) naming the tag filter and what was found; exactly one is used. A `--vpc-id` that does not
+ * exist stops it the same way.
  */
 import { ExitError } from '@kubeaws/runtime';
 import { waitFor } from '@kubeaws/testenv';
@@ -13,9 +14,9 @@ jest.setTimeout(120_000);
 const env = useEgressEnv();
 const { api } = env;
 
-async function startError(cluster: string, ns: string): Promise<ExitError> {
+async function startError(cluster: string, ns: string, vpcId = ''): Promise<ExitError> {
   const since = env.proxy.calls.length;
-  const err = await startController(cluster, '', ns).then(
+  const err = await startController(cluster, vpcId, ns).then(
     async (rc) => {
       await rc.stop();
       throw new Error('started');
@@ -41,6 +42,11 @@ describe('VPC discovery at start-up (kube-apiserver + moto)', () => {
     const two = await startError('twovpc', n);
     expect(two.exitCode).toBe(VPC_DISCOVERY_EXIT_CODE);
     expect(two.message).toContain(`found 2 VPCs (${[a.vpcId, b.vpcId].sort().join(', ')})`);
+
+    // an explicit --vpc-id that does not exist stops the start the same way
+    const missing = await startError('twovpc', n, 'vpc-0000000000dead');
+    expect(missing.exitCode).toBe(VPC_DISCOVERY_EXIT_CODE);
+    expect(missing.message).toContain('--vpc-id=vpc-0000000000dead: DescribeVpcs filter vpc-id=vpc-0000000000dead found no VPC');
 
     const one = await createVpc(env.ec2, 'onevpc', '10.23.0.0/16');
     const rc = await startController('onevpc', '', n, { namespaces: [n] });

@@ -142,13 +142,14 @@ export function componentStatements(component: IrsaComponent, cluster: string): 
           Condition: ownedResource('ec2'),
         },
         {
-          // CreateNatGateway is also authorized against the Elastic IP it uses: only addresses this cluster owns
-          // (a foreign or untagged EIP is refused even with the right request tags).
+          // CreateNatGateway is also authorized against the Elastic IP it uses: only addresses this cluster owns, or
+          // bring-your-own addresses (--eip-allocation-ids) their owner tagged `<owner>=shared` for this cluster (a
+          // foreign or untagged EIP is refused even with the right request tags).
           Sid: 'NatGatewaysOnOwnedAddresses',
           Effect: 'Allow',
           Action: 'ec2:CreateNatGateway',
           Resource: EC2_ARN('elastic-ip'),
-          Condition: ownedResource('ec2'),
+          Condition: { StringEquals: { [`ec2:ResourceTag/${owner}`]: ['owned', 'shared'] } },
         },
         {
           Sid: 'NatGatewaysInClusterNatSubnets',
