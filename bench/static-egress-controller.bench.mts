@@ -14,7 +14,7 @@
 //    (dist/packages/static-egress-controller/bundle/main.mjs, built with `nx run static-egress-controller:bundle`),
 //    with `--entry lib` the tsc output (lib/main.js, which loads whole CommonJS builds, e.g. all of
 //    @aws-sdk/client-ec2, instead of the bundle's tree-shaken parts). The bundle runs as the image's ENTRYPOINT runs
-//    it, with `node --enable-source-maps` (docs/images.md), unless `--source-maps false`. Measured: time until every
+//    it, with plain `node` (docs/images.md#stack-traces); `--source-maps true` adds `--enable-source-maps`. Measured: time until every
 //    CIDR is routed in both tables, EC2 calls by action from the proxy log, a quiet window (Describe and mutating calls per
 //    resync, Kubernetes writes), a burst of edits inside --debounce (reconciles), one added CIDR (mutating calls),
 //    idle and peak RSS (VmRSS, VmHWM).
@@ -44,7 +44,7 @@ const { values: args } = parseArgs({
     'quiet-seconds': { type: 'string', default: '60' },
     resync: { type: 'string', default: '20' },
     entry: { type: 'string', default: 'bundle' },
-    'source-maps': { type: 'string', default: 'true' },
+    'source-maps': { type: 'string', default: 'false' },
   },
   allowPositionals: true,
 });
@@ -241,7 +241,7 @@ async function main(): Promise<void> {
     writeBenchmarkSection(
       'static-egress-controller',
       [
-        `Measured ${new Date().toISOString().slice(0, 10)} at commit ${result.commit} (plus the uncommitted static-egress-controller) on ${result.machine}, shared with other jobs; local control plane (testenv) and moto behind the recording proxy, two AZs with one dmz route table each; the controller runs as \`${RUN}\`${args.entry === 'bundle' && NODE_FLAGS.length ? ' (as the image runs it)' : ''}. \`npm run bench -- static-egress-controller --configmaps ${CMS} --keys ${KEYS} --cidrs ${CIDRS} --quiet-seconds ${QUIET_MS / 1000} --resync ${RESYNC_S} --entry ${args.entry}${args.entry === 'bundle' ? ` --source-maps ${NODE_FLAGS.length > 0}` : ''}\`.`,
+        `Measured ${new Date().toISOString().slice(0, 10)} at commit ${result.commit} (plus the uncommitted static-egress-controller) on ${result.machine}, shared with other jobs; local control plane (testenv) and moto behind the recording proxy, two AZs with one dmz route table each; the controller runs as \`${RUN}\`${args.entry === 'bundle' && !NODE_FLAGS.length ? ' (as the image runs it)' : ''}. \`npm run bench -- static-egress-controller --configmaps ${CMS} --keys ${KEYS} --cidrs ${CIDRS} --quiet-seconds ${QUIET_MS / 1000} --resync ${RESYNC_S} --entry ${args.entry}${args.entry === 'bundle' ? ` --source-maps ${NODE_FLAGS.length > 0}` : ''}\`.`,
         '',
         '| Target | Budget | Measured |',
         '|---|---|---|',

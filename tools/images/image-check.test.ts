@@ -2,6 +2,7 @@
  * Dockerfile checks of one service (KUBEAWS_SERVICE) and of Dockerfile.base (docs/infra.md#infra-images), parsed
  * with dockerfile-ast, plus the bundle the service Dockerfile copies. No Docker engine is involved.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type Dockerfile, DockerfileParser, type Instruction } from 'dockerfile-ast';
@@ -78,7 +79,8 @@ describe(`Dockerfile.base`, () => {
     expect(find('ENV').map(args)).toEqual([['NODE_ENV=production']]);
     expect(find('WORKDIR').map(args)).toEqual([['/app']]);
     expect(find('USER').map(args)).toEqual([['1000:1000']]);
-    expect(find('ENTRYPOINT').map(json)).toEqual([['/usr/bin/tini', '--', 'node', '--enable-source-maps']]);
+    // No --enable-source-maps: decoding the map costs every process 10-80 MiB (docs/images.md#stack-traces).
+    expect(find('ENTRYPOINT').map(json)).toEqual([['/usr/bin/tini', '--', 'node']]);
   });
 
   it('labels source, version, revision and licenses from build args', () => {
@@ -177,6 +179,23 @@ describe(`packages/${SERVICE}/Dockerfile`, () => {
     expect(fs.readFileSync(path.join(ROOT, BUNDLE, 'THIRD_PARTY_LICENSES.txt'), 'utf8')).toMatch(/^pino@[0-9.]+ \(MIT\)$/m);
     // No component process loads @kubernetes/client-node (docs/adr/0005-own-kubeconfig-loader.md).
     expect(Object.keys(meta.inputs).filter((f) => f.includes('node_modules/@kubernetes/client-node/'))).toEqual([]);
+  });
+
+  it('maps a position in main.mjs back to its TypeScript source with tools/images/symbolize.mjs', () => {
+    // The message of an unusable --kubeconfig is written in packages/runtime/src/manager.ts.
+    const lines = fs.readFileSync(path.join(ROOT, BUNDLE, 'main.mjs'), 'utf8').split('\n');
+    const line = lines.findIndex((l) => l.includes('does not exist (ENOENT)'));
+    const column = lines[line]!.indexOf('does not exist (ENOENT)');
+    const trace = `Error: x\n    at kubeconfigProblem (file:///app/main.mjs:${line + 1}:${column + 1})\n    at other (node:internal/x:1:1)\n`;
+    const out = execFileSync(process.execPath, [path.join(ROOT, 'tools/images/symbolize.mjs'), path.join(ROOT, BUNDLE, 'main.mjs.map')], {
+      input: trace,
+      encoding: 'utf8',
+    });
+    const m = /at kubeconfigProblem \((\S+):(\d+):\d+\)/.exec(out);
+    expect(m?.[1]).toMatch(/packages\/runtime\/src\/manager\.ts$/);
+    const source = fs.readFileSync(path.join(ROOT, 'packages/runtime/src/manager.ts'), 'utf8').split('\n');
+    expect(source[Number(m![2]) - 1]).toContain('does not exist (ENOENT)');
+    expect(out).toContain('at other (node:internal/x:1:1)');
   });
 
   it('is built from the repository root, whose .dockerignore admits only the bundles', () => {
