@@ -134,7 +134,7 @@ async function metricsAdapterVariant(): Promise<Variant> {
       req.end();
     });
   return {
-    args: [`--secure-port=${secure}`, '--bind-address=127.0.0.1', '--shutdown-grace-period=5s'],
+    args: [`--secure-port=${secure}`, '--bind-address=127.0.0.1', '--shutdown-delay=1s', '--shutdown-grace-period=5s'],
     check: async () => {
       expect((await getInsecure('/healthz')).status).toBe(200);
       const r = await getInsecure('/apis/external.metrics.k8s.io/v1beta1');

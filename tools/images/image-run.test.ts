@@ -500,7 +500,7 @@ async function metricsAdapter(): Promise<Variant> {
     });
   };
   return {
-    args: [`--secure-port=${secure}`, '--bind-address=127.0.0.1', '--shutdown-grace-period=5s'],
+    args: [`--secure-port=${secure}`, '--bind-address=127.0.0.1', '--shutdown-delay=1s', '--shutdown-grace-period=5s'],
     job: 'serves external.metrics.k8s.io through the aggregator (discovery, a Status for an unknown metric)',
     check: async () => {
       // the certificate it serves, as the caBundle of its APIService

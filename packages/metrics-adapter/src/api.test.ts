@@ -12,11 +12,12 @@ import { type AuthConfig, authConfigFromConfigMap, authenticate, AuthorizationCa
 import { parseHpa, type GrammarSettings, type HpaInput } from './grammar';
 import { Registry } from './registry';
 import { selfSignedServing } from './tls';
+import { kinds } from '../test/discovery-fixture';
 
 const T0 = Date.UTC(2026, 0, 1, 10, 0, 0, 700);
 const settings: GrammarSettings = {
   enableCustom: true, enableExternal: true, prometheusServer: 'http://prom:9090', prometheusAliases: {},
-  awsRegions: ['eu-central-1'], sqsEndpointHost: (r) => `sqs.${r}.amazonaws.com`, defaultIntervalMs: 30_000, minIntervalMs: 5_000,
+  awsRegions: ['eu-central-1'], sqsEndpointHost: (r) => `sqs.${r}.amazonaws.com`, defaultIntervalMs: 30_000, minIntervalMs: 5_000, kinds,
 };
 
 let pki: ClusterPki;

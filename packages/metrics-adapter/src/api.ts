@@ -28,6 +28,8 @@ export interface ApiOptions {
   observe?(labels: { group: string; version: string; kind: string; code: number }, seconds: number): void;
   countAuthn?(method: string, result: string): void;
   countAuthz?(result: string, cache: string): void;
+  /** Every item served with 200, by API (`served_value_age_seconds`, docs/metrics-adapter.md#ma-metrics). */
+  observeServed?(api: 'custom' | 'external', items: readonly ServedItem[]): void;
 }
 
 /** A `metav1.Status` failure body. */
@@ -124,8 +126,12 @@ export function createApiHandler(o: ApiOptions): (req: IncomingMessage, res: Ser
     }
   };
 
+  const served = (group: string, items: readonly ServedItem[]) => o.observeServed?.(group === EXTERNAL ? 'external' : 'custom', items);
   const answer = (r: ServeResult, ok: (items: ServedItem[]) => unknown, details: { name: string; group: string; kind: string }): [number, unknown] => {
-    if (r.ok) return [200, ok(r.items)];
+    if (r.ok) {
+      served(details.group, r.items);
+      return [200, ok(r.items)];
+    }
     if (r.code === 400) return [400, status(400, 'BadRequest', r.message)];
     return [404, status(404, 'NotFound', r.message, { ...details, causes: [{ reason: r.cause, message: r.message }] })];
   };
@@ -201,6 +207,7 @@ export function createApiHandler(o: ApiOptions): (req: IncomingMessage, res: Ser
           if (r.ok && !all) {
             const one = r.items.filter((i) => i.pod === name);
             if (!one.length) return [404, status(404, 'NotFound', `the server could not find the metric ${metric} for pods ${name}`, { name: metric, group: CUSTOM, kind: 'pods', causes: [{ reason: 'NoPodsMatched', message: `pod ${name} has no value` }] })];
+            served(CUSTOM, one);
             return [200, customList(version!, metric, ns, one)];
           }
           return answer(r, (items) => customList(version!, metric, ns, items), { name: metric, group: CUSTOM, kind: 'pods' });
@@ -219,7 +226,8 @@ export function createApiHandler(o: ApiOptions): (req: IncomingMessage, res: Ser
 
   return (req, res) => {
     const t0 = process.hrtime.bigint();
-    const requestId = randomUUID();
+    let id: string | undefined;
+    const requestId = () => (id ??= randomUUID()); // only errors and the debug log name it
     let labels = { group: '', version: '', kind: 'other', code: 500 };
     let user: string | undefined;
     const finish = (code: number, body: unknown) => {
@@ -229,9 +237,10 @@ export function createApiHandler(o: ApiOptions): (req: IncomingMessage, res: Ser
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       try {
         o.observe?.(labels, seconds);
-        o.logger.debug({ requestId, user, verb: req.method, path: req.url, code, latencyMs: Math.round(seconds * 1e4) / 10 }, 'request');
+        if (o.logger.isLevelEnabled('debug'))
+          o.logger.debug({ requestId: requestId(), user, verb: req.method, path: req.url, code, latencyMs: Math.round(seconds * 1e4) / 10 }, 'request');
       } catch (e) {
-        o.logger.error({ requestId, err: { message: (e as Error).message } }, 'request accounting failed');
+        o.logger.error({ requestId: requestId(), err: { message: (e as Error).message } }, 'request accounting failed');
       }
     };
     void (async () => {
@@ -249,7 +258,7 @@ export function createApiHandler(o: ApiOptions): (req: IncomingMessage, res: Ser
         const authn = await o.authenticate(req);
         o.countAuthn?.(authn.ok ? authn.user.method : authn.method, authn.ok ? 'success' : 'failure');
         if (!authn.ok) {
-          o.logger.debug({ requestId, reason: authn.reason }, 'authentication failed');
+          o.logger.debug({ requestId: requestId(), reason: authn.reason }, 'authentication failed');
           return finish(401, status(401, 'Unauthorized', 'Unauthorized'));
         }
         user = authn.user.name;
@@ -272,8 +281,8 @@ export function createApiHandler(o: ApiOptions): (req: IncomingMessage, res: Ser
             decision = await o.authorize(authn.user, r.attrs);
           } catch (e) {
             o.countAuthz?.('error', 'miss');
-            o.logger.warn({ requestId, err: { message: (e as Error).message } }, 'authorization review failed');
-            return finish(500, status(500, 'InternalError', `internal error (request ${requestId})`));
+            o.logger.warn({ requestId: requestId(), err: { message: (e as Error).message } }, 'authorization review failed');
+            return finish(500, status(500, 'InternalError', `internal error (request ${requestId()})`));
           }
           o.countAuthz?.(decision.allowed ? 'allowed' : 'denied', decision.cache);
           if (!decision.allowed) {
@@ -286,8 +295,8 @@ export function createApiHandler(o: ApiOptions): (req: IncomingMessage, res: Ser
         finish(code, body);
       } catch (e) {
         if (e instanceof HttpError) return finish(e.code, status(e.code, e.reason, e.message, e.details));
-        o.logger.error({ requestId, err: { message: (e as Error).message, stack: (e as Error).stack } }, 'internal error');
-        finish(500, status(500, 'InternalError', `internal error (request ${requestId})`));
+        o.logger.error({ requestId: requestId(), err: { message: (e as Error).message, stack: (e as Error).stack } }, 'internal error');
+        finish(500, status(500, 'InternalError', `internal error (request ${requestId()})`));
       }
     })();
   };

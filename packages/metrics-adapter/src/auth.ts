@@ -67,6 +67,35 @@ export function authConfigFromConfigMap(data: Record<string, string>): AuthConfi
   };
 }
 
+/** Operator overrides of the ConfigMap's trust anchors (docs/metrics-adapter.md#ma-authn); unset fields keep the ConfigMap's. */
+export interface AuthOverrides {
+  /** PEM of `--requestheader-client-ca-file`. */
+  requestheaderCAPem?: string;
+  /** `--requestheader-allowed-names`; empty keeps the ConfigMap's list. */
+  allowedNames?: readonly string[];
+  /** PEM of `--client-ca-file`. */
+  clientCAPem?: string;
+}
+
+/**
+ * The ConfigMap's authentication config with the operator's overrides applied, as k8s.io/apiserver's
+ * DelegatingAuthenticationOptions prefers its flags over the ConfigMap.
+ * @throws Error when an override file holds no PEM certificate.
+ */
+export function applyAuthOverrides(base: AuthConfig, o: AuthOverrides): AuthConfig {
+  const pem = (what: string, text: string) => {
+    const certs = parsePemBundle(text);
+    if (!certs.length) throw new Error(`${what} holds no PEM certificate`);
+    return certs;
+  };
+  return {
+    ...base,
+    ...(o.requestheaderCAPem !== undefined ? { requestheaderCA: pem('--requestheader-client-ca-file', o.requestheaderCAPem), requestheaderCAPem: o.requestheaderCAPem } : {}),
+    ...(o.allowedNames?.length ? { allowedNames: [...o.allowedNames] } : {}),
+    ...(o.clientCAPem !== undefined ? { clientCA: pem('--client-ca-file', o.clientCAPem), clientCAPem: o.clientCAPem } : {}),
+  };
+}
+
 /** Whether the presented chain (leaf first) verifies against one of `roots`, within validity. */
 export function chainVerifies(chain: X509Certificate[], roots: X509Certificate[], now = Date.now()): boolean {
   if (!chain.length || !roots.length) return false;

@@ -1,6 +1,9 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createCollect, queryPrometheus, sqsError } from './collectors';
+import { FakeClock, flushMicrotasks } from '@kubeaws/runtime';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { IAM_ACTIONS, createCollect, queryPrometheus, sqsError } from './collectors';
 import type { JsonPathConfig, MetricSpec, PrometheusConfig, SqsConfig } from './grammar';
 import { CollectError, type SourceInfo } from './registry';
 
@@ -64,6 +67,12 @@ describe('SQS (docs/metrics-adapter.md#ma-sqs)', () => {
     ['ThrottlingException', 'Throttled'],
     ['InternalError', 'BackendUnavailable'],
   ])('%s → %s', (code, cause) => expect(sqsError(err(code), 'q', 'eu-central-1').cause).toBe(cause));
+  it('a network failure names the system error', () => {
+    const e = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5000'), { code: 'ECONNREFUSED' });
+    expect(sqsError(e, 'q', 'eu-central-1')).toMatchObject({ cause: 'BackendUnavailable', reason: 'connection', message: 'SQS unavailable (ECONNREFUSED)' });
+    const wrapped = Object.assign(new Error('AWS SDK error wrapper for Error: connect ECONNREFUSED 127.0.0.1:5000'), { $metadata: { attempts: 3 } });
+    expect(sqsError(wrapped, 'q', 'eu-central-1').message).toBe('SQS unavailable (ECONNREFUSED)');
+  });
 
   it('resolves a name once, requests exactly the attributes, re-resolves after QueueDoesNotExist', async () => {
     const sent: Array<[string, unknown]> = [];
@@ -91,6 +100,81 @@ describe('SQS (docs/metrics-adapter.md#ma-sqs)', () => {
     missing = false;
     await collect(info, s);
     expect(sent.filter(([n]) => n === 'GetQueueUrlCommand').length).toBe(2);
+  });
+});
+
+describe('SQS poll deadline (docs/metrics-adapter.md#ma-freshness)', () => {
+  it('a call that never answers fails the poll as a timeout before the next poll is due', async () => {
+    let aborted = false;
+    const collect = createCollect({
+      podsOf: () => ({ selector: '', pods: [] }), podScrapeConcurrency: 1, podScrapeMaxBytes: 1 << 20, prometheusTimeoutMs: 1000, prometheusMaxConcurrency: 1, sqsMaxRps: 100,
+      sqsClient: () => ({
+        send: ((_cmd: unknown, o: { abortSignal: AbortSignal }) => new Promise((_r, reject) =>
+          o.abortSignal.addEventListener('abort', () => { aborted = true; reject(Object.assign(new Error('Request aborted'), { name: 'AbortError' })); }))) as never,
+      }),
+    });
+    const info: SourceInfo = {
+      key: 'q', namespace: 'shop', intervalMs: 200, attributes: ['ApproximateNumberOfMessages'],
+      spec: { config: { collector: 'sqs-queue-length', region: 'eu-central-1', queueUrl: 'https://sqs.eu-central-1.amazonaws.com/123456789012/q', includeInFlight: false, includeDelayed: false } } as MetricSpec,
+    };
+    const t0 = Date.now();
+    await expect(collect(info, new AbortController().signal)).rejects.toMatchObject({ cause: 'BackendUnavailable', reason: 'timeout', transient: true, message: 'SQS did not answer within 199ms' });
+    expect(Date.now() - t0).toBeLessThan(info.intervalMs + 1000);
+    expect(aborted).toBe(true);
+  });
+});
+
+describe('IAM_ACTIONS (docs/metrics-adapter.md#ma-permissions)', () => {
+  it('is exactly the set of SQS commands the collectors send', () => {
+    const src = fs.readFileSync(path.join(__dirname, 'collectors.ts'), 'utf8');
+    const sent = new Set([...src.matchAll(/new ([A-Z][A-Za-z]+)Command\(/g)].map((m) => `sqs:${m[1]}`));
+    expect([...sent].sort()).toEqual([...IAM_ACTIONS].sort());
+  });
+});
+
+describe('--sqs-max-rps (docs/metrics-adapter.md#ma-freshness)', () => {
+  it('one token bucket on the component clock paces every SQS call of the process', async () => {
+    const clock = new FakeClock(Date.UTC(2026, 0, 1));
+    let sends = 0;
+    const collect = createCollect({
+      podsOf: () => ({ selector: '', pods: [] }), podScrapeConcurrency: 1, podScrapeMaxBytes: 1 << 20, prometheusTimeoutMs: 1000, prometheusMaxConcurrency: 1,
+      sqsMaxRps: 1, clock,
+      sqsClient: () => ({ send: (async () => (sends++, { Attributes: { ApproximateNumberOfMessages: '1' } })) as never }),
+    });
+    const info = (queue: string): SourceInfo => ({
+      key: queue, namespace: 'shop', intervalMs: 30_000, attributes: ['ApproximateNumberOfMessages'],
+      spec: { config: { collector: 'sqs-queue-length', region: 'eu-central-1', queueUrl: `https://sqs.eu-central-1.amazonaws.com/123456789012/${queue}`, includeInFlight: false, includeDelayed: false } } as MetricSpec,
+    });
+    const polls = ['a', 'b', 'c'].map((q) => collect(info(q), new AbortController().signal));
+    await flushMicrotasks();
+    expect(sends).toBe(1); // burst 1: the other two wait for tokens
+    await clock.advance(1000);
+    await flushMicrotasks();
+    expect(sends).toBe(2);
+    await clock.advance(1000);
+    await Promise.all(polls);
+    expect(sends).toBe(3);
+  });
+  it('an aborted poll waiting for a token makes no call', async () => {
+    const clock = new FakeClock(Date.UTC(2026, 0, 1));
+    let sends = 0;
+    const collect = createCollect({
+      podsOf: () => ({ selector: '', pods: [] }), podScrapeConcurrency: 1, podScrapeMaxBytes: 1 << 20, prometheusTimeoutMs: 1000, prometheusMaxConcurrency: 1,
+      sqsMaxRps: 1, clock,
+      sqsClient: () => ({ send: (async () => (sends++, { Attributes: { ApproximateNumberOfMessages: '1' } })) as never }),
+    });
+    const info: SourceInfo = {
+      key: 'q', namespace: 'shop', intervalMs: 30_000, attributes: ['ApproximateNumberOfMessages'],
+      spec: { config: { collector: 'sqs-queue-length', region: 'eu-central-1', queueUrl: 'https://sqs.eu-central-1.amazonaws.com/123456789012/q', includeInFlight: false, includeDelayed: false } } as MetricSpec,
+    };
+    await collect(info, new AbortController().signal);
+    const ac = new AbortController();
+    const waiting = collect(info, ac.signal);
+    ac.abort(new Error('source removed'));
+    await expect(waiting).rejects.toBeDefined();
+    await clock.advance(5000);
+    await flushMicrotasks();
+    expect(sends).toBe(1);
   });
 });
 

@@ -11,9 +11,15 @@ import {
   type QueueAttributeName,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import { awsClientConfig, awsErrorCode, type Labels } from '@kubeaws/runtime';
+import { type Clock, type Labels, TokenBucket, awsClientConfig, awsErrorCode, realClock } from '@kubeaws/runtime';
 import type { JsonPathConfig, ObjectRef, PrometheusConfig, SqsConfig } from './grammar';
 import { type Collect, CollectError, type PodDoc, type SourceInfo, type SourceResult } from './registry';
+
+/**
+ * Every AWS action the adapter calls, one per SQS command it sends (docs/metrics-adapter.md#ma-permissions); the
+ * IRSA role of the cluster stack grants exactly these, on the allowed regions' queues.
+ */
+export const IAM_ACTIONS = ['sqs:GetQueueUrl', 'sqs:GetQueueAttributes'] as const;
 
 /** The scale target's eligible pods, from the informer caches. */
 export interface PodTarget {
@@ -31,8 +37,10 @@ export interface CollectorOptions {
   prometheusMaxConcurrency: number;
   /** Bearer token of a Prometheus server (normalised URL), re-read by the caller. */
   prometheusToken?(server: string): string | undefined;
-  /** `--sqs-max-rps`. */
+  /** `--sqs-max-rps`: one token bucket for every SQS call of the process, burst one second's worth. */
   sqsMaxRps: number;
+  /** The clock of the SQS token bucket; default the real one. */
+  clock?: Clock;
   /** Counts physical backend calls: `backend_requests_total{backend,operation,code}`. */
   onBackendRequest?(backend: string, operation: string, code: string, durationMs: number): void;
   /** SQS client factory (tests); default one `SQSClient` per region with the runtime's AWS settings. */
@@ -52,28 +60,6 @@ export class Semaphore {
     } finally {
       this.active--;
       this.waiters.shift()?.();
-    }
-  }
-}
-
-/** A token bucket that waits (SQS `--sqs-max-rps`). */
-class WaitingBucket {
-  private tokens: number;
-  private last = Date.now();
-  constructor(private readonly rate: number) {
-    this.tokens = rate;
-  }
-  async take(signal: AbortSignal): Promise<void> {
-    for (;;) {
-      const now = Date.now();
-      this.tokens = Math.min(this.rate, this.tokens + ((now - this.last) / 1000) * this.rate);
-      this.last = now;
-      if (this.tokens >= 1) {
-        this.tokens -= 1;
-        return;
-      }
-      signal.throwIfAborted();
-      await new Promise((r) => setTimeout(r, Math.ceil(((1 - this.tokens) / this.rate) * 1000)));
     }
   }
 }
@@ -181,14 +167,18 @@ export function sqsError(e: unknown, queue: string, region: string): CollectErro
   if (/Credentials|ExpiredToken|InvalidClientTokenId|UnrecognizedClient|SignatureDoesNotMatch/.test(code) || (e as Error)?.name === 'CredentialsProviderError')
     return new CollectError('CredentialsError', `AWS credentials failed (${code})`, 'access_denied', false);
   if (code === 'RequestThrottled' || code === 'ThrottlingException') return new CollectError('Throttled', `SQS throttled (${code})`, 'throttled', true);
-  return new CollectError('BackendUnavailable', `SQS unavailable (${code}${status ? ` ${status}` : ''})`, (e as Error)?.name === 'TimeoutError' ? 'timeout' : 'connection', true);
+  // a network failure has no AWS error code: name the system error (ECONNREFUSED, ETIMEDOUT, ...) instead, from its
+  // code or, when the SDK wrapped it ("AWS SDK error wrapper for Error: connect ECONNREFUSED ..."), from its message
+  const network = (e as { code?: unknown })?.code ?? /\b(E[A-Z]{3,})\b/.exec(String((e as Error)?.message ?? ''))?.[1];
+  const what = (!code || code === 'Error' || code === 'NetworkError') && typeof network === 'string' ? network : code;
+  return new CollectError('BackendUnavailable', `SQS unavailable (${what}${status ? ` ${status}` : ''})`, (e as Error)?.name === 'TimeoutError' ? 'timeout' : 'connection', true);
 }
 
 /** Builds the production {@link Collect}: the three collectors behind their concurrency limits. */
 export function createCollect(o: CollectorOptions): Collect {
   const podSem = new Semaphore(o.podScrapeConcurrency);
   const promSems = new Map<string, Semaphore>();
-  const bucket = new WaitingBucket(o.sqsMaxRps);
+  const bucket = new TokenBucket(o.sqsMaxRps, Math.max(1, Math.floor(o.sqsMaxRps)), o.clock ?? realClock);
   const clients = new Map<string, Pick<SQSClient, 'send'>>();
   const queueUrls = new Map<string, string>();
   const sqs = (region: string) => {
@@ -201,13 +191,17 @@ export function createCollect(o: CollectorOptions): Collect {
   };
   const count = (backend: string, op: string) => (code: string, ms: number) => o.onBackendRequest?.(backend, op, code, ms);
 
-  async function collectSqs(c: SqsConfig, src: SourceInfo, signal: AbortSignal): Promise<SourceResult> {
+  async function collectSqs(c: SqsConfig, src: SourceInfo, poll: AbortSignal): Promise<SourceResult> {
+    // the whole poll (token wait, SDK attempts) ends before the next one is due (docs/metrics-adapter.md#ma-freshness)
+    const timeoutMs = Math.max(1, src.intervalMs - 1);
+    const signal = AbortSignal.any([poll, AbortSignal.timeout(timeoutMs)]);
     const client = sqs(c.region);
     const id = c.queueUrl ?? c.queueName!;
     const cacheKey = `${c.region}|${c.queueName}`;
     let url = c.queueUrl ?? queueUrls.get(cacheKey);
     const timed = async <T>(op: string, fn: () => Promise<T>): Promise<T> => {
       await bucket.take(signal);
+      signal.throwIfAborted();
       const t0 = Date.now();
       try {
         const r = await fn();
@@ -234,6 +228,8 @@ export function createCollect(o: CollectorOptions): Collect {
       }
       return { kind: 'sqs', attributes };
     } catch (e) {
+      if (signal.aborted && !poll.aborted)
+        throw new CollectError('BackendUnavailable', `SQS did not answer within ${timeoutMs}ms`, 'timeout', true);
       const err = sqsError(e, id, c.region);
       if (err.cause === 'QueueNotFound') queueUrls.delete(cacheKey); // resolve again after not-found
       throw err;

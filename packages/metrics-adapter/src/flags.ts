@@ -37,6 +37,10 @@ export function adapterFlags() {
       }),
     authenticationConfigMap: f('authentication-configmap', 'ConfigMap with the front-proxy trust anchors', 'namespace/name',
       'kube-system/extension-apiserver-authentication', parsers.nonEmpty),
+    requestheaderClientCaFile: f('requestheader-client-ca-file', 'Front-proxy CA bundle (PEM) instead of the ConfigMap\'s; re-read on change', 'a file path', '', parsers.string),
+    requestheaderAllowedNames: f('requestheader-allowed-names', 'Front-proxy certificate CNs instead of the ConfigMap\'s list (empty: the ConfigMap\'s)', 'a comma-separated list of names',
+      [] as string[], parsers.list()),
+    clientCaFile: f('client-ca-file', 'Client certificate CA bundle (PEM) instead of the ConfigMap\'s; re-read on change', 'a file path', '', parsers.string),
     tokenCacheTtlMs: f('authentication-token-webhook-cache-ttl', 'TokenReview cache TTL', 'a duration like 10s', 10_000, parsers.duration()),
     authorizedTtlMs: f('authorization-webhook-cache-authorized-ttl', 'SubjectAccessReview cache TTL of allowed answers', 'a duration like 10s', 10_000, parsers.duration()),
     unauthorizedTtlMs: f('authorization-webhook-cache-unauthorized-ttl', 'SubjectAccessReview cache TTL of denied answers', 'a duration like 10s', 10_000, parsers.duration()),
@@ -62,6 +66,8 @@ export function adapterFlags() {
     sqsMaxRps: f('sqs-max-rps', 'Global rate of SQS calls', 'a number > 0', 50, parsers.number({ min: 0.1 })),
     podScrapeConcurrency: f('pod-scrape-concurrency', 'Concurrent pod scrapes', 'an integer >= 1', 64, parsers.int({ min: 1 })),
     podScrapeMaxBytes: f('pod-scrape-max-bytes', 'Largest pod answer in bytes', 'an integer >= 1024', 4 << 20, parsers.int({ min: 1024 })),
-    shutdownGracePeriodMs: f('shutdown-grace-period', 'SIGTERM drain limit', 'a duration like 30s', 30_000, parsers.duration()),
+    shutdownDelayMs: f('shutdown-delay', 'Serving time after SIGTERM while /readyz already fails, before the drain', 'a duration like 5s', 5000,
+      parsers.duration({ maxMs: 600_000 })),
+    shutdownGracePeriodMs: f('shutdown-grace-period', 'SIGTERM drain limit, the delay included', 'a duration like 30s', 30_000, parsers.duration({ minMs: 1000 })),
   };
 }

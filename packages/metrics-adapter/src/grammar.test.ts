@@ -1,4 +1,5 @@
 import { type GrammarSettings, type HpaInput, formatConfigError, parseHpa } from './grammar';
+import { kinds, kindsWithRollouts } from '../test/discovery-fixture';
 
 const settings: GrammarSettings = {
   enableCustom: true,
@@ -8,7 +9,7 @@ const settings: GrammarSettings = {
   awsRegions: ['eu-central-1', 'eu-west-1'],
   sqsEndpointHost: (r) => `sqs.${r}.amazonaws.com`,
   defaultIntervalMs: 30_000,
-  minIntervalMs: 5_000,
+  minIntervalMs: 5_000, kinds,
 };
 
 type M = NonNullable<NonNullable<HpaInput['spec']>['metrics']>[number];
@@ -135,6 +136,38 @@ describe('parseHpa: bad input (docs/metrics-adapter.md#ma-bad-input)', () => {
   it('unsupported scale target', () => {
     const r = parseHpa(hpa(JP, [pods('rps')], 'ReplicaSet'), settings);
     expect(r.errors.map((e) => [e.cause, e.field])).toEqual([['UnsupportedScaleTarget', 'spec.scaleTargetRef.kind']]);
+  });
+  it('Argo Rollouts are scale targets only where argoproj.io is served (docs/metrics-adapter.md#ma-kinds)', () => {
+    const rollout: HpaInput = { ...hpa(JP, [pods('rps')]), spec: { scaleTargetRef: { kind: 'Rollout', name: 'web', apiVersion: 'argoproj.io/v1alpha1' }, metrics: [pods('rps')] } };
+    const without = parseHpa(rollout, settings);
+    expect(without.specs).toEqual([]);
+    expect(without.errors.map((e) => [e.cause, e.field])).toEqual([['UnsupportedScaleTarget', 'spec.scaleTargetRef.kind']]);
+    expect(without.errors[0]!.message).toContain('not served');
+    const served = parseHpa(rollout, { ...settings, kinds: kindsWithRollouts });
+    expect(served.errors).toEqual([]);
+    expect(served.specs[0]!.scaleTarget).toEqual({ kind: 'Rollout', name: 'web', apiVersion: 'argoproj.io/v1alpha1' });
+    // a Deployment of another group is not ours
+    expect(parseHpa({ ...rollout, spec: { ...rollout.spec, scaleTargetRef: { kind: 'Deployment', name: 'web', apiVersion: 'example.com/v1' } } }, settings).errors[0]!.cause)
+      .toBe('UnsupportedScaleTarget');
+  });
+  it.each<[string, { kind: string; apiVersion?: string }, string]>([
+    ['Ingress', { kind: 'Ingress', apiVersion: 'networking.k8s.io/v1' }, 'ingresses.networking.k8s.io'],
+    ['a CRD', { kind: 'RouteGroup', apiVersion: 'zalando.org/v1' }, 'routegroups.zalando.org'],
+    ['an irregular plural', { kind: 'Endpoints', apiVersion: 'v1' }, 'endpoints'],
+    ['core without apiVersion', { kind: 'Service' }, 'services'],
+    ['the Namespace', { kind: 'Namespace', apiVersion: 'v1' }, 'namespaces'],
+  ])('object kinds map to resources through discovery: %s', (_n, d, resource) => {
+    const r = parseHpa(hpa({ 'metric-config.object.hits.prometheus/query': 'sum(x)' },
+      [{ type: 'Object', object: { metric: { name: 'hits' }, describedObject: { ...d, name: 'web' } } }]), settings);
+    expect(r.errors).toEqual([]);
+    expect(r.specs[0]!.describedResource).toBe(resource);
+  });
+  it('a described kind unknown to discovery is UnknownObjectKind', () => {
+    const r = parseHpa(hpa({ 'metric-config.object.hits.prometheus/query': 'sum(x)' },
+      [{ type: 'Object', object: { metric: { name: 'hits' }, describedObject: { kind: 'Gateway', name: 'gw', apiVersion: 'gateway.networking.k8s.io/v1' } } }]), settings);
+    expect(r.specs).toEqual([]);
+    expect(r.errors.map((e) => [e.cause, e.field, e.value])).toEqual([['UnknownObjectKind', 'spec.metrics[0].object.describedObject.kind', 'Gateway']]);
+    expect(formatConfigError(r.errors[0]!)).toContain('is not served by this cluster\'s API');
   });
   it('disabled collectors name the flag', () => {
     const r = parseHpa(hpa({}, [ext('x', { type: 'sqs-queue-length', 'queue-name': 'q', region: 'r' }), ext('y', { type: 'prometheus' })]),

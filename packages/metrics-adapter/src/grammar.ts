@@ -6,6 +6,7 @@
  */
 import { type LabelSelector, tryParseDuration } from '@kubeaws/runtime';
 import { parseJsonEval, validateJsonPath } from './jsoneval';
+import type { KindResolver } from './kinds';
 import { canonicalSelector } from './selector';
 
 /** The HPA metric types we serve (`Resource`/`ContainerResource` belong to metrics-server). */
@@ -45,6 +46,7 @@ export type ConfigCause =
   | 'UnknownPrometheusAlias'
   | 'RegionNotAllowed'
   | 'UnsupportedScaleTarget'
+  | 'UnknownObjectKind'
   | 'ConflictingMetricDefinition';
 
 /**
@@ -74,6 +76,8 @@ export interface GrammarSettings {
   sqsEndpointHost(region: string): string;
   defaultIntervalMs: number;
   minIntervalMs: number;
+  /** Kinds the API serves (API discovery; docs/metrics-adapter.md#ma-kinds). */
+  kinds: KindResolver;
 }
 
 /** A scale target or described object reference. */
@@ -128,6 +132,8 @@ export interface MetricSpec {
   selectorKey: string;
   /** Object metrics: the described object. */
   describedObject?: ObjectRef;
+  /** Object metrics: its resource as discovery names it, `plural[.group]` (`namespaces` for a Namespace). */
+  describedResource?: string;
   /** The HPA's scale target. */
   scaleTarget: ObjectRef;
   intervalMs: number;
@@ -156,7 +162,26 @@ export interface ParsedHpa {
 
 const PREFIX = 'metric-config.';
 const MAX_VALUE = 16 * 1024;
-const SCALE_TARGETS = ['Deployment', 'StatefulSet', 'Rollout'];
+/** Scale targets whose pods the json-path collector can find, by API group (docs/metrics-adapter.md#ma-json-path). */
+const SCALE_TARGETS: ReadonlyArray<{ group: string; kind: string }> = [
+  { group: 'apps', kind: 'Deployment' },
+  { group: 'apps', kind: 'StatefulSet' },
+  { group: 'argoproj.io', kind: 'Rollout' },
+];
+
+/**
+ * Why a scale target cannot be used by a json-path or `per-replica` metric, or undefined when it can: its kind must be
+ * one of {@link SCALE_TARGETS} in that group and served by the API (an Argo Rollout only where argoproj.io is).
+ */
+export function scaleTargetProblem(t: ObjectRef, kinds: KindResolver): string | undefined {
+  const group = t.apiVersion?.includes('/') ? t.apiVersion.split('/')[0] : undefined;
+  const known = SCALE_TARGETS.find((x) => x.kind === t.kind && (group === undefined || x.group === group));
+  const valid = SCALE_TARGETS.map((x) => `${x.kind} (${x.group})`).join(', ');
+  if (!known) return `scale target kind "${t.kind}"${t.apiVersion ? ` of ${t.apiVersion}` : ''} is not supported; valid: ${valid}`;
+  if (!kinds.resolve({ kind: known.kind, apiVersion: `${known.group}/v1` }))
+    return `scale target kind "${t.kind}" is not served by this cluster's API (API group ${known.group} unknown to discovery); valid: ${valid}`;
+  return undefined;
+}
 
 /** Levenshtein distance, for "closest match first" lists. */
 function distance(a: string, b: string): number {
@@ -575,13 +600,25 @@ export function parseHpa(hpa: HpaInput, s: GrammarSettings): ParsedHpa {
     else config = parseSqs(ctx, cfg, s);
     if (!config) return;
     const scaleTarget = hpa.spec?.scaleTargetRef ?? { kind: '', name: '' };
-    if (type === 'pods' && !SCALE_TARGETS.includes(scaleTarget.kind)) {
+    const targetProblem = type === 'pods' || (config.collector === 'prometheus' && config.perReplica) ? scaleTargetProblem(scaleTarget, s.kinds) : undefined;
+    if (targetProblem) {
       ctx.fieldOf = () => 'spec.scaleTargetRef.kind';
-      err(ctx, 'UnsupportedScaleTarget', 'kind', scaleTarget.kind, `scale target kind "${scaleTarget.kind}" is not supported for pods metrics; valid: ${SCALE_TARGETS.join(', ')}`);
+      err(ctx, 'UnsupportedScaleTarget', 'kind', scaleTarget.kind, targetProblem);
       return;
     }
     const spec: MetricSpec = { type, name, index, selector, selectorKey: canonicalSelector(selector), scaleTarget, intervalMs, config };
-    if (type === 'object') spec.describedObject = m.object?.describedObject ?? { kind: '', name: '' };
+    if (type === 'object') {
+      const d = m.object?.describedObject ?? { kind: '', name: '' };
+      spec.describedObject = d;
+      const resolved = s.kinds.resolve(d);
+      if (!resolved) {
+        ctx.fieldOf = () => `spec.metrics[${index}].object.describedObject.kind`;
+        err(ctx, 'UnknownObjectKind', 'kind', d.kind,
+          `described object kind "${d.kind}"${d.apiVersion ? ` of ${d.apiVersion}` : ''} is not served by this cluster's API (not in API discovery)`);
+        return;
+      }
+      spec.describedResource = resolved.resource;
+    }
     specs.push(spec);
   });
 

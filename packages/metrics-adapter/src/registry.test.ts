@@ -1,7 +1,8 @@
 import { FakeClock, flushMicrotasks } from '@kubeaws/runtime';
 import { type GrammarSettings, type HpaInput, parseHpa } from './grammar';
-import { type Collect, CollectError, Registry, type SourceInfo, type SourceResult, resourceOf, sourceKey } from './registry';
+import { type Collect, CollectError, Registry, type SourceInfo, type SourceResult, sourceKey } from './registry';
 import { parseSelector } from './selector';
+import { kinds } from '../test/discovery-fixture';
 
 const settings: GrammarSettings = {
   enableCustom: true,
@@ -11,7 +12,7 @@ const settings: GrammarSettings = {
   awsRegions: ['eu-central-1'],
   sqsEndpointHost: (r) => `sqs.${r}.amazonaws.com`,
   defaultIntervalMs: 30_000,
-  minIntervalMs: 5_000,
+  minIntervalMs: 5_000, kinds,
 };
 const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);
 
@@ -159,6 +160,34 @@ describe('Registry (docs/metrics-adapter.md#ma-sources, #ma-freshness, #ma-servi
     expect(reg.discovery()).toEqual({ custom: [{ name: 'pods/rps', namespaced: true }], external: [] });
   });
 
+  it('pods: each poll result is evaluated once per extraction, not per request; a new poll is evaluated again', async () => {
+    let reads = 0;
+    const doc = (v: number) => ({ get rps() { reads++; return v; } });
+    let value = 1;
+    const { clock, reg, add } = setup(async () => ({
+      kind: 'pods', selector: 'app=web',
+      pods: [{ name: 'web-a', labels: { app: 'web' }, doc: doc(value) }, { name: 'web-b', labels: { app: 'web' }, doc: doc(value) }],
+    }));
+    const JP = { 'metric-config.pods.rps.json-path/json-key': '$.rps', 'metric-config.pods.rps.json-path/path': '/m', 'metric-config.pods.rps.json-path/port': '80' };
+    // two HPAs of one scale target share the source and the extraction
+    for (const name of ['web', 'web-2'])
+      add({ metadata: { namespace: 'shop', name, annotations: JP }, spec: { scaleTargetRef: { kind: 'Deployment', name: 'web' }, metrics: [{ type: 'Pods', pods: { metric: { name: 'rps' } } }] } });
+    await clock.advance(0);
+    await flushMicrotasks();
+    const serve = () => reg.pods('shop', 'rps', [], sel('app=web'));
+    expect(serve()).toMatchObject({ ok: true, items: [{ pod: 'web-a', value: '1' }, { pod: 'web-b', value: '1' }] });
+    const once = reads;
+    expect(once).toBeGreaterThan(0);
+    for (let i = 0; i < 20; i++) serve();
+    expect(reads).toBe(once);
+    value = 2;
+    await clock.advance(33_000);
+    await flushMicrotasks();
+    expect(serve()).toMatchObject({ ok: true, items: [{ value: '2' }, { value: '2' }] });
+    for (let i = 0; i < 20; i++) serve();
+    expect(reads).toBe(2 * once);
+  });
+
   it('object metrics: per-replica divides by the scale target replicas', async () => {
     const clock = new FakeClock(T0);
     const reg = new Registry({ clock, collect: async () => ({ kind: 'prometheus', value: 300 }), stalenessFactor: 3, jitter: 0, maxBackoffMs: 1000, replicasOf: () => 4 });
@@ -174,11 +203,8 @@ describe('Registry (docs/metrics-adapter.md#ma-sources, #ma-freshness, #ma-servi
     expect(reg.discovery().custom).toEqual([{ name: 'ingresses.networking.k8s.io/rps', namespaced: true }]);
   });
 
-  it('source keys and resources', () => {
+  it('source keys', () => {
     const p = parseHpa(sqsHpa('a', 'q'), settings).specs[0]!;
     expect(sourceKey('shop', p)).toBe(sourceKey('other', p)); // SQS sources are shared across namespaces
-    expect(resourceOf({ kind: 'Ingress', name: 'x', apiVersion: 'networking.k8s.io/v1' })).toBe('ingresses.networking.k8s.io');
-    expect(resourceOf({ kind: 'Service', name: 'x', apiVersion: 'v1' })).toBe('services');
-    expect(resourceOf({ kind: 'RouteGroup', name: 'x', apiVersion: 'zalando.org/v1' })).toBe('routegroups.zalando.org');
   });
 });

@@ -129,6 +129,8 @@ interface Subscription {
   spec: MetricSpec;
   sourceKey: string;
   identity: string;
+  /** Source and extraction: subscriptions with equal keys serve equal pods items. */
+  servingKey: string;
 }
 
 /** One served item, before serialisation. `timestamp` is when the backend answered (ms). */
@@ -177,17 +179,9 @@ export function sqsAttributes(spec: MetricSpec): string[] {
   ];
 }
 
-/** The plural resource of a kind and apiVersion as used in custom metrics paths (`Ingress` → `ingresses.networking.k8s.io`). */
-export function resourceOf(ref: ObjectRef): string {
-  const lower = ref.kind.toLowerCase();
-  const plural = /(s|x|z|ch|sh)$/.test(lower) ? `${lower}es` : /[^aeiou]y$/.test(lower) ? `${lower.slice(0, -1)}ies` : `${lower}s`;
-  const group = ref.apiVersion?.includes('/') ? ref.apiVersion.split('/')[0] : '';
-  return group ? `${plural}.${group}` : plural;
-}
-
 function identityOf(namespace: string, spec: MetricSpec): string {
   return JSON.stringify([namespace, spec.type, spec.name, spec.selectorKey,
-    spec.describedObject ? resourceOf(spec.describedObject) : '', spec.describedObject?.name ?? '',
+    spec.describedResource ?? '', spec.describedObject?.name ?? '',
     spec.type === 'pods' ? `${spec.scaleTarget.kind}/${spec.scaleTarget.name}` : '']);
 }
 
@@ -285,7 +279,10 @@ export class Registry {
           spec,
           sourceKey: sourceKey(h.meta.namespace, spec),
           identity,
+          servingKey: '',
         };
+        const c = spec.config;
+        sub.servingKey = c.collector === 'json-path' ? `${sub.sourceKey}|${c.jsonKey ?? ''}|${c.jsonEval ?? ''}|${c.aggregator ?? ''}` : sub.sourceKey;
         const winner = byIdentity.get(identity);
         if (winner && definitionOf(winner.spec) !== definitionOf(spec)) {
           const metric = `${spec.type}/${spec.name}`;
@@ -417,8 +414,8 @@ export class Registry {
     for (const s of this.subs.values()) {
       if (s.spec.type === 'external') external.add(s.spec.name);
       else if (s.spec.type === 'pods') custom.set(`pods/${s.spec.name}`, true);
-      else if (s.spec.describedObject?.kind === 'Namespace') custom.set(`namespaces/${s.spec.name}`, false);
-      else custom.set(`${resourceOf(s.spec.describedObject!)}/${s.spec.name}`, true);
+      else if (s.spec.describedResource === 'namespaces') custom.set(`namespaces/${s.spec.name}`, false);
+      else custom.set(`${s.spec.describedResource}/${s.spec.name}`, true);
     }
     return {
       custom: [...custom].map(([name, namespaced]) => ({ name, namespaced })).sort((a, b) => a.name.localeCompare(b.name)),
@@ -489,7 +486,7 @@ export class Registry {
     this.flush();
     const candidates = (this.byMetric.get(`${ns}|object|${metric}`) ?? []).filter(
       (s) =>
-        (resource === 'namespaces' ? s.spec.describedObject?.kind === 'Namespace' : resourceOf(s.spec.describedObject!) === resource && s.spec.describedObject!.name === name),
+        (resource === 'namespaces' ? s.spec.describedResource === 'namespaces' : s.spec.describedResource === resource && s.spec.describedObject!.name === name),
     );
     const exact = candidates.filter((s) => s.spec.selectorKey === key);
     const chosen = exact.length ? exact : candidates.filter((s) => matchesRequirements(selector, s.spec.selector?.matchLabels ?? {}));
@@ -511,7 +508,11 @@ export class Registry {
     if (!candidates.length) return this.notConfigured(ns, 'pods', metric, desc, key);
     const byPod = new Map<string, ServedItem>();
     let failure: ServeResult | undefined;
+    const seen = new Set<string>();
     for (const s of candidates) {
+      // subscriptions reading one source the same way give the same items: evaluate each once
+      if (seen.has(s.servingKey)) continue;
+      seen.add(s.servingKey);
       const r = this.valueOf(s, desc, podSelector);
       if (!r.ok) {
         failure ??= r;
@@ -548,18 +549,12 @@ export class Registry {
       if (value === undefined) return noData('prometheus query returned a value that is not a finite number');
       return { ok: true, items: [{ ...base, value, ...(s.spec.describedObject ? { describedObject: s.spec.describedObject } : {}) }] };
     }
-    const cfg = s.spec.config as JsonPathConfig;
     const items: ServedItem[] = [];
     let lastErr: string | undefined;
-    for (const p of r.pods) {
+    for (const p of extractedValues(r, s.spec.config as JsonPathConfig)) {
       if (podSelector && !matchesRequirements(podSelector, p.labels)) continue;
-      try {
-        const v = extract(cfg, p.doc);
-        const value = v === undefined ? undefined : q(v);
-        if (value !== undefined) items.push({ ...base, value, pod: p.name });
-      } catch (e) {
-        lastErr = (e as Error).message;
-      }
+      if (p.error !== undefined) lastErr = p.error;
+      else if (p.value !== undefined) items.push({ ...base, value: p.value, pod: p.name });
     }
     if (!items.length) {
       if (lastErr) return { ok: false, code: 404, cause: 'NoData', message: `${desc}: ${lastErr}` };
@@ -580,6 +575,41 @@ export class Registry {
     }
     return { custom, external };
   }
+}
+
+/** One pod's value as served: the Quantity text, or why it has none; undefined value and error = no number. */
+interface ExtractedPod {
+  name: string;
+  labels: Labels;
+  value?: string;
+  error?: string;
+}
+
+/** Per poll result, per extraction (`json-key`/`json-eval`/aggregator): the pods' values, computed on first read. */
+const extractions = new WeakMap<SourceResult, Map<string, ExtractedPod[]>>();
+
+/**
+ * The values of a json-path poll's pods under one extraction, evaluated once per poll result and then served from
+ * memory (docs/metrics-adapter.md#ma-json-path): requests never evaluate JSONPath or `json-eval` themselves.
+ */
+function extractedValues(r: Extract<SourceResult, { kind: 'pods' }>, cfg: JsonPathConfig): ExtractedPod[] {
+  const key = `${cfg.jsonKey ?? ''}|${cfg.jsonEval ?? ''}|${cfg.aggregator ?? ''}`;
+  let byKey = extractions.get(r);
+  if (!byKey) extractions.set(r, (byKey = new Map()));
+  let out = byKey.get(key);
+  if (!out) {
+    out = r.pods.map((p) => {
+      try {
+        const v = extract(cfg, p.doc);
+        const value = v === undefined ? undefined : formatQuantity(v);
+        return value === undefined ? { name: p.name, labels: p.labels } : { name: p.name, labels: p.labels, value };
+      } catch (e) {
+        return { name: p.name, labels: p.labels, error: (e as Error).message };
+      }
+    });
+    byKey.set(key, out);
+  }
+  return out;
 }
 
 const evalCache = new Map<string, ReturnType<typeof parseJsonEval>>();

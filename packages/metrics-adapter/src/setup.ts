@@ -9,18 +9,22 @@ import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import {
   type Informer,
+  KubeClient,
   type KubeObject,
   type LabelSelector,
   type Manager,
   labelRequirements,
   matchesLabels,
+  realClock,
+  sleep,
 } from '@kubeaws/runtime';
-import { createApiHandler } from './api';
+import { CUSTOM, EXTERNAL, createApiHandler } from './api';
 import {
   type AccessAttributes,
   type AuthConfig,
   AuthorizationCache,
   type UserInfo,
+  applyAuthOverrides,
   authConfigFromConfigMap,
   authenticate,
   tokenKey,
@@ -28,6 +32,8 @@ import {
 import { createCollect, type PodTarget } from './collectors';
 import { type ConfigError, formatConfigError, type GrammarSettings, type ObjectRef, parseHpa } from './grammar';
 import { CollectError, Registry, sourceHash, type SourceState } from './registry';
+import { type ApiResourceListDoc, KindIndex } from './kinds';
+import { type ApiServiceObject, OUR_APISERVICES, apiServiceOwnership, ownershipText } from './preflight';
 import { canonicalRequirements } from './selector';
 import { selfSignedServing } from './tls';
 
@@ -39,6 +45,9 @@ export interface AdapterConfig {
   tlsPrivateKeyFile: string;
   service: string;
   authenticationConfigMap: string;
+  requestheaderClientCaFile: string;
+  requestheaderAllowedNames: string[];
+  clientCaFile: string;
   tokenCacheTtlMs: number;
   authorizedTtlMs: number;
   unauthorizedTtlMs: number;
@@ -63,6 +72,7 @@ export interface AdapterConfig {
   sqsMaxRps: number;
   podScrapeConcurrency: number;
   podScrapeMaxBytes: number;
+  shutdownDelayMs: number;
   shutdownGracePeriodMs: number;
 }
 
@@ -140,6 +150,13 @@ function projectPod(p: PodObject): PodObject {
   } as PodObject;
 }
 
+function projectApiService(a: KubeObject & ApiServiceObject): KubeObject & ApiServiceObject {
+  return {
+    metadata: { name: a.metadata?.name, labels: a.metadata?.labels, resourceVersion: a.metadata?.resourceVersion },
+    spec: { service: a.spec?.service ? { namespace: a.spec.service.namespace, name: a.spec.service.name } : null },
+  } as KubeObject & ApiServiceObject;
+}
+
 function projectWorkload(w: WorkloadObject): WorkloadObject {
   return {
     metadata: { name: w.metadata?.name, namespace: w.metadata?.namespace, resourceVersion: w.metadata?.resourceVersion },
@@ -168,10 +185,12 @@ export async function setupAdapter(mgr: Manager, cfg: AdapterConfig, env: NodeJS
     events: m.counter('events_total', 'Events', ['reason', 'result']),
     authn: m.counter('authentication_total', 'Authentications', ['method', 'result']),
     authz: m.counter('authorization_total', 'Authorizations', ['result', 'cache']),
+    servedAge: m.histogram('served_value_age_seconds', 'now - timestamp of every item served', ['api'], [1, 2.5, 5, 10, 15, 30, 60, 120, 300, 600]),
     oldest: m.gauge('oldest_value_age_seconds', 'The oldest value held', ['collector']),
+    apiserviceOwned: m.gauge('apiservice_owned', '1 if the APIService is ours (docs/metrics-adapter.md#ma-preflight)', ['apiservice']),
   };
   const [svcNs, svcName] = cfg.service.split('/') as [string, string];
-  const settings: GrammarSettings = {
+  const settings: Omit<GrammarSettings, 'kinds'> = {
     enableCustom: cfg.enableCustom,
     enableExternal: cfg.enableExternal,
     ...(cfg.prometheusServer ? { prometheusServer: cfg.prometheusServer } : {}),
@@ -184,7 +203,12 @@ export async function setupAdapter(mgr: Manager, cfg: AdapterConfig, env: NodeJS
 
   // Workload and pod informers, created on first need.
   let workloads: { deployments: Informer<WorkloadObject>; statefulsets: Informer<WorkloadObject> } | undefined;
+  let rollouts: Informer<WorkloadObject> | undefined;
   let pods: Informer<PodObject> | undefined;
+  const needRollouts = () => {
+    rollouts ??= mgr.informer<WorkloadObject>({ path: '/apis/argoproj.io/v1alpha1/rollouts', transform: projectWorkload, optional: true });
+    return rollouts;
+  };
   const needWorkloads = () => {
     workloads ??= {
       deployments: mgr.informer<WorkloadObject>({ path: '/apis/apps/v1/deployments', transform: projectWorkload, optional: true }),
@@ -198,7 +222,7 @@ export async function setupAdapter(mgr: Manager, cfg: AdapterConfig, env: NodeJS
   };
   const workloadOf = (ns: string, t: ObjectRef): WorkloadObject | undefined => {
     const w = needWorkloads();
-    const inf = t.kind === 'Deployment' ? w.deployments : t.kind === 'StatefulSet' ? w.statefulsets : undefined;
+    const inf = t.kind === 'Deployment' ? w.deployments : t.kind === 'StatefulSet' ? w.statefulsets : t.kind === 'Rollout' ? needRollouts() : undefined;
     return inf?.cache.get(`${ns}/${t.name}`);
   };
   const podsOf = (ns: string, t: ObjectRef, minReadyAgeMs: number): PodTarget => {
@@ -231,6 +255,7 @@ export async function setupAdapter(mgr: Manager, cfg: AdapterConfig, env: NodeJS
     prometheusMaxConcurrency: cfg.prometheusMaxConcurrency,
     prometheusToken: (server) => (tokenFile && server === cfg.prometheusServer ? fs.readFileSync(tokenFile, 'utf8').trim() : undefined),
     sqsMaxRps: cfg.sqsMaxRps,
+    clock: mgr.clock,
     onBackendRequest: (backend, operation, code, ms) => {
       metrics.backendRequests.inc({ backend, operation, code });
       metrics.backendDuration.observe({ backend, operation }, ms / 1000);
@@ -319,23 +344,83 @@ export async function setupAdapter(mgr: Manager, cfg: AdapterConfig, env: NodeJS
     }
   };
 
-  // HPAs (watch-driven; level-triggered on the projected inputs).
+  // API discovery (docs/metrics-adapter.md#ma-kinds): kinds of described objects and scale targets map to resources
+  // as the API server names them. Loaded before any HPA is parsed, refreshed every 10 minutes and, at most every
+  // 30 s, when an HPA names a kind the index does not know. Read through a client of its own, as client-go's
+  // discovery client: non-resource reads, not resource accesses of the adapter.
+  const discoveryClient = new KubeClient({ kubeConfig: mgr.client.kubeConfig, component: 'metrics-adapter', logger: log });
+  let kinds: KindIndex | undefined;
+  let discoveryMiss = false;
+  const loadDiscovery = async (signal: AbortSignal): Promise<KindIndex> => {
+    const lists: ApiResourceListDoc[] = [await discoveryClient.get<ApiResourceListDoc>('/api/v1', { signal })];
+    const groups = await discoveryClient.get<{ groups?: Array<{ name: string; preferredVersion?: { groupVersion: string } }> }>('/apis', { signal });
+    for (const g of groups.groups ?? []) {
+      // the metrics APIs (ours among them) serve no kinds; an unavailable aggregated API is skipped until the next refresh
+      if (g.name === CUSTOM || g.name === EXTERNAL || g.name === 'metrics.k8s.io' || !g.preferredVersion) continue;
+      try {
+        lists.push(await discoveryClient.get<ApiResourceListDoc>(`/apis/${g.preferredVersion.groupVersion}`, { signal }));
+      } catch (e) {
+        log.debug({ group: g.name, err: { message: (e as Error).message } }, 'API discovery of a group failed');
+      }
+    }
+    return new KindIndex(lists);
+  };
+  mgr.probes.addReadyzCheck('api-discovery', () => (kinds ? true : 'API discovery not loaded yet'));
+  mgr.add({
+    name: 'api-discovery',
+    leaderOnly: false,
+    async start(signal) {
+      let last = -Infinity;
+      let failures = 0;
+      while (!signal.aborted) {
+        const now = mgr.clock.now();
+        const due = !kinds ? now - last >= Math.min(30_000, 1000 * 2 ** failures) : (discoveryMiss && now - last >= 30_000) || now - last >= 600_000;
+        if (due) {
+          last = now;
+          discoveryMiss = false;
+          try {
+            const next = await loadDiscovery(signal);
+            failures = 0;
+            const changed = next.signature !== kinds?.signature;
+            kinds = next;
+            if (changed) {
+              log.info({ kinds: next.size }, 'API discovery loaded');
+              for (const h of hpas.cache.list()) reconcileHpa(h);
+            }
+          } catch (e) {
+            failures++;
+            if (!signal.aborted) log.warn({ err: { message: (e as Error).message }, attempt: failures }, 'API discovery failed');
+          }
+        }
+        await sleep(mgr.clock, 1000, signal);
+      }
+    },
+  });
+
+  // HPAs (watch-driven; level-triggered on the projected inputs and the discovery index).
   const hashes = new Map<string, string>();
+  const parsedWith = new Map<string, string>();
   const reconcileHpa = (h: HpaObject) => {
     const key = `${h.metadata?.namespace}/${h.metadata?.name}`;
     try {
       if (cfg.watchNamespaces.length && !cfg.watchNamespaces.includes(h.metadata?.namespace ?? '')) return;
       const hash = hpaInputHash(h);
       hpaObjects.set(key, h);
-      if (hashes.get(key) === hash) return;
+      if (!kinds) return; // parsed once discovery is loaded
+      if (hashes.get(key) === hash && parsedWith.get(key) === kinds.signature) return;
+      if (hashes.get(key) !== hash)
+        for (const k of [...eventWrites.keys()]) if (k.startsWith(`${key}|`)) eventWrites.delete(k); // inputs changed: reset keys
       hashes.set(key, hash);
-      for (const k of [...eventWrites.keys()]) if (k.startsWith(`${key}|`)) eventWrites.delete(k); // inputs changed: reset keys
-      const parsed = parseHpa(h as Parameters<typeof parseHpa>[0], settings);
+      parsedWith.set(key, kinds.signature);
+      const parsed = parseHpa(h as Parameters<typeof parseHpa>[0], { ...settings, kinds });
+      if (parsed.errors.some((e) => e.cause === 'UnknownObjectKind' || (e.cause === 'UnsupportedScaleTarget' && e.message.includes('not served'))))
+        discoveryMiss = true;
       if (parsed.specs.some((s) => s.config.collector === 'json-path')) {
         needWorkloads();
         needPods();
       }
       if (parsed.specs.some((s) => s.config.collector === 'prometheus' && s.config.perReplica)) needWorkloads();
+      if (parsed.specs.some((s) => s.scaleTarget.kind === 'Rollout')) needRollouts();
       registry.setHpa(key, { namespace: h.metadata!.namespace!, name: h.metadata!.name!, uid: h.metadata?.uid, creationTimestamp: h.metadata?.creationTimestamp as string | undefined }, parsed);
       reportConfigErrors(key, parsed.errors);
     } catch (e) {
@@ -350,10 +435,35 @@ export async function setupAdapter(mgr: Manager, cfg: AdapterConfig, env: NodeJS
     onDelete: (h) => {
       const key = `${h.metadata?.namespace}/${h.metadata?.name}`;
       hashes.delete(key);
+      parsedWith.delete(key);
       hpaObjects.delete(key);
       registry.deleteHpa(key);
     },
   });
+
+  // APIService ownership, read only (docs/metrics-adapter.md#ma-preflight): a gauge per APIService of an enabled
+  // group, and a warning when another adapter or the kube-apiserver owns one.
+  const apiservices = mgr.informer<KubeObject & ApiServiceObject>({
+    path: '/apis/apiregistration.k8s.io/v1/apiservices',
+    name: 'apiservices',
+    optional: true,
+    transform: projectApiService,
+  });
+  const ownershipSeen = new Map<string, string>();
+  const checkOwnership = () => {
+    for (const a of OUR_APISERVICES) {
+      if (!(a.group === 'external.metrics.k8s.io' ? cfg.enableExternal : cfg.enableCustom)) continue;
+      const o = apiServiceOwnership(apiservices.cache.get(a.name), cfg.service);
+      metrics.apiserviceOwned.set({ apiservice: a.name }, o.state === 'ours' ? 1 : 0);
+      const text = ownershipText(o);
+      if (ownershipSeen.get(a.name) === text) continue;
+      ownershipSeen.set(a.name, text);
+      if (o.state === 'foreign' || o.state === 'local')
+        log.warn({ apiservice: a.name, owner: text, file: `manifests/metrics-adapter/${a.file}` },
+          `APIService ${a.name} is not ours (${text}): requests for it do not reach this adapter`);
+    }
+  };
+  apiservices.addEventHandler({ onAdd: checkOwnership, onUpdate: checkOwnership, onDelete: checkOwnership });
 
   // Authentication config (watched ConfigMap).
   const [cmNs, cmName] = cfg.authenticationConfigMap.split('/') as [string, string];
@@ -370,16 +480,26 @@ export async function setupAdapter(mgr: Manager, cfg: AdapterConfig, env: NodeJS
     fieldSelector: `metadata.name=${cmName}`,
     name: 'authentication-configmap',
   });
-  const loadAuth = (cm: KubeObject & { data?: Record<string, string> }) => {
+  let authData: Record<string, string> | undefined;
+  const overrideFiles = [cfg.requestheaderClientCaFile, cfg.clientCaFile].filter(Boolean);
+  const loadAuth = (cm?: KubeObject & { data?: Record<string, string> }) => {
+    if (cm) authData = cm.data ?? {};
+    if (!authData) return;
     try {
-      authConfig = authConfigFromConfigMap(cm.data ?? {});
+      authConfig = applyAuthOverrides(authConfigFromConfigMap(authData), {
+        ...(cfg.requestheaderClientCaFile ? { requestheaderCAPem: fs.readFileSync(cfg.requestheaderClientCaFile, 'utf8') } : {}),
+        allowedNames: cfg.requestheaderAllowedNames,
+        ...(cfg.clientCaFile ? { clientCAPem: fs.readFileSync(cfg.clientCaFile, 'utf8') } : {}),
+      });
       server?.setSecureContext(secureContext());
       log.info({ allowedNames: authConfig.allowedNames, requestheaderCAs: authConfig.requestheaderCA.length }, 'authentication config loaded');
     } catch (e) {
-      log.error({ err: { message: (e as Error).message } }, `invalid ConfigMap ${cfg.authenticationConfigMap}`);
+      log.error({ err: { message: (e as Error).message } }, `invalid authentication config (ConfigMap ${cfg.authenticationConfigMap}${overrideFiles.length ? ` or ${overrideFiles.join(', ')}` : ''})`);
     }
   };
-  cms.addEventHandler({ onAdd: loadAuth, onUpdate: (_o, n) => loadAuth(n) });
+  // --requestheader-client-ca-file and --client-ca-file are re-read when they change (docs/metrics-adapter.md#ma-authn)
+  for (const file of overrideFiles) fs.watchFile(file, { interval: 5000 }, () => loadAuth());
+  cms.addEventHandler({ onAdd: (cm) => loadAuth(cm), onUpdate: (_o, n) => loadAuth(n) });
 
   // TokenReview with a cache keyed by the token's SHA-256.
   const tokens = new Map<string, { user?: UserInfo; expires: number }>();
@@ -413,6 +533,7 @@ export async function setupAdapter(mgr: Manager, cfg: AdapterConfig, env: NodeJS
     },
   });
 
+  let stopping = false;
   const startedAt = Date.now();
   const collectionsDone = () => registry.allPolledOnce() || Date.now() - startedAt > cfg.readinessCollectionTimeoutMs;
   mgr.probes.addReadyzCheck('authentication-config', () =>
@@ -426,11 +547,15 @@ export async function setupAdapter(mgr: Manager, cfg: AdapterConfig, env: NodeJS
     authenticate: (req) => authenticate(req, authConfig, reviewToken),
     authorize: (u, a) => authz.authorize(u, a),
     alwaysAllowPaths: cfg.alwaysAllowPaths,
-    ready: () => !!authConfig && hpas.hasSynced(),
+    ready: () => !stopping && !!authConfig && hpas.hasSynced(),
     logger: log,
     observe: (l, s) => metrics.apiDuration.observe({ group: l.group, version: l.version, kind: l.kind, code: String(l.code) }, s),
     countAuthn: (method, result) => metrics.authn.inc({ method, result }),
     countAuthz: (result, cache) => metrics.authz.inc({ result, cache }),
+    observeServed: (api, items) => {
+      const now = mgr.clock.now();
+      for (const i of items) metrics.servedAge.observe({ api }, Math.max(0, now - i.timestamp) / 1000);
+    },
   });
 
   mgr.add({
@@ -460,31 +585,42 @@ export async function setupAdapter(mgr: Manager, cfg: AdapterConfig, env: NodeJS
       });
       log.info({ address: server.address() }, 'metrics API listening');
       const gaugeTimer = setInterval(() => {
+        if (apiservices.hasSynced()) checkOwnership();
         const c = registry.seriesCount();
         metrics.storeSeries.set({ api: 'custom' }, c.custom);
         metrics.storeSeries.set({ api: 'external' }, c.external);
         metrics.oldest.reset();
         const now = mgr.clock.now();
+        const oldest = new Map<string, number>();
         for (const st of registry.sources.values())
           if (st.collectedAt !== undefined) {
             const collector = st.info.spec.config.collector;
-            const age = (now - st.collectedAt) / 1000;
-            metrics.oldest.set({ collector }, Math.max(age, 0));
+            oldest.set(collector, Math.max(oldest.get(collector) ?? 0, (now - st.collectedAt) / 1000));
           }
+        for (const [collector, age] of oldest) metrics.oldest.set({ collector }, age);
       }, 5000);
       gaugeTimer.unref();
-      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      await new Promise<void>((resolve) => {
+        if (signal.aborted) resolve();
+        else signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+      // SIGTERM (docs/metrics-adapter.md#ma-shutdown): /readyz already fails; keep serving (and collecting) for
+      // --shutdown-delay so the aggregator and the Service stop sending, then drain, then abort the polls.
+      stopping = true;
+      log.info({ delayMs: cfg.shutdownDelayMs }, 'shutdown: readiness failing, serving until the delay passes');
+      if (cfg.shutdownDelayMs > 0) await sleep(realClock, cfg.shutdownDelayMs);
       clearInterval(gaugeTimer);
-      registry.stop();
       if (cfg.tlsCertFile) for (const file of [cfg.tlsCertFile, cfg.tlsPrivateKeyFile]) fs.unwatchFile(file);
+      for (const file of overrideFiles) fs.unwatchFile(file);
       await new Promise<void>((resolve) => {
         server!.close(() => resolve());
         server!.closeIdleConnections();
         setTimeout(() => {
           server!.closeAllConnections();
           resolve();
-        }, Math.min(cfg.shutdownGracePeriodMs, 10_000)).unref();
+        }, Math.max(1000, cfg.shutdownGracePeriodMs - cfg.shutdownDelayMs - 2000)).unref();
       });
+      registry.stop();
     },
   });
 

@@ -3,10 +3,14 @@
  * self-signed in-memory certificate with SANs `<service>.<namespace>.svc`, `localhost` and `127.0.0.1`.
  */
 import { webcrypto } from 'node:crypto';
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+/** @peculiar/x509, loaded on first use: a replica serving a certificate from files never needs it (about 10 MiB). */
+async function loadX509(): Promise<typeof import('@peculiar/x509')> {
+  await import('reflect-metadata');
+  const x509 = await import('@peculiar/x509');
+  x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+  return x509;
+}
 
 /** A PEM certificate and PKCS#8 key. */
 export interface ServingPair {
@@ -16,6 +20,7 @@ export interface ServingPair {
 
 /** Generates a self-signed ECDSA P-256 serving certificate valid for one year. */
 export async function selfSignedServing(service: { namespace: string; name: string }): Promise<ServingPair> {
+  const x509 = await loadX509();
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
   const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as unknown as { publicKey: CryptoKey; privateKey: CryptoKey };
   const now = Date.now();

@@ -68,4 +68,42 @@ it('serves a value from moto SQS through the aggregator; HPAs sharing a queue sh
   expect(list.items).toEqual([{ metricName: 'jobs', metricLabels: labels, timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/), value: '7' }]);
   expect(await env.rc.metrics.registry.getSingleMetricAsString('kubeaws_metrics_adapter_collectors')).toMatch(/collector="sqs-queue-length"} 1$/m);
   expect(await env.rc.metrics.registry.getSingleMetricAsString('kubeaws_metrics_adapter_served_request_duration_seconds')).toMatch(/kind="external"/);
+  // every item served is timed by its age (docs/metrics-adapter.md#ma-metrics)
+  const age = await env.rc.metrics.registry.getSingleMetric('kubeaws_metrics_adapter_served_value_age_seconds')!.get();
+  const count = age.values.find((v) => (v as { metricName?: string }).metricName?.endsWith('_count') && v.labels.api === 'external');
+  expect(count?.value).toBeGreaterThanOrEqual(1);
 });
+
+it('an object kind unknown to API discovery is UnknownObjectKind until its CRD is installed, then served', async () => {
+  env.promValue = 4;
+  await apply(deployment('widgets', { app: 'widgets' }));
+  await apply(hpa('widgets', 'widgets', {
+    type: 'Object',
+    object: { metric: { name: 'hits' }, describedObject: { apiVersion: 'example.kubeaws.io/v1', kind: 'Widget', name: 'w1' }, target: { type: 'Value', value: '100' } },
+  }, { 'metric-config.object.hits.prometheus/query': 'sum(e2e_jobs_pending)', 'metric-config.object.hits.prometheus/interval': '2s' }));
+  const event = await waitFor(async () => {
+    const list = await env.client.get<any>(`/apis/events.k8s.io/v1/namespaces/${env.ns}/events`);
+    return list.items.find((e: any) => e.regarding?.name === 'widgets' && String(e.note).includes('UnknownObjectKind'));
+  }, { timeoutMs: 30_000, description: 'UnknownObjectKind Event on HPA widgets' });
+  expect(event.note).toBe(
+    'object/hits: described object kind "Widget" of example.kubeaws.io/v1 is not served by this cluster\'s API (not in API discovery) (cause UnknownObjectKind; field spec.metrics[0].object.describedObject.kind)',
+  );
+  const crd = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions';
+  await env.client.create(crd, {
+    apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: 'widgets.example.kubeaws.io' },
+    spec: {
+      group: 'example.kubeaws.io', scope: 'Namespaced', names: { plural: 'widgets', singular: 'widget', kind: 'Widget' },
+      versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
+    },
+  });
+  try {
+    // the next discovery refresh (at most 30 s after the miss) re-parses the HPA; its resource is the CRD's plural
+    const list = await waitFor(async () => {
+      const r = await env.client.get<any>(`/apis/custom.metrics.k8s.io/v1beta2/namespaces/${env.ns}/widgets.example.kubeaws.io/w1/hits`).catch(() => undefined);
+      return r?.items?.[0]?.value === '4' ? r : undefined;
+    }, { timeoutMs: 90_000, description: 'object metric of the Widget served after its CRD was installed' });
+    expect(list.items[0].describedObject).toEqual({ kind: 'Widget', namespace: env.ns, name: 'w1', apiVersion: 'example.kubeaws.io/v1' });
+  } finally {
+    await env.client.request({ method: 'DELETE', path: `${crd}/widgets.example.kubeaws.io` }).catch(() => undefined);
+  }
+}, 150_000);

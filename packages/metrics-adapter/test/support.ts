@@ -31,6 +31,7 @@ let podValue = 0;
 let podPort = 0;
 let prometheus: ChildProcess | undefined;
 let promDir: string | undefined;
+let promArgs: { bin: string; args: string[]; url: string } | undefined;
 
 /** What the suites use. */
 export const env = {
@@ -131,6 +132,8 @@ export async function setupAdapterEnv(): Promise<void> {
       leaderElect: false, metricsBindAddress: '127.0.0.1:0', healthProbeBindAddress: '127.0.0.1:0',
       securePort: secure, secureBindAddress: '127.0.0.1', awsRegions: [REGION], minIntervalMs: 1000, defaultIntervalMs: 2000,
       prometheusServer: promUrl, readinessCollectionTimeoutMs: 1000,
+      // only this suite's HPAs: suites of one jest run share the cluster
+      watchNamespaces: [ns],
     },
     logger: createLogger({ component: 'metrics-adapter', level: 'warn' }),
     processMetrics: false,
@@ -160,12 +163,42 @@ export async function teardownAdapterEnv(): Promise<void> {
   sqs?.destroy();
   await moto?.stop();
   await new Promise<void>((r) => (stub ? stub.close(() => r()) : r()));
-  if (prometheus && prometheus.exitCode === null) {
+  await stopPrometheus();
+  if (promDir) fs.rmSync(promDir, { recursive: true, force: true });
+}
+
+/** Stops moto (its state is lost); resolves a function that starts it again on the same port. */
+export async function stopMoto(): Promise<() => Promise<void>> {
+  const port = moto.port;
+  await moto.stop();
+  return async () => {
+    moto = await startMoto({ port });
+  };
+}
+
+/** Stops Debian's Prometheus (SIGTERM, waits for the exit). */
+export async function stopPrometheus(): Promise<void> {
+  if (prometheus && prometheus.exitCode === null && prometheus.signalCode === null) {
     const exited = new Promise((r) => prometheus!.once('exit', r));
     prometheus.kill('SIGTERM');
     await exited;
   }
-  if (promDir) fs.rmSync(promDir, { recursive: true, force: true });
+}
+
+/** Starts Debian's Prometheus again on the same port and data directory; resolves once `/-/ready` answers. */
+export async function restartPrometheus(): Promise<void> {
+  await stopPrometheus();
+  await spawnPrometheus();
+}
+
+async function spawnPrometheus(): Promise<string> {
+  const { bin, args, url } = promArgs!;
+  const log = fs.openSync(path.join(promDir!, 'prometheus.log'), 'a');
+  prometheus = spawn(bin, args, { stdio: ['ignore', log, log] });
+  await waitFor(async () => (await fetch(`${url}/-/ready`).then((r) => r.ok, () => false)) || undefined, {
+    timeoutMs: 60_000, description: `Prometheus ready at ${url}`,
+  });
+  return url;
 }
 
 /**
@@ -182,13 +215,10 @@ async function startPrometheus(target: string): Promise<string> {
     '    static_configs:', `      - targets: ['${target}']`, '',
   ].join('\n'));
   const [port] = await freePorts(1);
-  const log = fs.openSync(path.join(promDir, 'prometheus.log'), 'a');
-  prometheus = spawn(bin, [`--config.file=${config}`, `--web.listen-address=127.0.0.1:${port}`, `--storage.tsdb.path=${path.join(promDir, 'data')}`, '--log.level=warn'], {
-    stdio: ['ignore', log, log],
-  });
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(async () => (await fetch(`${url}/-/ready`).then((r) => r.ok, () => false)) || undefined, {
-    timeoutMs: 60_000, description: `Prometheus ready at ${url}`,
-  });
-  return url;
+  promArgs = {
+    bin,
+    args: [`--config.file=${config}`, `--web.listen-address=127.0.0.1:${port}`, `--storage.tsdb.path=${path.join(promDir, 'data')}`, '--log.level=warn'],
+    url: `http://127.0.0.1:${port}`,
+  };
+  return spawnPrometheus();
 }

@@ -50,10 +50,14 @@ export function clusterIrsaComponents(c: ResolvedCluster): IrsaComponent[] {
   );
 }
 
-/** Default of `MetricsAdapterQueueArnPattern`: every queue of the account in the configured regions. */
+/**
+ * Default of `MetricsAdapterQueueArnPattern`: every queue of the account in the configured regions, in each region's
+ * partition (`aws`, `aws-cn`, `aws-us-gov`; AWS General Reference, "Amazon Resource Names").
+ */
 export function metricsAdapterQueueArns(c: ResolvedCluster): string[] {
   const regions = (c.items.get('metrics_adapter_aws_regions') as string[]) ?? [];
-  return (regions.length > 0 ? regions : [c.region]).map((r) => `arn:aws:sqs:${r}:${c.account}:*`);
+  const partition = (r: string) => (r.startsWith('cn-') ? 'aws-cn' : r.startsWith('us-gov-') ? 'aws-us-gov' : 'aws');
+  return (regions.length > 0 ? regions : [c.region]).map((r) => `arn:${partition(r)}:sqs:${r}:${c.account}:*`);
 }
 
 /** Builds the cluster stack. Pure. */
