@@ -17,6 +17,7 @@ import {
   matchesLabels,
   realClock,
   sleep,
+  ConnectionDrain,
 } from '@kubeaws/runtime';
 import { CUSTOM, EXTERNAL, createApiHandler } from './api';
 import {
@@ -579,6 +580,7 @@ export async function setupAdapter(mgr: Manager, cfg: AdapterConfig, env: NodeJS
         { ...secureContext(), requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2', keepAliveTimeout: 120_000, headersTimeout: 125_000 },
         handler,
       );
+      const drain = new ConnectionDrain(server);
       await new Promise<void>((resolve, reject) => {
         server!.once('error', reject);
         server!.listen(cfg.securePort, cfg.secureBindAddress, () => resolve());
@@ -607,19 +609,14 @@ export async function setupAdapter(mgr: Manager, cfg: AdapterConfig, env: NodeJS
       // SIGTERM (docs/metrics-adapter.md#ma-shutdown): /readyz already fails; keep serving (and collecting) for
       // --shutdown-delay so the aggregator and the Service stop sending, then drain, then abort the polls.
       stopping = true;
+      // Answers carry `Connection: close` from now on, so no keep-alive connection is cut when the listener closes.
+      drain.beginDrain();
       log.info({ delayMs: cfg.shutdownDelayMs }, 'shutdown: readiness failing, serving until the delay passes');
       if (cfg.shutdownDelayMs > 0) await sleep(realClock, cfg.shutdownDelayMs);
       clearInterval(gaugeTimer);
       if (cfg.tlsCertFile) for (const file of [cfg.tlsCertFile, cfg.tlsPrivateKeyFile]) fs.unwatchFile(file);
       for (const file of overrideFiles) fs.unwatchFile(file);
-      await new Promise<void>((resolve) => {
-        server!.close(() => resolve());
-        server!.closeIdleConnections();
-        setTimeout(() => {
-          server!.closeAllConnections();
-          resolve();
-        }, Math.max(1000, cfg.shutdownGracePeriodMs - cfg.shutdownDelayMs - 2000)).unref();
-      });
+      await drain.close(Math.max(1000, cfg.shutdownGracePeriodMs - cfg.shutdownDelayMs - 2000));
       registry.stop();
     },
   });
