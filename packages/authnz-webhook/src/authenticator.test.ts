@@ -1,4 +1,4 @@
-import { KeyObject, sign as cryptoSign, type webcrypto } from 'node:crypto';
+import { KeyObject, createHash, sign as cryptoSign, type webcrypto } from 'node:crypto';
 import { FakeClock, silentLogger } from '@kubeaws/runtime';
 import { SignJWT, base64url, generateSecret } from 'jose';
 import { type TestKey, TestIssuer, TestTokeninfo, configYaml, makeKey } from '../test/helpers';
@@ -213,6 +213,24 @@ describe('valid tokens (AUTHNZ-IDENTITY)', () => {
     for (let i = 0; i < 5; i++) await s.auth.review(await issuer.sign({ sub: `u${i}` }), []);
     expect(s.auth.cache.size).toBe(2);
   });
+
+  it.each([
+    ['cache on', '{ttl: 60s, negativeTtl: 10s, maxEntries: 10}', 2],
+    ['cache off', '{ttl: 60s, negativeTtl: 10s, maxEntries: 0}', 0],
+  ])(
+    'gives the token fingerprint of accepted and rejected tokens with the %s (AUTHNZ-NO-TOKEN-LEAKS)',
+    async (_n, cache, entries) => {
+      const s = await setup({ cache });
+      const good = await issuer.sign({});
+      const expired = await issuer.sign({ exp: Math.floor(s.clock.now() / 1000) - 3600 });
+      const fp = (t: string) => createHash('sha256').update(t).digest('hex').slice(0, 12);
+      const ok = await s.auth.review(good, []);
+      const bad = await s.auth.review(expired, []);
+      expect([ok.authenticated, ok.cache, ok.tokenSha256]).toEqual([true, 'miss', fp(good)]);
+      expect([bad.authenticated, bad.cache, bad.tokenSha256]).toEqual([false, 'miss', fp(expired)]);
+      expect(s.auth.cache.size).toBe(entries);
+    },
+  );
 });
 
 describe('bad input and attacks (AUTHNZ-REJECTIONS)', () => {

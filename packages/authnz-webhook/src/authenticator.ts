@@ -46,9 +46,9 @@ export interface ReviewOutcome {
   cache: 'hit' | 'miss' | 'negative_hit' | 'none';
   /**
    * First 12 hex digits of SHA-256(token), for logs (docs/authnz-webhook.md#authnz-no-token-leaks); empty for oversized
-   * tokens.
+   * tokens. Computed when first read unless the token cache already hashed the token.
    */
-  tokenSha256: string;
+  readonly tokenSha256: string;
 }
 
 /** Config-derived, immutable state of the pipeline. */
@@ -177,9 +177,12 @@ export class Authenticator {
         tokenSha256: '',
       };
     }
-    const digest = sha256hex(token);
-    const key = TokenCache.key(digest, audiences);
-    const hit = this.cache.get(key, now);
+    // SHA-256 of the token: the cache key, and the fingerprint in logs; hashed only when one of them is used
+    let digest: string | undefined;
+    const fingerprint = (): string => (digest ??= sha256hex(token)).slice(0, 12);
+    const cacheOn = cfg.cache.maxEntries > 0;
+    const key = cacheOn ? TokenCache.key((digest ??= sha256hex(token)), audiences) : '';
+    const hit = cacheOn ? this.cache.get(key, now) : undefined;
     let identity: CachedIdentity | undefined;
     let cacheResult: ReviewOutcome['cache'] = 'miss';
     const logFields: Record<string, unknown> = {};
@@ -195,7 +198,9 @@ export class Authenticator {
         issuer: hit.issuer,
         log: logFields,
         cache: 'negative_hit',
-        tokenSha256: digest.slice(0, 12),
+        get tokenSha256() {
+          return fingerprint();
+        },
       };
     }
     this.metrics?.cacheLookups.inc({ result: cacheResult });
@@ -231,7 +236,9 @@ export class Authenticator {
             issuer: issuerName,
             log: logFields,
             cache: cacheResult,
-            tokenSha256: digest.slice(0, 12),
+            get tokenSha256() {
+              return fingerprint();
+            },
           };
         }
         if (e instanceof Unavailable) {
@@ -242,7 +249,7 @@ export class Authenticator {
       }
       this.metrics?.cacheEntries.set(this.cache.size);
     }
-    return { ...this.finish(identity, snap, now, source, issuerName, cacheResult), tokenSha256: digest.slice(0, 12) };
+    return this.finish(identity, snap, now, source, issuerName, cacheResult, fingerprint);
   }
 
   /** Applies roles and grants to a verified identity (never cached). */
@@ -253,7 +260,8 @@ export class Authenticator {
     source: ReviewOutcome['source'],
     issuer: string,
     cache: ReviewOutcome['cache'],
-  ): Omit<ReviewOutcome, 'tokenSha256'> {
+    fingerprint: () => string,
+  ): ReviewOutcome {
     const mapped = mapRole(snap.config.roles.mapping, identity.username, identity.groups);
     const grant = this.grants.synced() ? this.grants.activeGrant(identity.username, identity.uid, now) : undefined;
     const role = higherRole(mapped, grant?.spec.type);
@@ -272,6 +280,9 @@ export class Authenticator {
       issuer,
       log: { sub: identity.sub, kid: identity.kid, jti: identity.jti },
       cache,
+      get tokenSha256() {
+        return fingerprint();
+      },
     };
   }
 

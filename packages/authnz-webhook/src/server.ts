@@ -259,7 +259,8 @@ export class WebhookServer {
       req.on('end', () => {
         if (done) return;
         done = true;
-        resolve(Buffer.concat(chunks).toString('utf8'));
+        // a small body arrives in one chunk: decode it without copying it first
+        resolve((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8'));
       });
       req.on('error', () => {
         if (done) return;
@@ -271,7 +272,9 @@ export class WebhookServer {
 
   private async handleWebhook(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const started = performance.now();
-    const path = (req.url ?? '/').split('?')[0]!;
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
     const endpoint: Endpoint =
       path === '/authenticate' ? 'authenticate' : path === '/authorize' ? 'authorize' : 'other';
     try {
@@ -354,7 +357,8 @@ export class WebhookServer {
     this.sendJson(res, 200, { apiVersion: tr.apiVersion, kind: 'TokenReview', status }, 'authenticate');
     const privileged =
       !out.authenticated || out.role === 'Administrator' || out.role === 'Manual' || out.role === 'Emergency';
-    const fp = out.tokenSha256 || tokenFingerprint(tr.token);
+    // the fingerprint is a SHA-256 of the token: computed only for a line that is written
+    const fp = (): string => out.tokenSha256 || tokenFingerprint(tr.token);
     if (this.o.log.wants(privileged))
       this.o.log.decision(
         {
@@ -362,7 +366,7 @@ export class WebhookServer {
           result: out.authenticated ? 'authenticated' : 'unauthenticated',
           reason: out.error,
           issuer: out.issuer,
-          token_sha256: fp,
+          token_sha256: fp(),
           ...out.log,
           username: out.user?.username,
           role: out.role ?? 'none',
@@ -384,7 +388,7 @@ export class WebhookServer {
         reason: out.grant.spec.reason,
         incident: out.grant.spec.incident,
         expiresAt: out.grant.status?.expiresAt,
-        token_sha256: fp,
+        token_sha256: fp(),
       });
     }
   }

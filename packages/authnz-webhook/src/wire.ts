@@ -81,6 +81,19 @@ export function jsonDepth(text: string, limit = MAX_JSON_DEPTH): number {
   return max;
 }
 
+/**
+ * True when `text` holds at most `limit` opening brackets (`{` or `[`, inside strings too), so that its nesting
+ * depth cannot exceed `limit`: a native substring search, far cheaper than {@link jsonDepth}'s scan for the usual
+ * small, shallow review bodies.
+ */
+export function fewOpeningBrackets(text: string, limit = MAX_JSON_DEPTH): boolean {
+  let n = 0;
+  for (const ch of ['{', '[']) {
+    for (let i = text.indexOf(ch); i !== -1; i = text.indexOf(ch, i + 1)) if (++n > limit) return false;
+  }
+  return true;
+}
+
 /** JSON type name for messages: string, number, boolean, null, array, object, nothing. */
 export function typeName(v: unknown): string {
   if (v === undefined) return 'nothing';
@@ -94,7 +107,8 @@ export function typeName(v: unknown): string {
  * @throws BadRequest naming the problem.
  */
 export function parseBody(text: string): Record<string, unknown> {
-  if (jsonDepth(text) > MAX_JSON_DEPTH) throw new BadRequest(`body: JSON nesting deeper than ${MAX_JSON_DEPTH} levels`);
+  if (!fewOpeningBrackets(text) && jsonDepth(text) > MAX_JSON_DEPTH)
+    throw new BadRequest(`body: JSON nesting deeper than ${MAX_JSON_DEPTH} levels`);
   let v: unknown;
   try {
     v = JSON.parse(text);
@@ -142,10 +156,11 @@ function optStringArray(o: Record<string, unknown>, k: string, path: string): st
   const v = own(o, k);
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) throw new BadRequest(`${path}.${k}: expected array of strings, got ${typeName(v)}`);
-  v.forEach((x, i) => {
+  for (let i = 0; i < v.length; i++) {
+    const x: unknown = v[i];
     if (typeof x !== 'string') throw new BadRequest(`${path}.${k}[${i}]: expected string, got ${typeName(x)}`);
-  });
-  return [...(v as string[])];
+  }
+  return v.slice() as string[];
 }
 
 /** A validated TokenReview request. */
