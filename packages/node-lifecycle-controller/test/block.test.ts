@@ -98,9 +98,10 @@ it('an unreadable block ConfigMap (403) counts as blocked until it can be read',
   await waitFor(
     async () =>
       (await kube.list<{ reason: string; note?: string; regarding?: { name?: string } }>(`/apis/events.k8s.io/v1/namespaces/${ns}/events`)).items.find(
-        (e) => e.reason === 'UpdateBlockUnreadable' && e.regarding?.name === 'nlc-self',
+        // Before the block informer's first LIST has failed, the condition reads "not listed yet"; the 403 follows.
+        (e) => e.reason === 'UpdateBlockUnreadable' && e.regarding?.name === 'nlc-self' && (e.note ?? '').includes('403'),
       ),
-    { timeoutMs: 30_000, description: 'Warning UpdateBlockUnreadable on the controller Pod' },
+    { timeoutMs: 30_000, description: 'Warning UpdateBlockUnreadable on the controller Pod naming the 403' },
   ).then((e) => {
     expect(e.note).toContain(`configmap/${ns}/kubeaws-update-block`);
     expect(e.note).toContain('--update-block-configmap');
