@@ -343,9 +343,13 @@ async function staticEgressController(): Promise<Variant> {
             conditions?: { status: string }[];
             zones?: Record<string, { natGatewayId?: string; publicIp?: string }>;
           };
-          return doc.conditions?.[0]?.status === 'True' ? { ips: cm?.data?.['egress-ips'] ?? '', doc } : undefined;
+          // The status written before the ConfigMap was seen is Ready too, with no zones: wait for the one with them.
+          const ips = cm?.data?.['egress-ips'] ?? '';
+          return doc.conditions?.[0]?.status === 'True' && ips.split(',').filter((x) => x !== '').length === AZS.length
+            ? { ips, doc }
+            : undefined;
         },
-        { timeoutMs: 60_000, description: `status ConfigMap ${ns}/static-egress-status Ready` },
+        { timeoutMs: 60_000, description: `status ConfigMap ${ns}/static-egress-status Ready with an egress IP per AZ` },
       );
       const ips = status.ips.split(',').filter((x) => x !== '');
       expect(ips).toHaveLength(AZS.length);
