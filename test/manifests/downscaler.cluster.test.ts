@@ -107,7 +107,8 @@ describe('the shipped downscaler Deployment', () => {
   /** Starts the container's command line as the kubelet would, in a Pod named `pod`; waits until it evaluated. */
   async function startShipped(pod: string): Promise<RunningComponent<DownscalerConfig, Downscaler>> {
     const env = await containerEnvironment(client, { name: pod, namespace: NAMESPACE });
-    const argv = (container.args as string[]).map((a) => expand(a, env));
+    // args[0] is the bundle (the image's CMD replaced); the component parses what follows it.
+    const argv = (container.args as string[]).slice(1).map((a) => expand(a, env));
     running = await startComponent(downscaler, {
       argv,
       env: Object.fromEntries(env),
@@ -165,7 +166,7 @@ describe('the shipped downscaler Deployment', () => {
 
   it('names the missing variable when an edited command line references a $(VAR) that is defined nowhere', async () => {
     // The command line as the kubelet passes it when no envFrom source defines DOWNSCALER_INTERVAL.
-    const argv = [...(container.args as string[]), '--interval=$(DOWNSCALER_INTERVAL)'].map((a) => expand(a, new Map()));
+    const argv = [...(container.args as string[]).slice(1), '--interval=$(DOWNSCALER_INTERVAL)'].map((a) => expand(a, new Map()));
     expect(argv).toContain('--interval=$(DOWNSCALER_INTERVAL)');
     await expect(startComponent(downscaler, { argv, env: {}, kubeConfig: saKc })).rejects.toThrow(
       /--interval \(env DOWNSCALER_INTERVAL\): unexpanded variable reference \$\(DOWNSCALER_INTERVAL\): the variable DOWNSCALER_INTERVAL is not defined/,

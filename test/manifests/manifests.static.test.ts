@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { componentDirs, loadComponent, ManifestObject } from './load';
+import { ROOT, componentDirs, loadComponent, ManifestObject } from './load';
 
 // Rules of docs/infra.md#infra-manifest-layout, #infra-workload-rules and #infra-components that hold for every
 // component folder.
@@ -68,6 +68,10 @@ describe.each(dirs.map((d) => [path.basename(d), d]))('%s', (component, dir) => 
     for (const c of pod.containers) {
       // the name and tag tools/images/build.sh builds (docs/images.md); rendering replaces it with <registry>/<component>:<version>
       expect(c.image).toBe(`kubeaws/${component}:${packageVersion(component)}`);
+      // args replace the image's CMD (["/app/main.mjs"], packages/<component>/Dockerfile); the ENTRYPOINT runs node.
+      expect(c.command).toBeUndefined();
+      expect(c.args[0]).toBe('/app/main.mjs');
+      expect(fs.readFileSync(path.join(ROOT, 'packages', component, 'Dockerfile'), 'utf8')).toMatch(/^CMD \["\/app\/main\.mjs"\]$/m);
       expect(c.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
       expect(c.resources.requests.cpu).toBeDefined();
       expect(c.resources.limits.cpu).toBeUndefined();

@@ -44,15 +44,19 @@ export class PdbCaches {
   private readonly workloads = new Map<WorkloadKind, Informer<KubeObject>>();
   private readonly normalized = new WeakMap<object, Workload>();
 
-  /** Creates the PDB, Deployment and StatefulSet informers, re-delivering their objects every `resyncPeriodMs`. */
+  /**
+   * Creates the PDB, Deployment and StatefulSet informers, re-delivering their objects every `resyncPeriodMs`. The
+   * PDB cache keeps the `managedFields` entries of `fieldManager` (`--field-manager`) on managed PDBs only.
+   */
   constructor(
     private readonly mgr: Manager,
     private readonly resyncPeriodMs: number,
+    fieldManager: string,
   ) {
     this.pdbs = mgr.informer<CachedPdb>({
       path: WATCH_PATHS.PodDisruptionBudget,
       name: 'poddisruptionbudgets.policy',
-      transform: trimPdb,
+      transform: (p) => trimPdb(p, fieldManager),
       resyncPeriodMs,
     });
     this.add('Deployment');

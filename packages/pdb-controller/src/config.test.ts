@@ -17,8 +17,8 @@ describe('parseSettings defaults (PDB-FLAGS)', () => {
         rolloutsDiscoveryPeriodMs: 300_000,
         dryRun: false,
         fieldManager: 'kubeaws-pdb-controller',
-        qps: 20,
-        burst: 40,
+        qps: 200,
+        burst: 400,
       },
     });
   });
@@ -36,8 +36,8 @@ describe('parseSettings defaults (PDB-FLAGS)', () => {
       ['rollouts-discovery-period', undefined, '5m'],
       ['dry-run', undefined, 'false'],
       ['field-manager', undefined, 'kubeaws-pdb-controller'],
-      ['qps', undefined, '20'],
-      ['burst', undefined, '40'],
+      ['qps', undefined, '200'],
+      ['burst', undefined, '400'],
     ]);
     for (const s of SETTING_LIST) {
       expect(s.description.length).toBeGreaterThan(0);

@@ -51,7 +51,10 @@ export interface Settings {
   dryRun: boolean;
   /** `--field-manager`: server-side-apply field manager, 1..128 characters. */
   fieldManager: string;
-  /** `--qps`: client-side write rate limit, requests per second (> 0). */
+  /**
+   * `--qps`: client-side write rate limit, requests per second (> 0); default 200 with `--burst` 400, chosen from
+   * what kube-apiserver's API Priority and Fairness already protects (docs/pdb-controller.md#pdb-write-rate).
+   */
   qps: number;
   /** `--burst`: client-side write bucket size (integer ≥ 1). */
   burst: number;
@@ -227,7 +230,7 @@ export const SETTING_SPECS: { readonly [K in keyof Settings]: SettingSpec<K> } =
     key: 'qps',
     flag: 'qps',
     env: undefined,
-    default: '20',
+    default: '200',
     description: 'client-side limit on write calls, requests per second',
     expected: QPS_EXPECTED,
     parse: (raw) => {
@@ -240,7 +243,7 @@ export const SETTING_SPECS: { readonly [K in keyof Settings]: SettingSpec<K> } =
     key: 'burst',
     flag: 'burst',
     env: undefined,
-    default: '40',
+    default: '400',
     description: 'client-side write bucket size',
     expected: BURST_EXPECTED,
     parse: (raw) => parseIntAtLeast(raw, 1, BURST_EXPECTED),

@@ -18,8 +18,12 @@ import { PdbWriter } from './writes';
 /** The configuration of the pdb-controller: the shared flags and its settings (docs/pdb-controller.md#pdb-flags). */
 export type PdbConfig = SharedConfig & Settings;
 
-/** Concurrent reconcile workers; one key is never reconciled by two of them at once. */
-export const WORKERS = 4;
+/**
+ * Concurrent reconcile workers; one key is never reconciled by two of them at once. With writes of about 20-40 ms
+ * each, 8 workers let the write limit (`--qps`), not the API round trip, bound the first pass over a large cluster
+ * (docs/pdb-controller.md#pdb-write-rate).
+ */
+export const WORKERS = 8;
 
 /** The parts of a running pdb-controller (the `handle` of its component). */
 export interface PdbControllerParts {
@@ -37,7 +41,7 @@ export interface PdbControllerParts {
  */
 export function setupPdbController(mgr: Manager, cfg: PdbConfig, pod: OwnPod | undefined): PdbControllerParts {
   const metrics = new PdbMetrics(mgr.metrics);
-  const caches = new PdbCaches(mgr, cfg.resyncPeriodMs);
+  const caches = new PdbCaches(mgr, cfg.resyncPeriodMs, cfg.fieldManager);
   const report = new Reporter(mgr, metrics);
   const writer = new PdbWriter({ mgr, settings: cfg, metrics, report, pdbs: caches.pdbs });
   const keys = new EventKeys(caches);

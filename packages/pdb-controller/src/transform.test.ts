@@ -1,3 +1,5 @@
+import type { V1ManagedFieldsEntry, V1PodDisruptionBudget } from '@kubernetes/client-node';
+import { ownedFields } from './desired';
 import { LAST_APPLIED_ANNOTATION, trimPdb, trimWorkload } from './transform';
 
 const managedFields = [{ manager: 'kubectl', operation: 'Update', fieldsV1: {} }];
@@ -56,19 +58,74 @@ describe('informer transforms (PDB-TRIGGERS)', () => {
     });
   });
 
-  test('managedFields are kept on our PDBs only; last-applied is always dropped', () => {
-    const pdb = (labels: Record<string, string>) => ({
-      metadata: { name: 'p', labels, managedFields, annotations: { [LAST_APPLIED_ANNOTATION]: '{}' } },
+  const FM = 'kubeaws-pdb-controller';
+  /** managedFields as kube-apiserver serves them for a PDB applied by us and then touched by others. */
+  const served: V1ManagedFieldsEntry[] = [
+    {
+      manager: FM,
+      operation: 'Apply',
+      apiVersion: 'policy/v1',
+      fieldsType: 'FieldsV1',
+      fieldsV1: {
+        'f:metadata': {
+          'f:labels': { 'f:kubeaws.io/managed-by': {}, 'f:app': {} },
+          'f:annotations': { 'f:kubeaws.io/non-ready-since': {} },
+          'f:ownerReferences': { 'k:{"uid":"u"}': {} },
+        },
+        'f:spec': { 'f:maxUnavailable': {}, 'f:selector': { 'f:matchLabels': { 'f:app': {} } } },
+      },
+    },
+    {
+      manager: FM,
+      operation: 'Update',
+      apiVersion: 'policy/v1',
+      fieldsType: 'FieldsV1',
+      fieldsV1: { 'f:spec': { 'f:unhealthyPodEvictionPolicy': {} } },
+    },
+    { manager: FM, operation: 'Update', subresource: 'status', fieldsV1: { 'f:status': { 'f:currentHealthy': {} } } },
+    { manager: 'kubectl', operation: 'Update', fieldsV1: { 'f:metadata': { 'f:labels': { 'f:team': {} } } } },
+    { manager: 'kube-controller-manager', operation: 'Update', subresource: 'status', fieldsV1: { 'f:status': {} } },
+  ];
+
+  test('managedFields are kept on our PDBs only, reduced to our own field names; last-applied is always dropped', () => {
+    const pdb = (labels: Record<string, string>, mf: V1ManagedFieldsEntry[] = managedFields): V1PodDisruptionBudget => ({
+      metadata: { name: 'p', labels, managedFields: mf, annotations: { [LAST_APPLIED_ANNOTATION]: '{}' } },
       spec: { maxUnavailable: 1 },
       status: { disruptionsAllowed: 1 },
     });
-    const ours = trimPdb(pdb({ 'kubeaws.io/managed-by': 'pdb-controller' }));
-    expect(ours.metadata?.managedFields).toEqual(managedFields);
+    const ours = trimPdb(pdb({ 'kubeaws.io/managed-by': 'pdb-controller' }, served), FM);
+    expect(ours.metadata?.managedFields).toEqual([
+      {
+        manager: FM,
+        operation: 'Apply',
+        fieldsV1: {
+          'f:metadata': {
+            'f:labels': { 'f:kubeaws.io/managed-by': {}, 'f:app': {} },
+            'f:annotations': { 'f:kubeaws.io/non-ready-since': {} },
+          },
+          'f:spec': { 'f:maxUnavailable': {}, 'f:selector': {} },
+        },
+      },
+      { manager: FM, operation: 'Update', fieldsV1: { 'f:spec': { 'f:unhealthyPodEvictionPolicy': {} } } },
+    ]);
     expect(ours.metadata?.annotations).toEqual({});
     expect(ours.status).toEqual({ disruptionsAllowed: 1 });
-    const users = trimPdb(pdb({ team: 'x' }));
+    // only other managers' entries: none kept
+    expect(trimPdb(pdb({ 'kubeaws.io/managed-by': 'pdb-controller' }), FM).metadata?.managedFields).toBeUndefined();
+    const users = trimPdb(pdb({ team: 'x' }, served), FM);
     expect(users.metadata?.managedFields).toBeUndefined();
-    const legacy = trimPdb(pdb({ heritage: 'pdb-controller' }));
+    const legacy = trimPdb(pdb({ heritage: 'pdb-controller' }, served), FM);
     expect(legacy.metadata?.managedFields).toBeUndefined();
+  });
+
+  test('the trimmed managedFields tell our fields apart exactly as the served ones do', () => {
+    const pdb: V1PodDisruptionBudget = {
+      metadata: { name: 'p', labels: { 'kubeaws.io/managed-by': 'pdb-controller' }, managedFields: served },
+      spec: { maxUnavailable: 1 },
+    };
+    expect(ownedFields(trimPdb(pdb, FM), FM)).toEqual(ownedFields(pdb, FM));
+    expect(ownedFields(trimPdb(pdb, FM), FM).apply).toEqual(
+      new Set(['labels:kubeaws.io/managed-by', 'labels:app', 'annotations:kubeaws.io/non-ready-since', 'spec:maxUnavailable', 'spec:selector']),
+    );
   });
 });

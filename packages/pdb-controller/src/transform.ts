@@ -1,10 +1,11 @@
 /**
  * Informer transforms (docs/pdb-controller.md#pdb-triggers, #pdb-budgets): the caches keep only what the controller
  * reads, so 5,000 workloads and 5,000 PDBs fit the memory budget. `managedFields` and the
- * `kubectl.kubernetes.io/last-applied-configuration` annotation are dropped everywhere, except the
- * `managedFields` of PDBs the controller owns (needed to tell its own fields from other managers').
+ * `kubectl.kubernetes.io/last-applied-configuration` annotation are dropped everywhere; of the `managedFields` of
+ * PDBs the controller owns only the entries of its own field manager are kept, reduced to the field names that
+ * tell its own fields from other managers' (`desired.ts` `ownedFields`).
  */
-import type { V1ObjectMeta, V1PodDisruptionBudget } from '@kubernetes/client-node';
+import type { V1ManagedFieldsEntry, V1ObjectMeta, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import { isManaged } from './ownership';
 
 /** Annotation written by `kubectl apply`; often the largest part of an object. */
@@ -24,12 +25,18 @@ interface RawWorkload {
   status?: { observedGeneration?: number | string; readyReplicas?: number };
 }
 
-/** Copy of `meta` without `managedFields` (unless `keepManagedFields`) and without the last-applied annotation. */
-export function trimMetadata(meta: V1ObjectMeta | undefined, keepManagedFields = false): V1ObjectMeta | undefined {
+/**
+ * Copy of `meta` without the last-applied annotation and without `managedFields`, except, when `keepManagedFields`
+ * names a field manager, that manager's entries reduced by {@link trimManagedFields}.
+ */
+export function trimMetadata(meta: V1ObjectMeta | undefined, keepManagedFields?: string): V1ObjectMeta | undefined {
   if (!meta) return meta;
   const { managedFields, annotations, ...rest } = meta;
   const out: V1ObjectMeta = rest;
-  if (keepManagedFields && managedFields) out.managedFields = managedFields;
+  if (keepManagedFields !== undefined && managedFields) {
+    const kept = trimManagedFields(managedFields, keepManagedFields);
+    if (kept.length) out.managedFields = kept;
+  }
   if (annotations) {
     if (LAST_APPLIED_ANNOTATION in annotations) {
       const { [LAST_APPLIED_ANNOTATION]: _dropped, ...kept } = annotations;
@@ -64,7 +71,46 @@ export function trimWorkload<T>(obj: T): T {
   return out as T;
 }
 
-/** Drops `managedFields` (kept on PDBs we own) and the last-applied annotation of a PDB. */
-export function trimPdb<T extends V1PodDisruptionBudget>(pdb: T): T {
-  return { ...pdb, metadata: trimMetadata(pdb.metadata, isManaged(pdb)) };
+/** A FieldsV1 set (`f:<name>` keys, nested), as served in `managedFields[].fieldsV1`. */
+type FieldSet = Record<string, unknown>;
+
+/** The `f:` keys of a FieldsV1 set, each mapped to an empty set (only the names are read). */
+function fieldNames(set: unknown): FieldSet | undefined {
+  if (!set || typeof set !== 'object') return undefined;
+  const out: FieldSet = {};
+  for (const k of Object.keys(set)) if (k.startsWith('f:')) out[k] = {};
+  return out;
+}
+
+/**
+ * The entries of `fieldManager` on the main resource (no subresource), each keeping only `manager`, `operation`
+ * and, of `fieldsV1`, the names under `f:metadata.f:labels`, `f:metadata.f:annotations` and `f:spec`: what
+ * `ownedFields` (desired.ts) reads to tell this controller's fields from other managers'
+ * (docs/pdb-controller.md#pdb-apply). Entries of other managers and of the status subresource are dropped.
+ */
+export function trimManagedFields(entries: V1ManagedFieldsEntry[], fieldManager: string): V1ManagedFieldsEntry[] {
+  const out: V1ManagedFieldsEntry[] = [];
+  for (const e of entries) {
+    if (e.manager !== fieldManager || (e.subresource ?? '') !== '') continue;
+    const f = (e.fieldsV1 ?? {}) as Record<string, FieldSet | undefined>;
+    const fields: FieldSet = {};
+    const meta: FieldSet = {};
+    for (const group of ['f:labels', 'f:annotations']) {
+      const names = fieldNames(f['f:metadata']?.[group]);
+      if (names) meta[group] = names;
+    }
+    if (Object.keys(meta).length) fields['f:metadata'] = meta;
+    const spec = fieldNames(f['f:spec']);
+    if (spec) fields['f:spec'] = spec;
+    out.push({ manager: e.manager, operation: e.operation, fieldsV1: fields });
+  }
+  return out;
+}
+
+/**
+ * Drops the last-applied annotation of a PDB and its `managedFields`, except on PDBs the controller owns, where the
+ * entries of `fieldManager` are kept as {@link trimManagedFields} reduces them.
+ */
+export function trimPdb<T extends V1PodDisruptionBudget>(pdb: T, fieldManager: string): T {
+  return { ...pdb, metadata: trimMetadata(pdb.metadata, isManaged(pdb) ? fieldManager : undefined) };
 }
