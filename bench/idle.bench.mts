@@ -1,5 +1,5 @@
 // Idle footprint of the component images' code: each component's esbuild bundle (what its image runs), started
-// with plain `node` and NODE_ENV=production against a local cluster with 3 kwok nodes and nothing to do, one at a
+// with plain `node`, NODE_ENV=production and its manifest's NODE_OPTIONS against a local cluster with 3 kwok nodes and nothing to do, one at a
 // time. Reports, per component, RSS after it is Ready and 60 s idle (VmRSS), its peak (VmHWM), the V8 heap
 // (nodejs_heap_size_used_bytes from its own /metrics) and the modules it loaded, next to a bare `node` process
 // measured the same way.
@@ -55,6 +55,16 @@ const COMPONENTS: Record<string, (work: string) => string[]> = {
     return [`--config=${file}`, '--insecure-loopback-webhook', '--webhook-bind-address=127.0.0.1:0', '--access-api-bind-address='];
   },
 };
+
+/** NODE_OPTIONS of the component's container in its shipped manifest (the process runs as it would in the cluster). */
+function manifestNodeOptions(name: string): string {
+  const dir = path.join(root, 'manifests', name);
+  for (const f of fs.readdirSync(dir).filter((x) => /^(deployment|daemonset)\.yaml$/.test(x))) {
+    const m = /name: NODE_OPTIONS\s+value: (.+)/.exec(fs.readFileSync(path.join(dir, f), 'utf8'));
+    if (m) return m[1]!.trim();
+  }
+  return '';
+}
 
 interface Result {
   component: string;
@@ -119,7 +129,14 @@ async function main(): Promise<void> {
           `--health-probe-bind-address=127.0.0.1:${health}`,
           ...extra(work),
         ],
-        { PATH: process.env.PATH, HOME: work, NODE_ENV: 'production', POD_NAME: `idle-${name}`, POD_NAMESPACE: 'kube-system' },
+        {
+          PATH: process.env.PATH,
+          HOME: work,
+          NODE_ENV: 'production',
+          NODE_OPTIONS: manifestNodeOptions(name),
+          POD_NAME: `idle-${name}`,
+          POD_NAMESPACE: 'kube-system',
+        },
         `http://127.0.0.1:${metrics}/metrics`,
         `http://127.0.0.1:${health}/readyz`,
       );

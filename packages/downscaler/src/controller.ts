@@ -8,9 +8,9 @@
  * reason and message, within the recorder's budget, never delaying writes); and the metrics
  * (docs/downscaler.md#ds-metrics). With `--namespace` the watched Namespaces are read every minute by
  * the Runnable `namespace-poll`, on every replica. Each object's next schedule transition
- * ({@link nextTransition}) is a timer of the controller `transitions` (a `requeueAfter` of its reconcile), which
- * evaluates the object at that instant instead of at the next tick (docs/downscaler.md#ds-boundaries). All time
- * is the Manager's one clock.
+ * ({@link nextTransition}) is an entry of {@link TransitionTimers} (one clock timer for all objects) that queues it
+ * into the controller `transitions` at that instant, whose reconcile evaluates the object then instead of at the next
+ * tick (docs/downscaler.md#ds-boundaries). All time is the Manager's one clock.
  */
 import {
   type Clock,
@@ -19,7 +19,6 @@ import {
   type Logger,
   type Manager,
   type ObjectReference,
-  type ReconcileResult,
   isConflict,
   isInvalid,
   isNotFound,
@@ -30,6 +29,7 @@ import { ANN, AnnotationParser } from './annotations';
 import { type Decision, type Notice, decide } from './decide';
 import { type DownscalerMetrics, downscalerMetrics } from './metrics';
 import { type Resource, type Settings } from './settings';
+import { TransitionTimers } from './timers';
 import { nextTransition } from './transitions';
 import { LocalTimeCache, runtimeTzdataVersion } from './tz';
 import {
@@ -94,11 +94,13 @@ export class Downscaler {
   /** The write queue and its workers (started by the manager while leading). */
   readonly writer: Controller;
   /**
-   * The schedule-transition timers (docs/downscaler.md#ds-boundaries): one key per object, due at the object's next
-   * transition; its reconcile evaluates the object (and the HPA or target it affects) and returns the next
-   * transition as `requeueAfter`. Runs while leading, like the writer.
+   * The schedule transitions (docs/downscaler.md#ds-boundaries): {@link timers} queues an object's key here at its
+   * next transition; the reconcile evaluates the object (and the HPA or target it affects) and arms its next
+   * transition. Runs while leading, like the writer.
    */
   readonly transitions: Controller;
+  /** The instant each object's transition is due (ms since the epoch, Manager's clock); one clock timer for all. */
+  readonly timers: TransitionTimers;
   readonly parser: AnnotationParser;
   private readonly mgr: Manager;
   private readonly clock: Clock;
@@ -115,8 +117,6 @@ export class Downscaler {
   /** resourceVersion each object had when we last patched it: a cache still at it has not seen our write yet. */
   private readonly patchedFrom = new Map<string, string>();
   private readonly planned = new Map<string, string>();
-  /** The instant each object's transition timer is due (ms since the epoch, Manager's clock). */
-  private readonly armedAt = new Map<string, number>();
   private readonly ltc = new LocalTimeCache();
   /** With `--namespace`: resolves after the first read of the watched Namespaces. */
   private readonly nsRead?: Promise<void>;
@@ -161,6 +161,7 @@ export class Downscaler {
       workers: 1,
       reconcile: (key) => this.atTransition(key),
     });
+    this.timers = new TransitionTimers(this.clock, (key) => this.transitions.enqueue(key));
     this.setupInformers();
     if (this.settings.namespaces.length) {
       this.nsRead = new Promise((resolve) => (this.resolveNsRead = resolve));
@@ -342,7 +343,7 @@ export class Downscaler {
   private stopEvaluating(): void {
     this.evaluating = false;
     this.statuses.clear();
-    this.armedAt.clear();
+    this.timers.clear();
     for (const g of [
       this.metrics.downscaled,
       this.metrics.excluded,
@@ -407,7 +408,7 @@ export class Downscaler {
           const d = this.evaluate(o.view);
           if (d?.action === 'patch') patches.push({ key, d, w: o.view });
           // objects whose timer is not pending (first tick while leading, or no transition yet)
-          if (!((this.armedAt.get(key) ?? 0) > now)) this.arm(o.view, key);
+          if (!((this.timers.due(key) ?? 0) > now)) this.arm(o.view, key);
         }
       }
     }
@@ -487,7 +488,7 @@ export class Downscaler {
 
   private onDelete(w: Workload): void {
     const key = workloadKey(w.kind, w.namespace, w.name);
-    this.armedAt.delete(key);
+    this.timers.delete(key);
     this.statuses.delete(key);
     this.failedRv.delete(key);
     this.ownWrites.delete(key);
@@ -527,29 +528,25 @@ export class Downscaler {
     const next = this.nextTransitionOf(w);
     if (next === undefined) return;
     const now = this.clock.now();
-    const armed = this.armedAt.get(key);
+    const armed = this.timers.due(key);
     if (armed !== undefined && armed > now && armed <= next) return;
-    this.armedAt.set(key, next);
-    this.transitions.enqueueAfter(key, next - now);
+    this.timers.set(key, next);
   }
 
   /**
    * Reconcile of `transitions`: the object's transition is due. Evaluates it (and the HPA or target it affects) as an
-   * informer event would, and asks to run again at its next transition. A timer that fired a little early finds the
-   * same transition a few ms ahead and runs again then.
+   * informer event would, and arms its next transition.
    */
-  private atTransition(key: string): ReconcileResult | undefined {
-    this.armedAt.delete(key);
-    if (!this.evaluating) return undefined;
+  private atTransition(key: string): void {
+    if (!this.evaluating) return;
     const [kind, namespace, name] = key.split('/') as [Kind, string, string];
     const w = this.get(kind, namespace, name);
-    if (!w) return undefined;
+    if (!w) return;
     this.log.debug({ kind, namespace, name }, 'schedule transition: evaluating');
     this.evaluateWithRelated(w);
     const next = this.nextTransitionOf(w);
-    if (next === undefined) return undefined;
-    this.armedAt.set(key, next);
-    return { requeueAfter: Math.max(1, next - this.clock.now()) };
+    if (next === undefined) return;
+    this.timers.set(key, next);
   }
 
   /** Evaluates one object: records its status, counts new problems, emits due notices. */

@@ -6,7 +6,7 @@
  * the downscaler does at that instant and writes nothing (docs/downscaler.md#ds-plan). Without the Temporal
  * API (Node.js < 26) it exits 1 before loading anything else (docs/downscaler.md#ds-cli). Only ever run,
  * never imported: no `require.main` guard, which the ESM bundle could not evaluate (esbuild wraps this
- * file as CommonJS there).
+ * file as CommonJS there). The manifests keep V8's young generation small (`--max-semi-space-size=1` in NODE_OPTIONS).
  */
 import './node-check';
 import { runComponent, runMain } from '@kubeaws/runtime';

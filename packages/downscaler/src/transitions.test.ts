@@ -175,6 +175,16 @@ describe('nextTransition', () => {
     expect(iso(nextTransition({ obj: created, settings: settings(), parser, now: NOW }))).toBe('2026-03-02T10:14:00.001Z');
   });
 
+  it('follows only the grace period in force, not the one of a scope it shadows', () => {
+    const created = w({ creationMs: NOW - 60_000 });
+    // --grace-period=0 shadows the built-in 15 min: the object left its grace at creation, nothing changes later
+    expect(nextTransition({ obj: created, settings: settings(['--grace-period=0']), parser, now: NOW })).toBeUndefined();
+    // a longer flag value shadows the shorter default: only its end is a transition
+    expect(iso(nextTransition({ obj: created, settings: settings(['--grace-period=30m']), parser, now: NOW }))).toBe(
+      '2026-03-02T10:29:00.001Z',
+    );
+  });
+
   it('uses the HPA scope for HPAs', () => {
     const h = w({
       kind: 'HorizontalPodAutoscaler',

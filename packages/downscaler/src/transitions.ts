@@ -36,8 +36,8 @@ export interface TransitionInput {
 /**
  * The earliest instant after `now` (ms since the epoch) at which a time-dependent input of the object's decision
  * changes: a boundary of any time spec (`uptime`, `downtime`, the periods, the force keys, `exclude`) of the object,
- * its Namespace, the flags, the environment or the built-in defaults, an `exclude-until` instant, or the end of a grace period
- * (docs/downscaler.md#ds-grace). Undefined when nothing changes within {@link LOOKAHEAD_MS} (e.g. only `always`,
+ * its Namespace, the flags, the environment or the built-in defaults, an `exclude-until` instant, or the end of the grace
+ * period in force (the most specific scope's, docs/downscaler.md#ds-grace). Undefined when nothing changes within {@link LOOKAHEAD_MS} (e.g. only `always`,
  * `never` and booleans). Annotation values that do not parse contribute nothing (the object is blocked until they
  * change, and a change is an informer event).
  */
@@ -65,9 +65,11 @@ export function nextTransition(input: TransitionInput): number | undefined {
       if (b) consider(nextBoolOrSpecChange(b.value, now));
     }
     if (s.excludeUntil) consider(s.excludeUntil.value);
-    // in grace while now - creation <= grace (decide.ts inGrace): out of it 1 ms after creation + grace
-    if (s.gracePeriod && !Number.isNaN(creation)) consider(creation + s.gracePeriod.value + 1);
   }
+  // the grace period in force is the most specific scope's (decide.ts inGrace); the object is in grace while
+  // now - creation <= grace, so out of it 1 ms after creation + grace
+  const grace = scopes.find((s) => s.gracePeriod)?.gracePeriod;
+  if (grace && !Number.isNaN(creation)) consider(creation + grace.value + 1);
   return best;
 }
 

@@ -6,6 +6,8 @@ import {
   SLA_PROFILES,
   type SlaSettings,
   candidates,
+  nodeInputProblems,
+  podInputProblem,
   classifyEviction,
   classifyMessage,
   deadlineGrace,
@@ -407,7 +409,7 @@ describe('stopOnlyFollowUp', () => {
   const spotStop: InterruptionRecord = { v: 1, kinds: ['spot-interruption'], eventIds: ['e'], firstSeen: formatTime(T0), deadline: formatTime(T0 + 120_000), stopOnly: true };
   const seen = { ...spotStop, stoppedAt: formatTime(T0 + 130_000) };
   const stateChange = { ...spotStop, kinds: ['state-change'] };
-  it.each<[string, string | undefined, InterruptionRecord, boolean, string]>([
+  it.each<[string, string | undefined, InterruptionRecord, boolean, string, number?]>([
     ['not found', undefined, spotStop, true, 'terminated'],
     ['terminated after all', 'terminated', seen, true, 'terminated'],
     ['still running before the stop: never cleared early', 'running', spotStop, true, 'wait'],
@@ -419,7 +421,14 @@ describe('stopOnlyFollowUp', () => {
     ['running again and Ready: clear', 'running', seen, true, 'clear'],
     ['a stopping state change proves the stop', 'running', stateChange, true, 'clear'],
     ['shutting-down: wait for terminated', 'shutting-down', seen, true, 'wait'],
-  ])('%s', (_n, ec2, r, ready, out) => expect(stopOnlyFollowUp(ec2, r, ready)).toBe(out));
+    // No stop ever seen (e.g. the warning redelivered after the stop and restart): running well past the deadline.
+    ['running, no stop seen, 1 ms before deadline + 5 min', 'running', spotStop, true, 'wait', T0 + 120_000 + 5 * M - 1],
+    ['running, no stop seen, at deadline + 5 min (inclusive)', 'running', spotStop, true, 'clear', T0 + 120_000 + 5 * M],
+    ['running past the deadline, Node not Ready', 'running', spotStop, false, 'wait', T0 + 120_000 + 5 * M],
+    ['stopping past the deadline: first sight', 'stopping', spotStop, true, 'mark-stopped', T0 + H],
+    ['pending past the deadline', 'pending', spotStop, true, 'wait', T0 + H],
+    ['record without deadline never clears by time', 'running', { ...spotStop, deadline: null }, true, 'wait', T0 + H],
+  ])('%s', (_n, ec2, r, ready, out, now = T0 + 130_000) => expect(stopOnlyFollowUp(ec2, r, ready, now)).toBe(out));
 });
 
 describe('instanceIdOf', () => {
@@ -523,5 +532,56 @@ describe('prepared replacement', () => {
     expect(holdsSlot(readMarkers(pending, T0))).toBe(false);
     const bad = node({ labels: { 'kubeaws.io/lifecycle-state': 'decommission-pending' }, taints: [taint], annotations: { 'kubeaws.io/replacement': '{' } });
     expect(readMarkers(bad, T0)).toMatchObject({ replacement: undefined, replacementInvalid: true });
+  });
+});
+
+describe('nodeInputProblems: every bad Node input names its field, value, what is valid and the fallback', () => {
+  const now = T0;
+  it.each<[string, Partial<NodeView>, { reason: string; field: string; value: string; fallback: RegExp }[]]>([
+    ['clean node', { labels: { 'kubeaws.io/lifecycle-state': 'draining', 'kubeaws.io/decommission-priority': '10' }, annotations: { 'kubeaws.io/drain-start': formatTime(T0) } }, []],
+    ['drain-start unparsable', { annotations: { 'kubeaws.io/drain-start': 'yesterday' } }, [{ reason: 'InvalidAnnotation', field: 'kubeaws.io/drain-start', value: 'yesterday', fallback: /now/ }]],
+    ['CLM drain-start alias in the future', { annotations: { 'cluster-lifecycle-manager.zalando.org/drain-start': formatTime(T0 + H) } }, [{ reason: 'InvalidAnnotation', field: 'cluster-lifecycle-manager.zalando.org/drain-start', value: formatTime(T0 + H), fallback: /now/ }]],
+    ['last-force-termination unparsable', { annotations: { 'kubeaws.io/last-force-termination': '12:00' } }, [{ reason: 'InvalidAnnotation', field: 'kubeaws.io/last-force-termination', value: '12:00', fallback: /now/ }]],
+    ['CLM last-forced-drain alias unparsable', { annotations: { 'cluster-lifecycle-manager.zalando.org/last-forced-drain': 'x' } }, [{ reason: 'InvalidAnnotation', field: 'cluster-lifecycle-manager.zalando.org/last-forced-drain', value: 'x', fallback: /now/ }]],
+    ['interruption not JSON', { annotations: { 'kubeaws.io/interruption': '{' } }, [{ reason: 'InvalidAnnotation', field: 'kubeaws.io/interruption', value: '{', fallback: /voluntary/ }]],
+    ['replacement not JSON', { annotations: { 'kubeaws.io/replacement': 'asg' } }, [{ reason: 'InvalidAnnotation', field: 'kubeaws.io/replacement', value: 'asg', fallback: /without a replacement/ }]],
+    ['node do-not-disrupt not a bool', { annotations: { 'kubeaws.io/do-not-disrupt': 'yes' } }, [{ reason: 'InvalidAnnotation', field: 'kubeaws.io/do-not-disrupt', value: 'yes', fallback: /true/ }]],
+    ['Karpenter alias not a bool', { annotations: { 'karpenter.sh/do-not-disrupt': '1' } }, [{ reason: 'InvalidAnnotation', field: 'karpenter.sh/do-not-disrupt', value: '1', fallback: /true/ }]],
+    ['decrement not a bool', { annotations: { 'kubeaws.io/decrement-desired-capacity': 'True' } }, [{ reason: 'InvalidAnnotation', field: 'kubeaws.io/decrement-desired-capacity', value: 'True', fallback: /^false$/ }]],
+    ['state label typo', { labels: { 'kubeaws.io/lifecycle-state': 'draning' } }, [{ reason: 'InvalidLabel', field: 'kubeaws.io/lifecycle-state', value: 'draning', fallback: /no action/ }]],
+    ['priority out of range', { labels: { 'kubeaws.io/decommission-priority': '1001' } }, [{ reason: 'InvalidLabel', field: 'kubeaws.io/decommission-priority', value: '1001', fallback: /^0$/ }]],
+    ['CLC priority alias not an integer', { labels: { 'cluster-lifecycle-controller.zalan.do/decommission-priority': 'high' } }, [{ reason: 'InvalidLabel', field: 'cluster-lifecycle-controller.zalan.do/decommission-priority', value: 'high', fallback: /^0$/ }]],
+    ['priority at the edges is valid', { labels: { 'kubeaws.io/decommission-priority': '-1000' } }, []],
+    [
+      'several at once',
+      { labels: { 'kubeaws.io/lifecycle-state': 'x' }, annotations: { 'kubeaws.io/drain-start': 'y' } },
+      [
+        { reason: 'InvalidAnnotation', field: 'kubeaws.io/drain-start', value: 'y', fallback: /now/ },
+        { reason: 'InvalidLabel', field: 'kubeaws.io/lifecycle-state', value: 'x', fallback: /no action/ },
+      ],
+    ],
+  ])('%s', (_name, o, want) => {
+    const n = node(o);
+    const got = nodeInputProblems(n, readMarkers(n, now));
+    expect(got.map(({ reason, field, value }) => ({ reason, field, value }))).toEqual(want.map(({ reason, field, value }) => ({ reason, field, value })));
+    got.forEach((g, i) => {
+      expect(g.fallback).toMatch(want[i].fallback);
+      expect(g.expected.length).toBeGreaterThan(0);
+    });
+  });
+});
+
+describe('podInputProblem', () => {
+  it.each<[string, string | undefined, boolean]>([
+    ['absent', undefined, false],
+    ['true', 'true', false],
+    ['false', 'false', false],
+    ['a duration', '4h', false],
+    ['not a bool or duration', 'forever', true],
+    ['upper case', 'TRUE', true],
+  ])('%s', (_name, v, bad) => {
+    const got = podInputProblem(pod('p', { doNotDisrupt: v }), T0);
+    if (!bad) expect(got).toBeUndefined();
+    else expect(got).toMatchObject({ reason: 'InvalidAnnotation', field: 'kubeaws.io/do-not-disrupt', value: v, expected: expect.stringMatching(/duration/) });
   });
 });

@@ -20,6 +20,7 @@ export const LAST_FORCE = 'kubeaws.io/last-force-termination';
 export const INTERRUPTION = 'kubeaws.io/interruption';
 export const TERMINATION_REQUESTED = 'kubeaws.io/termination-requested';
 export const REPLACEMENT = 'kubeaws.io/replacement';
+export const DECREMENT_DESIRED = 'kubeaws.io/decrement-desired-capacity';
 /** ASG tag that makes its nodes eligible for prepared replacement capacity. */
 export const CAPACITY_TYPE_TAG = 'kubeaws.io/capacity-type';
 export const FENCED = 'kubeaws.io/fenced';
@@ -582,6 +583,72 @@ export function readMarkers(n: NodeView, now: number): NodeMarkers {
   };
 }
 
+/** One bad input (docs/node-lifecycle-controller.md#nlc-bad-input): the Event reason, the field, its value, what is valid and what we do instead. */
+export interface InputProblem {
+  reason: 'InvalidAnnotation' | 'InvalidLabel' | 'NoProviderID';
+  /** The annotation or label key, or `spec.providerID`. */
+  field: string;
+  value: string;
+  expected: string;
+  fallback: string;
+}
+
+const RFC3339_EXPECTED = 'RFC 3339 timestamp, at most 5 min in the future';
+
+/**
+ * The bad inputs on a Node (docs/node-lifecycle-controller.md#nlc-bad-input): unparsable or far-future
+ * `drain-start`/`last-force-termination` (or their CLM aliases), unparsable `interruption`/`replacement`
+ * records, a non-bool `do-not-disrupt` (ours or Karpenter's), a non-bool `decrement-desired-capacity`, an
+ * unknown `lifecycle-state` value and a priority outside −1000…1000 (ours or the CLC alias). Each names the
+ * key actually read, so an alias problem names the alias.
+ */
+export function nodeInputProblems(n: NodeView, m: NodeMarkers): InputProblem[] {
+  const out: InputProblem[] = [];
+  const a = n.annotations;
+  const key = (own: string, alias: string, from: Record<string, string>) => (from[own] !== undefined ? own : alias);
+  if (m.drainStartInvalid) {
+    const k = key(DRAIN_START, CLM_DRAIN_START, a);
+    out.push({ reason: 'InvalidAnnotation', field: k, value: a[k], expected: RFC3339_EXPECTED, fallback: 'read as now (the drain clock restarts)' });
+  }
+  if (m.lastForceInvalid) {
+    const k = key(LAST_FORCE, CLM_LAST_FORCE, a);
+    out.push({ reason: 'InvalidAnnotation', field: k, value: a[k], expected: RFC3339_EXPECTED, fallback: 'read as now (the force interval restarts)' });
+  }
+  if (m.interruptionInvalid)
+    out.push({ reason: 'InvalidAnnotation', field: INTERRUPTION, value: a[INTERRUPTION], expected: 'an interruption record (JSON, "v":1)', fallback: 'dropped: a voluntary drain without deadline' });
+  if (m.replacementInvalid)
+    out.push({ reason: 'InvalidAnnotation', field: REPLACEMENT, value: a[REPLACEMENT], expected: 'a replacement record (JSON)', fallback: 'dropped: fenced without a replacement' });
+  if (nodeBlocked(a).invalid) {
+    const k = key(DO_NOT_DISRUPT, KARPENTER_DO_NOT_DISRUPT, a);
+    out.push({ reason: 'InvalidAnnotation', field: k, value: a[k], expected: 'true or false', fallback: 'treated as true (blocked)' });
+  }
+  const dec = a[DECREMENT_DESIRED];
+  if (dec !== undefined && dec !== 'true' && dec !== 'false')
+    out.push({ reason: 'InvalidAnnotation', field: DECREMENT_DESIRED, value: dec, expected: 'true or false', fallback: 'false' });
+  if (m.state === 'invalid')
+    out.push({ reason: 'InvalidLabel', field: STATE_LABEL, value: n.labels[STATE_LABEL], expected: STATES.join(' | '), fallback: 'no action' });
+  if (m.priorityInvalid) {
+    const k = key(PRIORITY_LABEL, CLC_PRIORITY, n.labels);
+    out.push({ reason: 'InvalidLabel', field: k, value: n.labels[k], expected: 'an integer from -1000 to 1000', fallback: '0' });
+  }
+  return out;
+}
+
+/**
+ * A Pod's bad `do-not-disrupt` (ours, else Karpenter's alias; reported under our key): not a bool or a duration
+ * (docs/node-lifecycle-controller.md#nlc-bad-input).
+ */
+export function podInputProblem(p: PodView, now: number): InputProblem | undefined {
+  if (!podBlocked(p, now).invalid) return undefined;
+  return {
+    reason: 'InvalidAnnotation',
+    field: DO_NOT_DISRUPT,
+    value: p.doNotDisrupt ?? '',
+    expected: 'true, false or a duration (e.g. 4h)',
+    fallback: 'treated as true: no voluntary Eviction, the SLA still bounds it',
+  };
+}
+
 /** Parses `kubeaws.io/interruption`; undefined when it is not a valid record. */
 export function parseInterruption(raw: string): InterruptionRecord | undefined {
   try {
@@ -774,17 +841,28 @@ export function terminateRetryDelay(failures: number): number {
 }
 
 /**
+ * How long after a stop-only record's deadline an instance that EC2 still reports `running`, without a stop
+ * ever seen, counts as running again (docs/node-lifecycle-controller.md#nlc-stop-only): AWS stops a spot
+ * instance at the end of its two-minute notice, so a warning this far past its deadline was either not acted
+ * on or is a redelivery of a warning whose stop and restart already happened.
+ */
+export const STOP_OVERDUE_MS = 5 * 60_000;
+
+/**
  * Follow-up of a drained node with a stop-only record (docs/node-lifecycle-controller.md#nlc-stop-only): from
  * the EC2 state, `terminated` (instance gone after all), `mark-stopped` (first sight of `stopping`/`stopped`:
- * recorded so that a later `running` means running again), `clear` (running again after the stop and the
- * Node is Ready: undo the fence) or `wait`. A state-change record proves the stop by itself.
+ * recorded so that a later `running` means running again), `clear` (running again after the stop, or still
+ * running {@link STOP_OVERDUE_MS} after the record's deadline with no stop seen, and the Node is Ready: undo
+ * the fence) or `wait`. A state-change record proves the stop by itself. `now` in epoch ms.
  */
-export function stopOnlyFollowUp(ec2State: string | undefined, r: InterruptionRecord, nodeReady: boolean): 'terminated' | 'mark-stopped' | 'clear' | 'wait' {
+export function stopOnlyFollowUp(ec2State: string | undefined, r: InterruptionRecord, nodeReady: boolean, now: number): 'terminated' | 'mark-stopped' | 'clear' | 'wait' {
   if (ec2State === undefined || ec2State === 'terminated') return 'terminated';
   const stopSeen = !!r.stoppedAt || r.kinds.includes('state-change');
   if (ec2State === 'stopping' || ec2State === 'stopped') return stopSeen ? 'wait' : 'mark-stopped';
-  if (ec2State === 'running' && stopSeen && nodeReady) return 'clear';
-  return 'wait';
+  if (ec2State !== 'running' || !nodeReady) return 'wait';
+  if (stopSeen) return 'clear';
+  const deadline = r.deadline ? Date.parse(r.deadline) : NaN;
+  return Number.isFinite(deadline) && now >= deadline + STOP_OVERDUE_MS ? 'clear' : 'wait';
 }
 
 // ---------------------------------------------------------------------------------------------------

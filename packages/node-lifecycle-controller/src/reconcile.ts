@@ -49,6 +49,9 @@ import {
   newReplacement,
   nextStep,
   nodeBlocked,
+  nodeInputProblems,
+  podInputProblem,
+  type InputProblem,
   parseReplacement,
   parseTime,
   pdbSelects,
@@ -56,6 +59,7 @@ import {
   readMarkers,
   replacementStep,
   startOrder,
+  STOP_OVERDUE_MS,
   stopOnlyFollowUp,
   terminateRetryDelay,
   terminationFollowUp,
@@ -186,9 +190,7 @@ export class NodeReconciler {
     const m = readMarkers(n, now);
     this.updateGauges();
     const nb = nodeBlocked(n.annotations);
-    if (nb.invalid) this.warnOnce(obj, 'InvalidAnnotation', `do-not-disrupt=${n.annotations['kubeaws.io/do-not-disrupt']} is not a bool: treated as true`);
-    if (m.interruptionInvalid) this.warnOnce(obj, 'InvalidAnnotation', `${INTERRUPTION} does not parse: continuing as a voluntary drain`);
-    if (m.drainStartInvalid) this.warnOnce(obj, 'InvalidAnnotation', `${DRAIN_START} unparsable or in the future: read as now`);
+    for (const problem of nodeInputProblems(n, m)) this.reportInvalid(objectReference(obj, 'v1', 'Node'), problem);
     const blocked = this.clusterBlocked() || nb.blocked;
     const step = nextStep(n, m, {
       now,
@@ -205,8 +207,7 @@ export class NodeReconciler {
         if (step.reason === 'blocked' && this.blockUnreadable() !== undefined) return { requeueAfter: this.o.cfg.sla.pollIntervalMs };
         return;
       case 'invalid-state':
-        this.warnOnce(obj, 'InvalidLabel', `${STATE_LABEL}=${n.labels[STATE_LABEL]} is not a known state: no action`, 'InvalidLabel');
-        return;
+        return; // reported above (nodeInputProblems)
       case 'wait-slot':
         return { requeueAfter: this.o.cfg.sla.pollIntervalMs };
       case 'abort': {
@@ -233,8 +234,8 @@ export class NodeReconciler {
         return { requeueAfter: 0 };
       }
       case 'fence': {
-        if (m.replacementInvalid) this.warnOnce(obj, 'InvalidAnnotation', `${REPLACEMENT} does not parse: fencing without a replacement`);
-        else if (this.o.cfg.nodeReplacementPrepare && !this.o.cfg.dryRun) {
+        // An unparsable replacement record (reported above) fences without a replacement.
+        if (!m.replacementInvalid && this.o.cfg.nodeReplacementPrepare && !this.o.cfg.dryRun) {
           const waiting = await this.prepareReplacement(obj, n, m, now, log);
           if (waiting) return waiting;
         }
@@ -406,10 +407,11 @@ export class NodeReconciler {
     const pods = this.o.caches.pods.cache;
     const pdbs = this.o.caches.pdbs.cache;
     const deadline = m.interruption?.deadline ? Date.parse(m.interruption.deadline) : undefined;
+    const onNode = this.podsOn(n.name);
     const plan = planRound({
       now,
       sla: cfg.sla,
-      podsOnNode: this.podsOn(n.name),
+      podsOnNode: onNode,
       podsInNamespace: (ns) => pods.byIndex(NAMESPACE_INDEX, ns).map(cachedPodView),
       pdbsInNamespace: (ns) => pdbs.byIndex(NAMESPACE_INDEX, ns).map(pdbView),
       pdbBlocked: this.mem.pdbBlocked,
@@ -423,6 +425,10 @@ export class NodeReconciler {
       ownUid: this.ownPodUid,
       paused,
     });
+    for (const p of onNode) {
+      const problem = podInputProblem(p, now);
+      if (problem) this.reportInvalid(podRef(p), problem, ref);
+    }
     for (const p of plan.stuck)
       if (this.mark(`stuck/${p.uid}`)) this.o.mgr.events.warning(podRef(p), 'PodStuckTerminating', 'Drain', `Terminating longer than its grace period plus ${cfg.podTerminationHeadroom / 1000}s`, ref);
     if (plan.drained) {
@@ -595,7 +601,13 @@ export class NodeReconciler {
     const ref = objectReference(obj, 'v1', 'Node');
     const iid = instanceIdOf(n.providerID);
     if (!iid) {
-      this.warnOnce(obj, 'NoProviderID', `spec.providerID ${n.providerID ?? '(none)'} is not aws:///<az>/<instance-id>: drained, not terminated`, 'NoProviderID');
+      this.reportInvalid(ref, {
+        reason: 'NoProviderID',
+        field: 'spec.providerID',
+        value: n.providerID ?? '',
+        expected: 'aws:///<az>/<instance-id>',
+        fallback: 'drained, not terminated',
+      });
       return;
     }
     // Write-ahead: a restart sees `terminating` and calls again only 5 min later if EC2 still says running.
@@ -682,8 +694,9 @@ export class NodeReconciler {
 
   /**
    * A drained node with a stop-only record (docs/node-lifecycle-controller.md#nlc-stop-only) stays fenced;
-   * the first sight of `stopping`/`stopped` is recorded, and once EC2 says `running` again and the Node is
-   * Ready, one PATCH undoes the fence and clears the record (Normal `InterruptionCleared`).
+   * the first sight of `stopping`/`stopped` is recorded, and once EC2 says `running` again (after a stop, or
+   * still, well past the deadline: `stopOnlyFollowUp`) and the Node is Ready, one PATCH undoes the fence and
+   * clears the record (Normal `InterruptionCleared`).
    */
   private async awaitRestart(obj: NodeObject, n: NodeView, m: NodeMarkers, now: number, log: Logger): Promise<ReconcileResult | void> {
     const iid = instanceIdOf(n.providerID);
@@ -696,7 +709,7 @@ export class NodeReconciler {
       return { requeueAfter: this.o.cfg.sla.pollIntervalMs };
     }
     const record = m.interruption!;
-    switch (stopOnlyFollowUp(info?.state, record, n.ready)) {
+    switch (stopOnlyFollowUp(info?.state, record, n.ready, now)) {
       case 'terminated':
         return this.markTerminated(obj, n, iid);
       case 'mark-stopped':
@@ -705,7 +718,9 @@ export class NodeReconciler {
         break;
       case 'clear':
         await this.patch(obj, this.abortPatch(n, m));
-        this.o.mgr.events.normal(objectReference(obj, 'v1', 'Node'), 'InterruptionCleared', 'Clear', `${iid} is running again after the stop: fence undone, interruption record cleared`);
+        this.o.mgr.events.normal(objectReference(obj, 'v1', 'Node'), 'InterruptionCleared', 'Clear', record.stoppedAt || record.kinds.includes('state-change')
+            ? `${iid} is running again after the stop: fence undone, interruption record cleared`
+            : `${iid} is still running ${STOP_OVERDUE_MS / 60_000} min after the stop deadline ${record.deadline}: fence undone, interruption record cleared`);
         log.info({ node: n.name, instanceId: iid }, 'interruption cleared');
         return;
       case 'wait':
@@ -773,11 +788,19 @@ export class NodeReconciler {
     return true;
   }
 
-  private warnOnce(obj: NodeObject, reason: string, note: string, field = reason): void {
-    if (!this.mark(`${reason}/${obj.metadata?.name}/${note}`)) return;
-    this.o.metrics.invalidInput.inc({ source: 'node', field });
-    this.o.mgr.events.warning(objectReference(obj, 'v1', 'Node'), reason, 'Validate', note);
-    this.o.mgr.logger.warn({ object: `node/${obj.metadata?.name}`, field, fallback: note }, reason);
+  /**
+   * One bad input (docs/node-lifecycle-controller.md#nlc-bad-input): a Warning Event on the object, one log line
+   * (`object`, `field`, `value`, `expected`, `fallback`) and `invalid_input_total{source,field}`, at most once
+   * per --event-repeat-interval while it persists.
+   */
+  private reportInvalid(ref: ReturnType<typeof objectReference>, p: InputProblem, related?: ReturnType<typeof objectReference>): void {
+    const source = (ref.kind ?? 'node').toLowerCase();
+    const object = `${source}/${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`;
+    if (!this.mark(`${p.reason}/${object}/${p.field}/${p.value}`)) return;
+    this.o.metrics.invalidInput.inc({ source, field: p.field });
+    const note = `${p.field}=${JSON.stringify(p.value)} is not valid (expected ${p.expected}): ${p.fallback}`;
+    this.o.mgr.events.warning(ref, p.reason, 'Validate', note, related);
+    this.o.mgr.logger.warn({ object, field: p.field, value: p.value, expected: p.expected, fallback: p.fallback }, p.reason);
   }
 
   /** The gauges of docs/node-lifecycle-controller.md#nlc-metrics, from the node cache: one cheap pass (labels and two annotations). */

@@ -33,37 +33,66 @@ export interface PdbObject extends KubeObject {
 
 const ms = (t: string | undefined, fallback = 0) => (t ? Date.parse(t) : fallback);
 
-/** Informer transform: keeps only what {@link podView} reads (metadata essentials, a few spec/status fields). */
+/** Upper bound of {@link intern}'s pool; past it the pool starts over (interning only saves memory). */
+export const INTERN_POOL_MAX = 50_000;
+const internPool = new Map<string, string>();
+
+/**
+ * One shared copy of a string that many cached objects repeat (namespace, node name, label keys and values,
+ * owner kind, phase): `JSON.parse` gives every object its own copy. The pool holds at most
+ * {@link INTERN_POOL_MAX} strings and is emptied when full, so values that never repeat (a StatefulSet pod's
+ * name label, say) cannot grow it without bound.
+ */
+export function intern<S extends string | undefined>(s: S): S {
+  if (s === undefined) return s;
+  const held = internPool.get(s);
+  if (held !== undefined) return held as S;
+  if (internPool.size >= INTERN_POOL_MAX) internPool.clear();
+  internPool.set(s, s);
+  return s;
+}
+
+const READY_TRUE = Object.freeze({ type: 'Ready', status: 'True' });
+const READY_FALSE = Object.freeze({ type: 'Ready', status: 'False' });
+
+/**
+ * Informer transform (docs/node-lifecycle-controller.md#nlc-drain): keeps only what {@link podView} reads —
+ * name, namespace, UID, resourceVersion (the informer's relist compares it), creation and deletion time,
+ * labels (PDB selectors), the do-not-disrupt and mirror annotations, the controller ownerReference's kind and
+ * the kinds of the others (Job siblings), node name, priority class, grace period, phase, start time and the
+ * Ready condition. Repeated strings are shared ({@link intern}); empty fields are left out. About 750 bytes
+ * of heap per pod instead of several KiB as served.
+ */
 export function trimPod(p: PodObject): PodObject {
   const md = p.metadata ?? {};
-  const ann: Record<string, string> = {};
+  let ann: Record<string, string> | undefined;
   for (const k of [DO_NOT_DISRUPT, KARPENTER_DO_NOT_DISRUPT, MIRROR_ANNOTATION])
-    if (md.annotations?.[k] !== undefined) ann[k] = md.annotations[k];
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: {
-      name: md.name,
-      namespace: md.namespace,
-      uid: md.uid,
-      resourceVersion: md.resourceVersion,
-      creationTimestamp: md.creationTimestamp,
-      deletionTimestamp: md.deletionTimestamp,
-      labels: md.labels,
-      annotations: ann,
-      ownerReferences: md.ownerReferences?.map((o) => ({ apiVersion: o.apiVersion, kind: o.kind, name: o.name, uid: o.uid, controller: o.controller })),
-    },
-    spec: {
-      nodeName: p.spec?.nodeName,
-      priorityClassName: p.spec?.priorityClassName,
-      terminationGracePeriodSeconds: p.spec?.terminationGracePeriodSeconds,
-    },
-    status: {
-      phase: p.status?.phase,
-      startTime: p.status?.startTime,
-      conditions: p.status?.conditions?.filter((c) => c.type === 'Ready').map((c) => ({ type: c.type, status: c.status })),
-    },
-  } as PodObject;
+    if (md.annotations?.[k] !== undefined) (ann ??= {})[k] = md.annotations[k];
+  let labels: Record<string, string> | undefined;
+  if (md.labels) {
+    labels = {};
+    for (const [k, v] of Object.entries(md.labels)) labels[intern(k)] = intern(v);
+  }
+  const owners = md.ownerReferences?.map((o) => (o.controller ? { kind: intern(o.kind), controller: true } : { kind: intern(o.kind) }));
+  const metadata: Record<string, unknown> = {
+    name: md.name,
+    namespace: intern(md.namespace),
+    uid: md.uid,
+    resourceVersion: md.resourceVersion,
+    creationTimestamp: md.creationTimestamp,
+  };
+  if (md.deletionTimestamp) metadata.deletionTimestamp = md.deletionTimestamp;
+  if (labels) metadata.labels = labels;
+  if (ann) metadata.annotations = ann;
+  if (owners?.length) metadata.ownerReferences = owners;
+  const spec: NonNullable<PodObject['spec']> = { nodeName: intern(p.spec?.nodeName) };
+  if (p.spec?.priorityClassName) spec.priorityClassName = intern(p.spec.priorityClassName);
+  if (p.spec?.terminationGracePeriodSeconds !== undefined) spec.terminationGracePeriodSeconds = p.spec.terminationGracePeriodSeconds;
+  const status: NonNullable<PodObject['status']> = { phase: intern(p.status?.phase) };
+  if (p.status?.startTime) status.startTime = p.status.startTime;
+  const ready = p.status?.conditions?.find((c) => c.type === 'Ready');
+  if (ready) status.conditions = [ready.status === 'True' ? READY_TRUE : READY_FALSE];
+  return { apiVersion: 'v1', kind: 'Pod', metadata, spec, status } as PodObject;
 }
 
 /** The decision view of a Pod. */

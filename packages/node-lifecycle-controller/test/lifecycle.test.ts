@@ -226,7 +226,7 @@ it('a decommission request: PDB 429s block, the SLA forces one pod per interval,
   expect(n.metadata.annotations?.['kubeaws.io/termination-requested']).toBeDefined();
 });
 
-it('a spot stop interruption drains the node, keeps it fenced while stopped and un-fences it when the instance runs again', async () => {
+it('a spot stop interruption drains the node, keeps it fenced while stopped, un-fences it when the instance runs again, and un-fences a redelivered stale warning once overdue', async () => {
   const name = `nlc-stop-${suffix}`;
   const instanceId = await runInstance();
   await kube.create('/api/v1/nodes', {
@@ -243,7 +243,8 @@ it('a spot stop interruption drains the node, keeps it fenced while stopped and 
   });
   const body = {
     version: '0', id: `stop-${suffix}`, source: 'aws.ec2', 'detail-type': 'EC2 Spot Instance Interruption Warning',
-    time: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), account: '123456789012', region: REGION, resources: [],
+    // The controller's clock may run ahead of real time (earlier tests): the warning is current by that clock.
+    time: new Date(clock.now()).toISOString().replace(/\.\d+Z$/, 'Z'), account: '123456789012', region: REGION, resources: [],
     detail: { 'instance-id': instanceId, 'instance-action': 'stop' },
   };
   await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(body) }));
@@ -287,7 +288,22 @@ it('a spot stop interruption drains the node, keeps it fenced while stopped and 
   expect(again.stoppedAt).toBeUndefined();
   expect(await metric('sqs_messages_total', 'kind="spot-interruption",outcome="accepted"')).toBe(accepted + 1);
   await waitFor(async () => (await queueDepth(queueUrl)) === 0, { timeoutMs: 30_000, description: 'redelivered message deleted' });
-  // Leave no workflow running for the tests that follow (the instance never stops again).
+  await waitFor(async () => (await state(name)) === 'drained', { timeoutMs: 60_000, description: 're-fenced node drained' });
+  // The instance keeps running and no stop is ever seen: the warning was stale. Once the clock is 5 min past its
+  // deadline (time + 2 min notice), the fence is undone instead of holding the node forever.
+  const cleared = await metric('aws_requests_total', 'operation="DescribeInstances",code="ok"');
+  await waitFor(async () => (await metric('aws_requests_total', 'operation="DescribeInstances",code="ok"')) >= cleared + 1, { timeoutMs: 30_000, description: 'an EC2 poll before the overdue point' });
+  expect(await state(name)).toBe('drained');
+  clock.offset += 2 * 60_000 + 5 * 60_000;
+  await waitFor(async () => (await state(name)) === 'ready', { timeoutMs: 60_000, description: 'stale stop warning cleared' });
+  n = await getNode(name);
+  expect(n.spec?.unschedulable).toBeFalsy();
+  expect((n.spec?.taints ?? []).filter((t) => t.key === 'kubeaws.io/decommission-pending')).toEqual([]);
+  for (const k of ['kubeaws.io/interruption', 'kubeaws.io/drain-start', 'kubeaws.io/fenced']) expect(n.metadata.annotations?.[k]).toBeUndefined();
+  await waitFor(async () => (await kube.list<{ reason: string; note?: string; message?: string }>('/api/v1/events', { fieldSelector: `involvedObject.name=${name}` })).items.some((e) => e.reason === 'InterruptionCleared' && /still running 5 min after the stop deadline/.test(e.message ?? e.note ?? '')), {
+    timeoutMs: 30_000,
+    description: 'Normal InterruptionCleared naming the overdue stop',
+  });
   await kube.delete(`/api/v1/nodes/${name}`);
 });
 
