@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export NX_DAEMON=false NX_NO_CLOUD=true NX_TUI=false
-npx nx run-many -t build --projects=kubeaws,pdb-controller,downscaler,node-lifecycle-controller,static-egress-controller,metrics-adapter --outputStyle=stream >&2
+npx nx run-many -t build --projects=kubeaws,pdb-controller,downscaler,node-lifecycle-controller,static-egress-controller,metrics-adapter,authnz-webhook --outputStyle=stream >&2
 exec node dist/packages/kubeaws/lib/main.js up "$@"

@@ -104,6 +104,22 @@ export const COMPONENTS: ComponentSpec[] = [
       'config errors': 'kubeaws_metrics_adapter_config_errors',
     },
   },
+  {
+    // Needs kube-apiserver to call it: `kubeaws up` starts the local cluster with the shipped apiserver files of
+    // manifests/authnz-webhook/apiserver, a serving certificate and a local OIDC issuer for demo people (up-authnz.ts).
+    name: 'authnz-webhook',
+    main: 'dist/packages/authnz-webhook/lib/main.js',
+    manifests: 'manifests/authnz-webhook',
+    examples: 'examples/authnz-webhook',
+    serviceAccount: { namespace: 'kube-system', name: 'kubeaws-authnz-webhook' },
+    args: [],
+    counters: {
+      leader: 'kubeaws_authnz_webhook_leader_election_is_leader',
+      TokenReviews: 'kubeaws_authnz_webhook_tokenreviews_total',
+      allowed: 'kubeaws_authnz_webhook_subjectaccessreviews_total{decision="allow"}',
+      denied: 'kubeaws_authnz_webhook_subjectaccessreviews_total{decision="deny"}',
+    },
+  },
 ];
 
 /** The repository root: the nearest ancestor of `from` holding `nx.json`. */

@@ -17,7 +17,7 @@ import {
   DescribeRouteTablesCommand,
   EC2Client,
 } from '@aws-sdk/client-ec2';
-import { type MotoServer, startMoto } from '@kubeaws/testenv';
+import type { MotoServer } from '@kubeaws/testenv';
 
 /** Region and AZs of the local EC2 stand-in. */
 export const EGRESS_DEMO = { region: 'eu-central-1', zones: ['eu-central-1a', 'eu-central-1b'], clusterId: 'local' } as const;
@@ -35,10 +35,12 @@ export interface StaticEgressDemo {
 
 const tags = (t: Record<string, string>) => Object.entries(t).map(([Key, Value]) => ({ Key, Value }));
 
-/** Starts moto and creates the demo VPC. Throws when moto cannot start (its Python venv is built on first use). */
-export async function prepareStaticEgress(say: (line: string) => void): Promise<StaticEgressDemo> {
-  say('starting moto (local EC2 stand-in) for the static-egress-controller');
-  const moto: MotoServer = await startMoto();
+/**
+ * Creates the demo VPC in `moto` (the local AWS stand-in `kubeaws up` shares between the demos, one region each; it
+ * outlives the demo).
+ */
+export async function prepareStaticEgress(moto: MotoServer, say: (line: string) => void): Promise<StaticEgressDemo> {
+  say('creating the demo VPC in moto (local EC2 stand-in) for the static-egress-controller');
   const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
   const ec2 = new EC2Client({ endpoint: moto.endpoint, region: EGRESS_DEMO.region, credentials });
   const owner = { [`kubernetes.io/cluster/${EGRESS_DEMO.clusterId}`]: 'owned' };
@@ -85,7 +87,6 @@ export async function prepareStaticEgress(say: (line: string) => void): Promise<
     },
     async stop() {
       ec2.destroy();
-      await moto.stop();
     },
   };
 }

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CreateQueueCommand, GetQueueAttributesCommand, PurgeQueueCommand, SQSClient, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { KubeClient } from '@kubeaws/runtime';
-import { type MotoServer, freePorts, generatePki, startMoto } from '@kubeaws/testenv';
+import { type MotoServer, freePorts, generatePki } from '@kubeaws/testenv';
 import type { KubeConfig } from '@kubernetes/client-node';
 
 /** Region of the local SQS stand-in (the examples' HPA names it). */
@@ -39,10 +39,12 @@ export interface MetricsAdapterDemo {
   stop(): Promise<void>;
 }
 
-/** Starts moto with the demo queue and writes the adapter's serving certificate into `workDir`. */
-export async function prepareMetricsAdapter(kc: KubeConfig, workDir: string, say: (line: string) => void): Promise<MetricsAdapterDemo> {
-  say('starting moto (local SQS) for the metrics-adapter');
-  const moto: MotoServer = await startMoto();
+/**
+ * Creates the demo queue in `moto` (the local AWS stand-in `kubeaws up` shares between the demos; it outlives the
+ * demo) and writes the adapter's serving certificate into `workDir`.
+ */
+export async function prepareMetricsAdapter(kc: KubeConfig, moto: MotoServer, workDir: string, say: (line: string) => void): Promise<MetricsAdapterDemo> {
+  say('creating the demo queue in moto (local SQS) for the metrics-adapter');
   const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
   const sqs = new SQSClient({ endpoint: moto.endpoint, region: MA_REGION, credentials });
   const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: MA_QUEUE }))).QueueUrl!;
@@ -104,7 +106,6 @@ export async function prepareMetricsAdapter(kc: KubeConfig, workDir: string, say
       for (const n of ['v1beta2.custom.metrics.k8s.io', 'v1beta1.custom.metrics.k8s.io', 'v1beta1.external.metrics.k8s.io'])
         await kube.request({ method: 'DELETE', path: `/apis/apiregistration.k8s.io/v1/apiservices/${n}` }).catch(() => undefined);
       sqs.destroy();
-      await moto.stop();
     },
   };
 }

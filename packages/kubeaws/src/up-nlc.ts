@@ -1,6 +1,6 @@
 /**
  * The node-lifecycle-controller's part of `kubeaws up` on a local cluster (docs/node-lifecycle-controller.md):
- * a moto server stands in for AWS (the controller reaches it through the SDK's own `AWS_ENDPOINT_URL`), with an
+ * the shared moto server stands in for AWS (the controller reaches it through the SDK's own `AWS_ENDPOINT_URL`), with an
  * interruption queue (and its dead-letter queue) and one EC2 instance behind each of two extra kwok nodes
  * (`spec.providerID` = `aws:///<az>/<instance-id>`). The demo then requests the decommission of one node, whose
  * pods a PDB protects, and posts a spot interruption for the other. The SLA is the `test` profile shortened to a
@@ -8,7 +8,7 @@
  */
 import { DescribeImagesCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
-import { type MotoServer, startMoto } from '@kubeaws/testenv';
+import { type MotoServer, waitFor } from '@kubeaws/testenv';
 import { KubeClient } from '@kubeaws/runtime';
 import type { KubeConfig, V1Node } from '@kubernetes/client-node';
 
@@ -54,12 +54,11 @@ export interface NodeLifecycleDemo {
 const rfc3339 = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 
 /**
- * Starts moto, creates the queue, the instances and the two kwok nodes. Throws when moto cannot start (its
- * Python venv is built on first use).
+ * Creates the queue and the instances in `moto` (the local AWS stand-in `kubeaws up` shares between the demos, one
+ * region each; it outlives the demo) and the two kwok nodes.
  */
-export async function prepareNodeLifecycle(kc: KubeConfig, say: (line: string) => void): Promise<NodeLifecycleDemo> {
-  say('starting moto (local AWS stand-in) for the node-lifecycle-controller');
-  const moto: MotoServer = await startMoto();
+export async function prepareNodeLifecycle(kc: KubeConfig, moto: MotoServer, say: (line: string) => void): Promise<NodeLifecycleDemo> {
+  say('creating the queue and instances in moto (local AWS stand-in) for the node-lifecycle-controller');
   const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
   const sdk = { endpoint: moto.endpoint, region: DEMO_REGION, credentials };
   const ec2 = new EC2Client(sdk);
@@ -74,7 +73,8 @@ export async function prepareNodeLifecycle(kc: KubeConfig, say: (line: string) =
       }),
     )
   ).QueueUrl!;
-  const image = (await ec2.send(new DescribeImagesCommand({}))).Images![0].ImageId!;
+  // One of moto's Amazon Linux 2 images: a name filter answers at once, all 1300 images take seconds to list.
+  const image = (await ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['amzn2-ami-hvm-*'] }] }))).Images![0].ImageId!;
   const kube = new KubeClient({ kubeConfig: kc, component: 'kubeaws-up' });
   const instances: Record<string, string> = {};
   for (const name of Object.values(DEMO_NODES)) {
@@ -109,8 +109,15 @@ export async function prepareNodeLifecycle(kc: KubeConfig, say: (line: string) =
     },
     args: ['--cluster-name=local', `--aws-region=${DEMO_REGION}`, `--sqs-queue-url=${queueUrl}`, '--rolling-update=false', '--max-concurrent-drains=2', ...DEMO_SLA.args],
     async start() {
-      // Let the protected pods become Ready first, so the disruption controller answers 429 for them.
-      await new Promise((r) => setTimeout(r, 5_000));
+      // Let the protected pods become Ready first, so the disruption controller answers 429 for them: wait (at most
+      // a minute) until it reports the demo PDB's pods healthy.
+      await waitFor(
+        async () => {
+          const pdb = await kube.get<{ status?: { currentHealthy?: number; desiredHealthy?: number } }>('/apis/policy/v1/namespaces/demo-nlc/poddisruptionbudgets/protected').catch(() => undefined);
+          return (pdb?.status?.desiredHealthy ?? 0) > 0 && pdb!.status!.currentHealthy! >= pdb!.status!.desiredHealthy! ? true : undefined;
+        },
+        { timeoutMs: 60_000, intervalMs: 500, description: 'the demo-nlc/protected PDB reports its pods healthy' },
+      ).catch(() => say('node lifecycle demo: the protected pods are not Ready after a minute; requesting the decommission anyway'));
       await kube.mergePatch(`/api/v1/nodes/${DEMO_NODES.decommission}`, { metadata: { labels: { 'kubeaws.io/lifecycle-state': 'decommission-pending' } } });
       say(`requested the decommission of ${DEMO_NODES.decommission} (label kubeaws.io/lifecycle-state=decommission-pending)`);
       const body = {
@@ -152,7 +159,6 @@ export async function prepareNodeLifecycle(kc: KubeConfig, say: (line: string) =
     },
     async stop() {
       for (const name of Object.values(DEMO_NODES)) await kube.delete(`/api/v1/nodes/${name}`).catch(() => undefined);
-      await moto.stop();
     },
   };
 }

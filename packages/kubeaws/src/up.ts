@@ -4,12 +4,13 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CoreV1Api, EventsV1Api, KubeConfig } from '@kubernetes/client-node';
-import { Cluster, ensureBinaries, serviceAccountKubeConfig, startCluster } from '@kubeaws/testenv';
+import { Cluster, type MotoServer, ensureBinaries, serviceAccountKubeConfig, startCluster, startMoto } from '@kubeaws/testenv';
 import { applyObjects, readObjects } from './apply';
 import { COMPONENTS, ComponentSpec, repoRoot } from './components';
 import { type StaticEgressDemo, prepareStaticEgress } from './up-egress';
 import { type NodeLifecycleDemo, prepareNodeLifecycle } from './up-nlc';
 import { METRICS_ADAPTER_CLUSTER, type MetricsAdapterDemo, prepareMetricsAdapter } from './up-ma';
+import { type AuthnzDemo, prepareAuthnzWiring } from './up-authnz';
 import { sumSamples } from './prometheus';
 
 /** Options of `kubeaws up`. */
@@ -26,6 +27,9 @@ export interface UpOptions {
   refreshMs: number;
   out: NodeJS.WriteStream;
 }
+
+/** The components whose local demo needs AWS (moto). */
+const AWS_DEMOS = ['node-lifecycle-controller', 'static-egress-controller', 'metrics-adapter'];
 
 interface RunningComponent {
   spec: ComponentSpec;
@@ -67,17 +71,24 @@ export async function up(opts: UpOptions): Promise<number> {
   let nlcDemo: NodeLifecycleDemo | undefined;
   let egressDemo: StaticEgressDemo | undefined;
   let maDemo: MetricsAdapterDemo | undefined;
+  let authnzDemo: AuthnzDemo | undefined;
+  // One moto server for the demos that need AWS (each uses its own region), started while the cluster starts.
+  let motoStart: Promise<MotoServer> | undefined;
   const stopAll = async (): Promise<void> => {
     await Promise.all(running.map((r) => stopChild(r.child)));
     await nlcDemo?.stop();
     await egressDemo?.stop();
     await maDemo?.stop();
+    await authnzDemo?.stop();
+    await (await motoStart?.catch(() => undefined))?.stop();
     if (cluster) {
       say('stopping the local cluster');
       await cluster.stop();
     }
   };
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubeaws-up-'));
+  // Start of the run: the status view reports the time until every component is Ready.
+  const t0 = Date.now();
 
   try {
     let kubeconfigPath = opts.kubeconfig;
@@ -85,20 +96,42 @@ export async function up(opts: UpOptions): Promise<number> {
       say('building or reusing the control-plane binaries (first run: several minutes)');
       const binaries = await ensureBinaries({ onProgress: (l: string) => say(`  ${l}`) });
       say(`starting a local cluster with ${opts.nodes} fake nodes`);
-      const t0 = Date.now();
+      const tc = Date.now();
       // The metrics-adapter needs the aggregator to resolve its ExternalName Service and a short HPA sync (up-ma.ts).
       const maCluster = selected.some((c) => c.name === 'metrics-adapter') ? METRICS_ADAPTER_CLUSTER : {};
-      cluster = await startCluster({ nodes: opts.nodes, binaries, onProgress: (l: string) => say(`  ${l}`), ...maCluster });
+      // The authnz webhook is wired into kube-apiserver with the shipped files, which kube-apiserver reads at start (up-authnz.ts).
+      if (selected.some((c) => c.name === 'authnz-webhook')) authnzDemo = await prepareAuthnzWiring(root, workDir, say);
+      if (selected.some((c) => AWS_DEMOS.includes(c.name))) {
+        say('starting moto (local AWS stand-in) for the node-lifecycle-controller, static-egress-controller and metrics-adapter demos');
+        motoStart = startMoto();
+        motoStart.catch(() => undefined); // awaited (and its error thrown) by the first demo that needs it
+      }
+      cluster = await startCluster({
+        nodes: opts.nodes,
+        binaries,
+        onProgress: (l: string) => say(`  ${l}`),
+        ...maCluster,
+        apiserverExtraArgs: { ...(maCluster as typeof METRICS_ADAPTER_CLUSTER).apiserverExtraArgs, ...authnzDemo?.apiserverArgs },
+      });
       kubeconfigPath = cluster.kubeconfigPath;
-      say(`cluster ready in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${cluster.server}`);
+      say(`cluster ready in ${((Date.now() - tc) / 1000).toFixed(1)} s: ${cluster.server}`);
       say(`  export KUBECONFIG=${kubeconfigPath}`);
     }
     const adminKc = new KubeConfig();
     adminKc.loadFromFile(kubeconfigPath as string);
 
-    for (const spec of selected) {
+    // Each component's RBAC, credentials, local AWS and process are set up concurrently: on a 2-core machine the
+    // start is bound by waiting (tokens, moto, process start-up), not by work.
+    const launch = async (spec: ComponentSpec): Promise<void> => {
       let componentKubeconfig = kubeconfigPath;
+      if (spec.name === 'authnz-webhook' && !cluster) {
+        // kube-apiserver must be started with the webhook's files; an existing cluster is wired by its own flags.
+        say(`skipping ${spec.name}: wire an existing cluster's kube-apiserver with manifests/authnz-webhook/apiserver instead`);
+        return;
+      }
       if (cluster) {
+        // The access namespace and CRD the webhook's RBAC refers to.
+        if (spec.name === 'authnz-webhook') await authnzDemo?.install(adminKc);
         // Run under the component's own ServiceAccount with exactly the shipped RBAC.
         const rbac = readObjects(path.join(root, spec.manifests), (f) => f === 'serviceaccount.yaml' || f === 'rbac.yaml');
         await applyObjects(adminKc, rbac);
@@ -113,44 +146,56 @@ export async function up(opts: UpOptions): Promise<number> {
         // Local AWS (moto) and demo nodes only on a local cluster; against a real one the controller needs its own flags.
         if (!cluster) {
           say(`skipping ${spec.name}: it needs --cluster-name, --aws-region and a queue on an existing cluster`);
-          continue;
+          return;
         }
-        nlcDemo = await prepareNodeLifecycle(adminKc, say);
+        nlcDemo = await prepareNodeLifecycle(adminKc, await motoStart!, say);
         extra = nlcDemo;
       }
       if (spec.name === 'static-egress-controller') {
         // Local EC2 (moto) with a demo VPC only on a local cluster; against a real one it needs its own flags and AWS.
         if (!cluster) {
           say(`skipping ${spec.name}: it needs --cluster-id, --availability-zones and AWS access on an existing cluster`);
-          continue;
+          return;
         }
-        egressDemo = await prepareStaticEgress(say);
+        egressDemo = await prepareStaticEgress(await motoStart!, say);
         extra = egressDemo;
       }
+      if (spec.name === 'authnz-webhook' && authnzDemo) extra = authnzDemo;
       if (spec.name === 'metrics-adapter') {
         // Local SQS (moto) and loopback APIServices only on a local cluster; a real one uses manifests/metrics-adapter.
         if (!cluster) {
           say(`skipping ${spec.name}: on an existing cluster install manifests/metrics-adapter instead`);
-          continue;
+          return;
         }
-        maDemo = await prepareMetricsAdapter(adminKc, workDir, say);
+        maDemo = await prepareMetricsAdapter(adminKc, await motoStart!, workDir, say);
         extra = maDemo;
       }
-      running.push(await startComponent(root, workDir, spec, componentKubeconfig as string, extra));
-      say(`started ${spec.name} (logs: ${running[running.length - 1].logPath})`);
-    }
+      const r = await startComponent(root, workDir, spec, componentKubeconfig as string, extra);
+      running.push(r);
+      say(`started ${spec.name} (logs: ${r.logPath})`);
+    };
+    const launched = await Promise.allSettled(selected.map(launch));
+    const failed = launched.find((l): l is PromiseRejectedResult => l.status === 'rejected');
+    if (failed) throw failed.reason;
+    // The status view lists the components in start order.
+    running.sort((a, b) => selected.indexOf(a.spec) - selected.indexOf(b.spec));
+    const ready = watchReady(running, t0);
 
     if (opts.examples) {
-      for (const spec of selected) {
-        const applied = await applyObjects(adminKc, readObjects(path.join(root, spec.examples)));
-        say(`applied ${applied.length} demo objects from ${spec.examples}`);
-      }
-      await nlcDemo?.start();
+      // Each folder is independent (its own namespaces): applied concurrently.
+      await Promise.all(
+        selected.map(async (spec) => {
+          const applied = await applyObjects(adminKc, readObjects(path.join(root, spec.examples)));
+          say(`applied ${applied.length} demo objects from ${spec.examples}`);
+        }),
+      );
+      // Runs in the background: it waits for the protected demo pods to be Ready before it asks for the decommission.
+      nlcDemo?.start().catch((e: Error) => say(`node lifecycle demo: ${e.message}`));
     }
     // The APIServices and the queue cycle, with or without the demo workloads.
     await maDemo?.start();
 
-    return await statusLoop(opts, adminKc, running, cluster, nlcDemo, egressDemo, maDemo);
+    return await statusLoop(opts, adminKc, running, ready, cluster, { nlcDemo, egressDemo, maDemo, authnzDemo });
   } finally {
     await stopAll();
     fs.rmSync(workDir, { recursive: true, force: true });
@@ -243,14 +288,51 @@ async function recentEvents(events: EventsV1Api, controllers: string[]): Promise
   }
 }
 
+/** When every component first answered `/readyz` with 200, as seconds since `t0`. */
+interface ReadyWatch {
+  seconds?: number;
+  stop(): void;
+}
+
+/** Polls every component's `/readyz` every 250 ms until all answer 200 at once (or a component exits). */
+function watchReady(running: RunningComponent[], t0: number): ReadyWatch {
+  const w: ReadyWatch = { stop: () => clearInterval(timer) };
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    void Promise.all(running.map((r) => fetchText(r.readyzUrl)))
+      .then((answers) => {
+        if (running.length > 0 && answers.every((a) => a?.status === 200) && w.seconds === undefined) {
+          w.seconds = (Date.now() - t0) / 1000;
+          clearInterval(timer);
+        }
+      })
+      .finally(() => (busy = false));
+  }, 250);
+  return w;
+}
+
+/** The demo parts of a local run, each adding lines to the status view. */
+interface Demos {
+  nlcDemo?: NodeLifecycleDemo;
+  egressDemo?: StaticEgressDemo;
+  maDemo?: MetricsAdapterDemo;
+  authnzDemo?: AuthnzDemo;
+}
+
+/**
+ * Redraws the status view until SIGINT/SIGTERM. On a TTY the view is one screen, redrawn in place (cursor home,
+ * each line cleared to its end, the rest of the screen cleared) and cut to the terminal's height; otherwise the
+ * head is printed whenever it changes and each new Event once.
+ */
 async function statusLoop(
   opts: UpOptions,
   kc: KubeConfig,
   running: RunningComponent[],
-  cluster?: Cluster,
-  nlcDemo?: NodeLifecycleDemo,
-  egressDemo?: StaticEgressDemo,
-  maDemo?: MetricsAdapterDemo,
+  ready: ReadyWatch,
+  cluster: Cluster | undefined,
+  demos: Demos,
 ): Promise<number> {
   const tty = Boolean(opts.out.isTTY);
   let stop = false;
@@ -263,6 +345,7 @@ async function statusLoop(
   const eventsApi = kc.makeApiClient(EventsV1Api);
   let last = '';
   const seenEvents = new Set<string>();
+  if (tty) opts.out.write('\x1b[2J');
   while (!stop) {
     const lines: string[] = [];
     let nodes = '?';
@@ -273,20 +356,32 @@ async function statusLoop(
     } catch {
       nodes = 'unreachable';
     }
-    lines.push(`kubeaws up: ${cluster ? `local cluster ${cluster.server}` : kc.getCurrentCluster()?.server}, nodes Ready ${nodes}`);
+    const states: string[] = [];
+    const componentLines: string[] = [];
     for (const r of running) {
       const [metrics, readyz] = await Promise.all([fetchText(r.metricsUrl), fetchText(r.readyzUrl)]);
-      const state = r.exited ? `DOWN (${r.exited}; see ${r.logPath})` : readyz?.status === 200 ? 'up, ready' : 'up, not ready';
+      const ok = !r.exited && readyz?.status === 200;
+      const state = r.exited ? `DOWN (${r.exited}; see ${r.logPath})` : ok ? 'Ready' : 'starting';
       const counters = metrics
         ? Object.entries(r.spec.counters)
             .map(([label, sel]) => `${label} ${sumSamples(metrics.text, sel)}`)
             .join(', ')
         : 'metrics unavailable';
-      lines.push(`  ${r.spec.name.padEnd(26)} ${state}; ${counters}`);
+      componentLines.push(`  ${r.spec.name.padEnd(26)} ${state.padEnd(8)} ${counters}`);
+      states.push(state);
     }
+    const readyAfter = ready.seconds !== undefined ? `${ready.seconds.toFixed(1)} s` : undefined;
+    lines.push(
+      `kubeaws up: ${cluster ? `local cluster ${cluster.server}` : kc.getCurrentCluster()?.server}, nodes Ready ${nodes}, ` +
+        (readyAfter ? `all ${running.length} components Ready after ${readyAfter}` : `${states.filter((s) => s === 'Ready').length}/${running.length} components Ready`),
+    );
+    lines.push(...componentLines);
+    const { nlcDemo, egressDemo, maDemo, authnzDemo } = demos;
     if (nlcDemo) lines.push(...(await nlcDemo.status().catch(() => ['  node lifecycle: status unavailable'])));
     if (egressDemo) lines.push(...(await egressDemo.status().catch(() => ['  egress: status unavailable'])));
     if (maDemo) lines.push(...(await maDemo.status().catch(() => ['  metrics demo: status unavailable'])));
+    if (authnzDemo && cluster && running.some((r) => r.spec.name === 'authnz-webhook'))
+      lines.push(...(await authnzDemo.status(cluster.server, cluster.caCertPath).catch((e: Error) => [`  people: status unavailable (${e.message})`])));
     const events = await recentEvents(
       eventsApi,
       running.map((r) => `kubeaws.io/${r.spec.name}`),
@@ -294,9 +389,13 @@ async function statusLoop(
     const warnings = events.filter((e) => e.type === 'Warning').length;
     lines.push(`  events: ${events.length} (${warnings} warnings)`);
     if (tty) {
-      for (const e of events.slice(-12)) lines.push(`    ${e.time} ${e.type.padEnd(7)} ${e.reason.padEnd(22)} ${e.object}: ${e.note}`);
-      const frame = lines.join('\n');
-      if (frame !== last) opts.out.write(`\x1b[2J\x1b[H${frame}\n\n(Ctrl-C stops everything)\n`);
+      const rows = opts.out.rows || 50;
+      const cols = opts.out.columns || 200;
+      const room = Math.max(0, rows - lines.length - 3);
+      for (const e of events.slice(-Math.min(room, 12))) lines.push(`    ${e.time} ${e.type.padEnd(7)} ${e.reason.padEnd(22)} ${e.object}: ${e.note}`);
+      lines.push('', '(Ctrl-C stops everything)');
+      const frame = lines.slice(0, rows - 1).map((l) => (l.length > cols ? l.slice(0, cols - 1) : l)).join('\x1b[K\n');
+      if (frame !== last) opts.out.write(`\x1b[H${frame}\x1b[K\x1b[J`);
       last = frame;
     } else {
       const head = lines.join('\n');
@@ -310,7 +409,7 @@ async function statusLoop(
       }
     }
     await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, opts.refreshMs);
+      const t = setTimeout(resolve, readyAfter ? opts.refreshMs : Math.min(opts.refreshMs, 500));
       const check = setInterval(() => {
         if (stop) {
           clearTimeout(t);
@@ -322,6 +421,7 @@ async function statusLoop(
       setTimeout(() => clearInterval(check), opts.refreshMs + 10);
     });
   }
+  ready.stop();
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   opts.out.write('\nshutting down\n');
