@@ -155,7 +155,7 @@ async function main(): Promise<void> {
     [
       `Measured ${new Date().toISOString().slice(0, 10)} at ${commit} on the 2-core build machine (${os.cpus().length} CPUs, ` +
         `${Math.round(os.totalmem() / 2 ** 30)} GiB, shared with other jobs), \`npm run bench -- idle --settle-seconds ${SETTLE_MS / 1000}\`: each component's ` +
-        'bundle (what its image runs) with `NODE_ENV=production` against a local cluster with 3 kwok nodes and nothing to do, ' +
+        'bundle (what its image runs) with `NODE_ENV=production` and its manifest\'s `NODE_OPTIONS` against a local cluster with 3 kwok nodes and nothing to do, ' +
         `Ready and then ${SETTLE_MS / 1000} s idle.`,
       '',
       '| process | RSS idle (VmRSS) | peak RSS (VmHWM) | V8 heap used | Ready |',
