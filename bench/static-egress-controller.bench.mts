@@ -14,10 +14,12 @@
 //    (dist/packages/static-egress-controller/bundle/main.mjs, built with `nx run static-egress-controller:bundle`),
 //    with `--entry lib` the tsc output (lib/main.js, which loads whole CommonJS builds, e.g. all of
 //    @aws-sdk/client-ec2, instead of the bundle's tree-shaken parts). The bundle runs as the image's ENTRYPOINT runs
-//    it, with plain `node` (docs/images.md#stack-traces); `--source-maps true` adds `--enable-source-maps`. Measured: time until every
+//    it, with plain `node` (docs/images.md#stack-traces), NODE_ENV=production and the Deployment's NODE_OPTIONS;
+//    `--source-maps true` adds `--enable-source-maps`. Measured: time until every
 //    CIDR is routed in both tables, EC2 calls by action from the proxy log, a quiet window (Describe and mutating calls per
 //    resync, Kubernetes writes), a burst of edits inside --debounce (reconciles), one added CIDR (mutating calls),
-//    idle and peak RSS (VmRSS, VmHWM).
+//    idle and peak RSS (VmRSS, VmHWM). The bundle is built as the image's (`nx run static-egress-controller:bundle`:
+//    the EC2 client's schemas pruned to the operations the controller calls, tools/images/bundle.mjs --prune-aws-schemas).
 import { spawn } from 'node:child_process';
 import { execSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -29,7 +31,7 @@ import { cpuSeconds, freePort, log, pollUntil, pool, root, vmStatus, writeBenchm
 import { Ec2Proxy, isMutating } from '../packages/static-egress-controller/test/proxy.ts';
 
 const require = createRequire(import.meta.url);
-const { startCluster, ensureBinaries } = require(path.join(root, 'dist/packages/testenv/lib/index.js'));
+const { startCluster, ensureBinaries, startMoto } = require(path.join(root, 'dist/packages/testenv/lib/index.js'));
 const { sumSamples } = require(path.join(root, 'dist/packages/kubeaws/lib/prometheus.js'));
 const { prepareStaticEgress, EGRESS_DEMO } = require(path.join(root, 'dist/packages/kubeaws/lib/up-egress.js'));
 const egress = require(path.join(root, 'dist/packages/static-egress-controller/lib/index.js'));
@@ -56,8 +58,11 @@ const RESYNC_S = Number(args.resync);
 const NAMESPACES = 20;
 if (args.entry !== 'bundle' && args.entry !== 'lib') throw new Error(`--entry ${args.entry}: expected bundle or lib`);
 const ENTRY = args.entry === 'bundle' ? 'dist/packages/static-egress-controller/bundle/main.mjs' : 'dist/packages/static-egress-controller/lib/main.js';
-/** Node flags of the controller process: the image's ENTRYPOINT enables source maps for the bundle. */
+/** Node flags of the controller process: `--source-maps true` adds source maps for the bundle. */
 const NODE_FLAGS = args.entry === 'bundle' && args['source-maps'] !== 'false' ? ['--enable-source-maps'] : [];
+/** NODE_OPTIONS of the controller's container in its shipped Deployment (the process runs as it would in the cluster). */
+const MANIFEST_NODE_OPTIONS =
+  /name: NODE_OPTIONS\s+value: (.+)/.exec(fs.readFileSync(path.join(root, 'manifests/static-egress-controller/deployment.yaml'), 'utf8'))?.[1]?.trim() ?? '';
 const RUN = `node ${[...NODE_FLAGS, ENTRY].join(' ')}`;
 
 /** The i-th destination: distinct /24s outside every reserved range and the demo VPC. */
@@ -113,7 +118,9 @@ async function main(): Promise<void> {
   log(`planning: ${JSON.stringify(planning)}`);
   const binaries = await ensureBinaries({ onProgress: log });
   const cluster = await startCluster({ binaries, nodes: 1, onProgress: log, timeoutMs: 300_000 });
-  const demo = await prepareStaticEgress(log);
+  // the demo VPC in a moto of its own (prepareStaticEgress takes the moto it builds in; older builds start one)
+  const moto = prepareStaticEgress.length >= 2 ? await startMoto() : undefined;
+  const demo = moto ? await prepareStaticEgress(moto, log) : await prepareStaticEgress(log);
   const proxy = new Ec2Proxy(demo.env.AWS_ENDPOINT_URL);
   await proxy.start();
   let controller: ReturnType<typeof spawn> | undefined;
@@ -145,7 +152,10 @@ async function main(): Promise<void> {
         `--resync-interval=${RESYNC_S}s`,
         '--status-configmap=kube-system/static-egress-status',
       ],
-      { stdio: ['ignore', out, out], env: { ...process.env, ...demo.env, AWS_ENDPOINT_URL: proxy.endpoint, POD_NAME: 'static-egress-bench', POD_NAMESPACE: 'kube-system' } },
+      {
+        stdio: ['ignore', out, out],
+        env: { ...process.env, ...demo.env, NODE_ENV: 'production', NODE_OPTIONS: MANIFEST_NODE_OPTIONS, AWS_ENDPOINT_URL: proxy.endpoint, POD_NAME: 'static-egress-bench', POD_NAMESPACE: 'kube-system' },
+      },
     );
     const pid = controller.pid as number;
     const metrics = async () => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text()).catch(() => '')) as string;
@@ -241,7 +251,7 @@ async function main(): Promise<void> {
     writeBenchmarkSection(
       'static-egress-controller',
       [
-        `Measured ${new Date().toISOString().slice(0, 10)} at commit ${result.commit} (plus the uncommitted static-egress-controller) on ${result.machine}, shared with other jobs; local control plane (testenv) and moto behind the recording proxy, two AZs with one dmz route table each; the controller runs as \`${RUN}\`${args.entry === 'bundle' && !NODE_FLAGS.length ? ' (as the image runs it)' : ''}. \`npm run bench -- static-egress-controller --configmaps ${CMS} --keys ${KEYS} --cidrs ${CIDRS} --quiet-seconds ${QUIET_MS / 1000} --resync ${RESYNC_S} --entry ${args.entry}${args.entry === 'bundle' ? ` --source-maps ${NODE_FLAGS.length > 0}` : ''}\`.`,
+        `Measured ${new Date().toISOString().slice(0, 10)} at commit ${result.commit} (plus the uncommitted static-egress-controller) on ${result.machine}, shared with other jobs; local control plane (testenv) and moto behind the recording proxy, two AZs with one dmz route table each; the controller runs as \`${RUN}\` with \`NODE_OPTIONS=${MANIFEST_NODE_OPTIONS}\`${args.entry === 'bundle' && !NODE_FLAGS.length ? ' (as the image runs it)' : ''}. \`npm run bench -- static-egress-controller --configmaps ${CMS} --keys ${KEYS} --cidrs ${CIDRS} --quiet-seconds ${QUIET_MS / 1000} --resync ${RESYNC_S} --entry ${args.entry}${args.entry === 'bundle' ? ` --source-maps ${NODE_FLAGS.length > 0}` : ''}\`.`,
         '',
         '| Target | Budget | Measured |',
         '|---|---|---|',
@@ -251,13 +261,14 @@ async function main(): Promise<void> {
         `| Steady state, AWS per resync (${quiet.resyncs} resyncs in ${quiet.seconds} s) | ≤ 6 Describe, 0 mutating | ${quiet.describePerResync} Describe, ${quiet.mutatingCalls} mutating |`,
         `| Steady state, Kubernetes | 0 writes, 0 LISTs | ${quiet.kubernetesWrites} writes (status ConfigMap and other objects), ${quiet.kubernetesLists} LISTs; besides: ${quiet.leaseWrites} Lease renewals, ${quiet.eventWrites} Event writes (the per-ConfigMap EgressReady Events of ${CMS} ConfigMaps still draining through the Event budget of 10/s) |`,
         `| Burst of ${burst.edits} edits within --debounce | 1 reconcile | ${burst.reconciles} reconcile(s); ${Object.entries(burst.mutatingCalls).filter(([k]) => isMutating(k)).map(([k, v]) => `${k} ${v}`).join(', ') || 'no'} mutating calls for 1 new CIDR × 2 tables |`,
-        `| RSS | ≤ 128 MiB | idle ${quiet.idleRssMiB} MiB, peak ${result.peakRssMiB} MiB${result.peakRssMiB <= 128 ? '' : ': **missed**'}; V8 heap and external memory at idle (MiB): ${Object.entries(quiet.heapMiB).map(([k, v]) => `${k} ${v}`).join(', ')} |`,
+        `| RSS | idle ≤ 128 MiB | idle ${quiet.idleRssMiB} MiB${quiet.idleRssMiB <= 128 ? '' : ': **missed**'}; peak ${result.peakRssMiB} MiB${result.peakRssMiB <= 128 ? '' : ' (above 128 MiB)'}; V8 heap and external memory at idle (MiB): ${Object.entries(quiet.heapMiB).map(([k, v]) => `${k} ${v}`).join(', ')} |`,
       ].join('\n'),
     );
   } finally {
     controller?.kill('SIGTERM');
     await proxy.stop();
     await demo.stop();
+    await moto?.stop();
     await cluster.stop();
   }
 }

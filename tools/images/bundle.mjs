@@ -5,7 +5,11 @@
 // THIRD_PARTY_LICENSES.txt} and keeps the metafile as dist/packages/<svc>/bundle.meta.json. Fails on any native
 // addon (.node) input and when main.mjs exceeds the service's size budget.
 //
-// Usage: node tools/images/bundle.mjs <service> [--budget-kb N]
+// With --prune-aws-schemas, the schema module of each AWS SDK client the service imports commands from
+// (@aws-sdk/client-*/dist-es/schemas/schemas_0.js: every operation's schema, evaluated whole at load) keeps only what
+// the operations of those commands reach; the build fails if the bundle still references a schema left out.
+//
+// Usage: node tools/images/bundle.mjs <service> [--budget-kb N] [--prune-aws-schemas]
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +26,7 @@ if (!service || !existsSync(join(root, 'packages', service, 'src', 'main.ts'))) 
 const budgetFlag = rest.indexOf('--budget-kb');
 const budgetKb = budgetFlag >= 0 ? Number(rest[budgetFlag + 1]) : 8192;
 const outDir = join(root, 'dist', 'packages', service, 'bundle');
+const pruneAwsSchemas = rest.includes('--prune-aws-schemas');
 
 /** Resolves `@kubeaws/<lib>` to the library's TypeScript entry, so the bundle never needs a prior tsc build. */
 const workspaceSources = {
@@ -45,6 +50,88 @@ const noNativeAddons = {
         },
       ],
     }));
+  },
+};
+
+/** `<Operation>` names per `@aws-sdk/client-*` package from the `*Command` imports of the service's own sources. */
+function awsOperations() {
+  const ops = new Map();
+  const walk = (dir) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const f = join(dir, e.name);
+      if (e.isDirectory()) walk(f);
+      else if (e.name.endsWith('.ts') && !e.name.endsWith('.test.ts')) {
+        for (const m of readFileSync(f, 'utf8').matchAll(/import\s*(?:type\s*)?\{([^}]*)\}\s*from\s*'@aws-sdk\/(client-[a-z0-9-]+)'/g)) {
+          const set = ops.get(m[2]) ?? new Set();
+          for (const name of m[1].matchAll(/\b(\w+)Command\b/g)) set.add(name[1]);
+          ops.set(m[2], set);
+        }
+      }
+    }
+  };
+  walk(join(root, 'packages', service, 'src'));
+  return ops;
+}
+
+/**
+ * Keeps of a generated schema module (top-level statements, each starting at column 0) what `operations` reach:
+ * their `<Operation>$` schemas, every statement that declares nothing (imports, error registrations), every export
+ * not ending in `$` (e.g. errorTypeRegistries), and whatever those reference. Left-out exports become a pure stub
+ * that throws when used (esbuild drops it unless referenced); left-out lines become empty lines, so line numbers and
+ * the source map stay exact.
+ */
+function pruneSchemaModule(source, operations) {
+  const stmts = [];
+  for (const line of source.split('\n')) {
+    if (!stmts.length || /^(export |const |var |let |import |[\w$]+\.[\w$]+\()/.test(line)) stmts.push({ lines: [line] });
+    else stmts[stmts.length - 1].lines.push(line);
+  }
+  const declared = new Map();
+  for (const st of stmts) {
+    const m = /^(export )?(?:const|var|let) ([\w$]+) =/.exec(st.lines[0]);
+    if (m) Object.assign(st, { name: m[2], exported: !!m[1] }), declared.set(m[2], st);
+  }
+  const missing = [...operations].filter((op) => !declared.has(`${op}$`));
+  if (missing.length) throw new Error(`no schema for operation(s) ${missing.join(', ')}`);
+  const keep = new Set();
+  const queue = [];
+  const mark = (st) => !keep.has(st) && (keep.add(st), queue.push(st));
+  for (const st of stmts) if (!st.name || (st.exported && !st.name.endsWith('$')) || operations.has(st.name.slice(0, -1))) mark(st);
+  while (queue.length) {
+    const st = queue.pop();
+    const text = st.lines.join('\n');
+    for (const id of (st.name ? text.slice(text.indexOf('=') + 1) : text).match(/[A-Za-z_$][\w$]*/g) ?? []) {
+      if (declared.has(id)) mark(declared.get(id));
+    }
+  }
+  const out = [];
+  for (const st of stmts) {
+    if (keep.has(st)) out.push(...st.lines);
+    else {
+      out.push(st.exported ? `export var ${st.name} = /* @__PURE__ */ __kubeawsPrunedSchema(${JSON.stringify(st.name)});` : '');
+      for (let i = 1; i < st.lines.length; i++) out.push('');
+    }
+  }
+  out.push(
+    'function __kubeawsPrunedSchema(name) {',
+    '  return new Proxy([], { get() { throw new Error(`${name}: left out of this bundle (tools/images/bundle.mjs --prune-aws-schemas)`); } });',
+    '}',
+  );
+  return { code: out.join('\n'), kept: keep.size, total: stmts.length };
+}
+
+/** --prune-aws-schemas: the schema module of each client keeps only the service's operations (see pruneSchemaModule). */
+const awsSchemaPruning = {
+  name: 'aws-schema-pruning',
+  setup(b) {
+    const ops = awsOperations();
+    b.onLoad({ filter: /[\\/]@aws-sdk[\\/]client-[a-z0-9-]+[\\/]dist-es[\\/]schemas[\\/]schemas_0\.js$/ }, (args) => {
+      const client = /@aws-sdk[\\/](client-[a-z0-9-]+)[\\/]/.exec(args.path)[1];
+      if (!ops.has(client)) return undefined;
+      const { code, kept, total } = pruneSchemaModule(readFileSync(args.path, 'utf8'), ops.get(client));
+      console.log(`${service}: @aws-sdk/${client} schemas: ${kept} of ${total} statements kept for ${[...ops.get(client)].sort().join(', ')}`);
+      return { contents: code, loader: 'js' };
+    });
   },
 };
 
@@ -75,8 +162,15 @@ const result = await build({
   metafile: true,
   legalComments: 'none',
   logLevel: 'warning',
-  plugins: [workspaceSources, noNativeAddons],
+  plugins: [workspaceSources, noNativeAddons, ...(pruneAwsSchemas ? [awsSchemaPruning] : [])],
 });
+if (pruneAwsSchemas) {
+  const used = [...readFileSync(join(outDir, 'main.mjs'), 'utf8').matchAll(/__kubeawsPrunedSchema\("([\w$]+)"\)/g)].map((m) => m[1]);
+  if (used.length) {
+    console.error(`${service}: the bundle uses schemas left out by --prune-aws-schemas: ${used.join(', ')} (import their commands by name in packages/${service}/src)`);
+    process.exit(1);
+  }
+}
 writeFileSync(join(root, 'dist', 'packages', service, 'bundle.meta.json'), JSON.stringify(result.metafile));
 
 // Third-party licenses of every package that contributed input.

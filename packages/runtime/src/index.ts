@@ -95,6 +95,9 @@ export {
   requirementHolds,
   isEmptySelector,
   matchesLabels,
+  parseLabelSelector,
+  LabelSelectorSyntaxError,
+  LABEL_SELECTOR_FORMS,
 } from './labels.js';
 export {
   LeaderElector,

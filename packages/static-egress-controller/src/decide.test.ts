@@ -15,6 +15,7 @@ import {
   compareCidrs,
   conditions,
   desiredSet,
+  natRouteUse,
   natSubnets,
   planInfra,
   planPrefixList,
@@ -234,6 +235,59 @@ describe('planInfra', () => {
     ],
   ])('%s', (_name, input, s, want) => expect(kinds(input, s)).toEqual(want));
 
+  describe('idle NAT gateways still routed (docs/static-egress-controller.md#seg-retention)', () => {
+    const idle = (extra: Partial<NatView> = {}) =>
+      nat('nat-a', 'eu-central-1a', 'available', { tags: { 'kubeaws.io/idle-since': '2026-01-01T00:00:00Z' }, ...extra });
+    const one = { availabilityZones: ['eu-central-1a'] };
+    const kept = new Map([['nat-a', ['rtb-x pl-partners']]]);
+    const pastGrace = Date.parse('2026-01-01T01:00:00Z');
+    it.each<[string, Partial<InfraInput>, Partial<PlanSettings>, string[], string[]]>([
+      [
+        'past the grace, a route the controller does not delete: kept, NATGatewayInUse naming the route',
+        { nats: [idle()], routesByNat: new Map([['nat-a', 1]]), keptRoutesByNat: kept, now: pastGrace },
+        {},
+        [],
+        ['NATGatewayInUse: NAT gateway nat-a in eu-central-1a idle since 2026-01-01T00:00:00Z is kept past --nat-idle-grace: routes not managed by this controller target it (rtb-x pl-partners); delete them to let it go'],
+      ],
+      [
+        'past the grace, only routes the controller deletes this round: neither deleted nor warned yet',
+        { nats: [idle()], routesByNat: new Map([['nat-a', 2]]), keptRoutesByNat: new Map(), now: pastGrace },
+        {},
+        [],
+        [],
+      ],
+      ['past the grace, no route: deleted, no warning', { nats: [idle()], keptRoutesByNat: new Map(), now: pastGrace }, {}, ['deleteNatGateway nat-a'], []],
+      ['within the grace: no warning yet', { nats: [idle()], routesByNat: new Map([['nat-a', 1]]), keptRoutesByNat: kept, now: pastGrace - 1 }, {}, [], []],
+      ['retain: never deleted, so no warning', { nats: [idle()], routesByNat: new Map([['nat-a', 1]]), keptRoutesByNat: kept, now: pastGrace }, { natRetention: 'retain' }, [], []],
+      ['pending: no warning', { nats: [idle({ state: 'pending' })], routesByNat: new Map([['nat-a', 1]]), keptRoutesByNat: kept, now: pastGrace }, {}, [], []],
+      [
+        'not yet tagged and still routed: tagged now, the grace counts from when nothing is desired',
+        { nats: [nat('nat-a', 'eu-central-1a')], routesByNat: new Map([['nat-a', 1]]), keptRoutesByNat: kept, now: pastGrace },
+        {},
+        ['tagIdle nat-a'],
+        [],
+      ],
+      [
+        'removed AZ past the grace with a kept route: NATGatewayInUse too',
+        { eips: [eip('eu-central-1b')], nats: [idle(), nat('nat-b', 'eu-central-1b')], wanted: true, routesByNat: new Map([['nat-a', 1]]), keptRoutesByNat: kept, now: pastGrace },
+        { availabilityZones: ['eu-central-1b'] },
+        [],
+        ['NATGatewayInUse: NAT gateway nat-a in eu-central-1a idle since 2026-01-01T00:00:00Z is kept past --nat-idle-grace: routes not managed by this controller target it (rtb-x pl-partners); delete them to let it go'],
+      ],
+      [
+        'teardown: a still routed gateway waits for its routes, no warning',
+        { nats: [nat('nat-a', 'eu-central-1a')], routesByNat: new Map([['nat-a', 1]]), keptRoutesByNat: kept, teardown: true },
+        {},
+        [],
+        [],
+      ],
+    ])('%s', (_name, input, s, actions, warnings) => {
+      const p = planInfra({ ...base, eips: [eip('eu-central-1a')], wanted: false, ...input }, { ...settings, ...one, ...s });
+      expect(p.actions.map((a) => `${a.kind} ${'natGatewayId' in a ? a.natGatewayId : ''}`.trim())).toEqual(actions);
+      expect(p.warnings.map((w) => `${w.reason}: ${w.message}`)).toEqual(warnings);
+    });
+  });
+
   it('reports duplicate EIPs and never uses or releases them', () => {
     const p = planInfra(
       { ...base, eips: [eip('eu-central-1a'), eip('eu-central-1a', { allocationId: 'eipalloc-z' }), eip('eu-central-1b')] },
@@ -249,6 +303,40 @@ describe('planInfra', () => {
     expect([...p.activeNat]).toEqual([['eu-central-1a', 'nat-a']]);
     expect(p.inTransition).toBe(true);
     expect(p.zones.get('eu-central-1b')).toMatchObject({ natGatewayId: 'nat-b', state: 'pending' });
+  });
+});
+
+describe('natRouteUse (docs/static-egress-controller.md#seg-retention)', () => {
+  const ours = new Set(['nat-a', 'nat-b']);
+  it.each<[string, RouteTableView[], string | undefined, Record<string, number>, Record<string, string[]>]>([
+    ['CIDR routes to our NAT gateways are the controller\'s to delete', [table('rtb-a', 'eu-central-1a', [route('203.0.113.0/24', 'nat-a')])], undefined, { 'nat-a': 1 }, {}],
+    ['IPv6 destinations too (a route to our gateway is ours)', [table('rtb-x', undefined, [route('64:ff9b::/96', 'nat-a')], { tags: {} })], undefined, { 'nat-a': 1 }, {}],
+    [
+      'a route of our prefix list is ours, one of another list is not',
+      [
+        table('rtb-a', 'eu-central-1a', [{ prefixListId: 'pl-own', natGatewayId: 'nat-a', state: 'active', origin: 'CreateRoute' }]),
+        table('rtb-x', undefined, [{ prefixListId: 'pl-partners', natGatewayId: 'nat-a', state: 'active', origin: 'CreateRoute' }], { tags: {} }),
+      ],
+      'pl-own',
+      { 'nat-a': 2 },
+      { 'nat-a': ['rtb-x pl-partners'] },
+    ],
+    [
+      'without a list of ours every prefix-list route is foreign; routes to other NAT gateways only count',
+      [
+        table('rtb-x', undefined, [
+          { prefixListId: 'pl-partners', natGatewayId: 'nat-b', state: 'blackhole', origin: 'CreateRoute' },
+          route('198.51.100.0/24', 'nat-foreign'),
+        ], { tags: {} }),
+      ],
+      undefined,
+      { 'nat-b': 1, 'nat-foreign': 1 },
+      { 'nat-b': ['rtb-x pl-partners'] },
+    ],
+  ])('%s', (_name, tables, own, counts, kept) => {
+    const u = natRouteUse(tables, ours, own);
+    expect(Object.fromEntries(u.routesByNat)).toEqual(counts);
+    expect(Object.fromEntries(u.keptRoutesByNat)).toEqual(kept);
   });
 });
 

@@ -291,6 +291,36 @@ export interface ZoneState {
   reason?: string;
 }
 
+/** Result of {@link natRouteUse}. */
+export interface NatRouteUse {
+  /** natGatewayId -> number of routes of the VPC that target it. */
+  routesByNat: Map<string, number>;
+  /** natGatewayId -> the routes targeting it that the controller never deletes, as `<route table> <destination>`. */
+  keptRoutesByNat: Map<string, string[]>;
+}
+
+/**
+ * Which routes of the VPC target which NAT gateway (docs/static-egress-controller.md#seg-retention). Of the routes
+ * to one of our NAT gateways (`ourNats`), the controller deletes those with a CIDR destination once it is no longer
+ * desired, and those to its own prefix list (`ownPrefixListId`); any other one, e.g. a route of another
+ * team's prefix list to the gateway, is never touched and keeps an idle gateway from being deleted.
+ */
+export function natRouteUse(tables: readonly RouteTableView[], ourNats: ReadonlySet<string>, ownPrefixListId?: string): NatRouteUse {
+  const routesByNat = new Map<string, number>();
+  const keptRoutesByNat = new Map<string, string[]>();
+  for (const t of tables) {
+    for (const r of t.routes) {
+      if (!r.natGatewayId) continue;
+      routesByNat.set(r.natGatewayId, (routesByNat.get(r.natGatewayId) ?? 0) + 1);
+      if (!ourNats.has(r.natGatewayId) || r.destination || (r.prefixListId && r.prefixListId === ownPrefixListId)) continue;
+      const list = keptRoutesByNat.get(r.natGatewayId) ?? [];
+      list.push(`${t.id} ${r.prefixListId ?? 'unknown destination'}`);
+      keptRoutesByNat.set(r.natGatewayId, list);
+    }
+  }
+  return { routesByNat, keptRoutesByNat };
+}
+
 /** Result of {@link planInfra}. */
 export interface InfraPlan {
   actions: InfraAction[];
@@ -313,6 +343,12 @@ export interface InfraInput {
   subnets: Map<string, { subnetId: string } | { notReady: string }>;
   /** Every route of the VPC that targets a NAT gateway: natGatewayId -> number of routes. */
   routesByNat: ReadonlyMap<string, number>;
+  /**
+   * The routes of {@link routesByNat} that the controller never deletes (see {@link natRouteUse}):
+   * natGatewayId -> `<route table> <destination>` each. An idle NAT gateway past the grace that one of these
+   * targets is kept with Warning `NATGatewayInUse`; absent = none.
+   */
+  keptRoutesByNat?: ReadonlyMap<string, readonly string[]>;
   /** Desired set not empty. */
   wanted: boolean;
   /** AZs where EIP allocation hit AddressLimitExceeded (kept until the next success). */
@@ -326,8 +362,9 @@ export interface InfraInput {
  * Plans EIPs and NAT gateways (docs/static-egress-controller.md#seg-make-before-break, #seg-retention):
  * one EIP per configured AZ (tagged or BYO) first, from the first desired CIDR on; NAT gateways only once every AZ has its EIP; a failed
  * NAT gateway is deleted and replaced on the same EIP; a surplus NAT gateway without routes is deleted;
- * idle NAT gateways are tagged and, after the grace and with `delete` retention, deleted; EIPs of deleted
- * NAT gateways are released only with `release` retention.
+ * idle NAT gateways are tagged and, after the grace and with `delete` retention, deleted once no route of
+ * the VPC targets them; one that a route the controller does not delete still targets is kept with Warning
+ * `NATGatewayInUse`; EIPs of deleted NAT gateways are released only with `release` retention.
  */
 export function planInfra(input: InfraInput, s: PlanSettings): InfraPlan {
   const actions: InfraAction[] = [];
@@ -404,18 +441,32 @@ export function planInfra(input: InfraInput, s: PlanSettings): InfraPlan {
       if (n.tags[IDLE_SINCE_TAG]) actions.push({ kind: 'untagIdle', natGatewayId: n.id });
       continue;
     }
-    if (used(n.id)) continue; // routes go first; delete after they are gone
     if (input.teardown) {
-      if (n.state === 'available') actions.push({ kind: 'deleteNatGateway', az: n.az, natGatewayId: n.id, why: 'idle' });
+      // routes go first; delete after they are gone
+      if (n.state === 'available' && !used(n.id)) actions.push({ kind: 'deleteNatGateway', az: n.az, natGatewayId: n.id, why: 'idle' });
       continue;
     }
+    // the grace counts from when nothing is desired, whatever still routes to the gateway
     const since = Date.parse(n.tags[IDLE_SINCE_TAG] ?? '');
     if (Number.isNaN(since)) {
       actions.push({ kind: 'tagIdle', natGatewayId: n.id, since: new Date(input.now).toISOString().replace(/\.\d{3}Z$/, 'Z') });
       continue;
     }
-    if (s.natRetention === 'delete' && input.now - since >= s.natIdleGraceMs && n.state === 'available') {
+    if (s.natRetention !== 'delete' || input.now - since < s.natIdleGraceMs || n.state !== 'available') continue;
+    if (!used(n.id)) {
       actions.push({ kind: 'deleteNatGateway', az: n.az, natGatewayId: n.id, why: removedAz ? 'az-removed' : 'idle' });
+      continue;
+    }
+    // routes the controller deletes itself go this round and the gateway with the next; others keep it
+    const kept = input.keptRoutesByNat?.get(n.id) ?? [];
+    if (kept.length) {
+      warnings.push({
+        reason: 'NATGatewayInUse',
+        az: n.az,
+        message:
+          `NAT gateway ${n.id} in ${n.az} idle since ${n.tags[IDLE_SINCE_TAG]} is kept past --nat-idle-grace: ` +
+          `routes not managed by this controller target it (${[...kept].sort().join(', ')}); delete them to let it go`,
+      });
     }
   }
   // EIP release: owned EIPs with no live NAT on them, only with release retention and nothing desired there

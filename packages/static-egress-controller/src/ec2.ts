@@ -35,7 +35,19 @@ import { type Logger, awsClientConfig, awsErrorCode } from '@kubeaws/runtime';
 import type { EipView, NatView, PrefixListView, RouteTableView, SubnetView } from './decide';
 import type { EgressMetrics } from './metrics';
 
-/** An EC2 error with its code (`awsErrorCode`) and operation. */
+/**
+ * The EC2 error code of a failed SDK call: the service's code when EC2 answered (`awsErrorCode`), and
+ * `NetworkError` when no HTTP response came back (connection refused or reset, timeout: the SDK's error then
+ * carries `$metadata` without `httpStatusCode`), so such a call is retried like throttling and never taken for
+ * EC2 refusing a CIDR (docs/static-egress-controller.md#seg-failures).
+ */
+export function ec2ErrorCode(err: unknown): string {
+  const meta = (err as { $metadata?: { httpStatusCode?: number } } | null | undefined)?.$metadata;
+  if (meta && meta.httpStatusCode === undefined && !(err as { Code?: string }).Code) return 'NetworkError';
+  return awsErrorCode(err);
+}
+
+/** An EC2 error with its code ({@link ec2ErrorCode}) and operation. */
 export class Ec2Error extends Error {
   override readonly name = 'Ec2Error';
   constructor(
@@ -149,7 +161,7 @@ export class Ec2 {
       this.o.metrics.awsRequests.inc({ operation, outcome: 'success' });
       return out;
     } catch (err) {
-      const code = awsErrorCode(err);
+      const code = ec2ErrorCode(err);
       this.o.metrics.awsRequests.inc({ operation, outcome: 'error' });
       this.o.metrics.awsErrors.inc({ operation, code });
       throw new Ec2Error(operation, code, err instanceof Error ? err.message : String(err));

@@ -28,6 +28,30 @@ describe('flags', () => {
     expect(staticEgressController.parse([...base, '--namespace=team-a, team-b'], {}).namespaces).toEqual(['team-a', 'team-b']);
     expect(staticEgressController.parse(base, {}).namespaces).toEqual([]);
   });
+  it('--configmap-selector: any selector the API server accepts', () => {
+    expect(staticEgressController.parse(base, {}).configmapSelector).toBe('egress=static');
+    expect(staticEgressController.parse([...base, '--configmap-selector=egress in (static, partner),!legacy'], {}).configmapSelector)
+      .toBe('egress in (static, partner),!legacy');
+    expect(staticEgressController.parse(base, { STATIC_EGRESS_CONFIGMAP_SELECTOR: 'kubeaws.io/egress=static' }).configmapSelector)
+      .toBe('kubeaws.io/egress=static');
+  });
+  it.each<[string[], Record<string, string>, string]>([
+    [['--configmap-selector=egress in static'], {}, 'invalid value "egress in static" for --configmap-selector'],
+    [['--configmap-selector=egress=static,'], {}, 'invalid value "egress=static," for --configmap-selector'],
+    [['--configmap-selector=egress=-x'], {}, 'invalid value "egress=-x" for --configmap-selector'],
+    [['--configmap-selector= '], {}, 'for --configmap-selector'],
+    [[], { STATIC_EGRESS_CONFIGMAP_SELECTOR: 'Egress/x=y' }, 'invalid value "Egress/x=y" for env STATIC_EGRESS_CONFIGMAP_SELECTOR (flag --configmap-selector)'],
+  ])('--configmap-selector %j %j is rejected at start naming the flag, the value and the valid form', (argv, envs, message) => {
+    let err: unknown;
+    try {
+      staticEgressController.parse([...base, ...argv], envs);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).message).toContain(message);
+    expect((err as ConfigError).message).toContain('expected a non-empty label selector like egress=static (comma-joined requirements: k=v');
+  });
   it('dry run turns leader election off', () => {
     expect(staticEgressController.parse([...base, '--dry-run'], {}).leaderElect).toBe(false);
   });

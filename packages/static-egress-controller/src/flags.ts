@@ -2,7 +2,7 @@
  * The flags of the static-egress-controller (docs/static-egress-controller.md#seg-flags); each also reads
  * `STATIC_EGRESS_<FLAG>` (the flag wins). Durations through the runtime's duration grammar.
  */
-import { ConfigError, type SharedConfig, flag, parsers } from '@kubeaws/runtime';
+import { ConfigError, LABEL_SELECTOR_FORMS, type SharedConfig, flag, parseLabelSelector, parsers } from '@kubeaws/runtime';
 
 const ENV = 'STATIC_EGRESS_';
 const CLUSTER_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -99,7 +99,12 @@ export function egressFlags() {
     }),
     configmapSelector: flag({
       flag: 'configmap-selector', env: `${ENV}CONFIGMAP_SELECTOR`, description: 'Label selector of the input ConfigMaps',
-      expected: 'a label selector like egress=static', default: 'egress=static', parse: parsers.nonEmpty,
+      expected: `a non-empty label selector like egress=static (${LABEL_SELECTOR_FORMS})`, default: 'egress=static',
+      // checked with the API server's grammar at start, so a bad selector exits 2 instead of failing every list call
+      parse: (raw) => {
+        if (!parseLabelSelector(raw).length) throw new Error('empty selector');
+        return raw.trim();
+      },
     }),
     statusConfigMap: flag({
       flag: 'status-configmap', env: `${ENV}STATUS_CONFIGMAP`, description: 'Status output ConfigMap',

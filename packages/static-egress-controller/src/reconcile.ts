@@ -26,6 +26,7 @@ import {
   clientToken,
   collectSources,
   desiredSet,
+  natRouteUse,
   natSubnets,
   planInfra,
   planPrefixList,
@@ -246,13 +247,10 @@ export class EgressReconciler {
     };
     const targets = targetTables(observed.tables, settings);
     const subnets = natSubnets(observed.subnets, observed.tables, targets, settings);
-    const routesByNat = new Map<string, number>();
-    for (const t of observed.tables) {
-      for (const r of t.routes) if (r.natGatewayId) routesByNat.set(r.natGatewayId, (routesByNat.get(r.natGatewayId) ?? 0) + 1);
-    }
+    const { routesByNat, keptRoutesByNat } = natRouteUse(observed.tables, new Set(observed.nats.map((n) => n.id)), observed.prefixList?.id);
     const eipQuotaExceeded = now < this.eipQuotaUntil;
     const infra = planInfra(
-      { nats: observed.nats, eips: observed.eips, subnets, routesByNat, wanted: desired.length > 0, eipQuotaExceeded, now, teardown: cfg.teardown },
+      { nats: observed.nats, eips: observed.eips, subnets, routesByNat, keptRoutesByNat, wanted: desired.length > 0, eipQuotaExceeded, now, teardown: cfg.teardown },
       settings,
     );
     const notReady = [...infra.zones.entries()].find(([, z]) => z.state === 'AZNotReady');

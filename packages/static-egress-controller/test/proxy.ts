@@ -25,6 +25,8 @@ export interface Fault {
   code: string;
   status?: number;
   times?: number;
+  /** Instead of an error answer, the connection is reset without a response (a network error); `code` then only labels the log. */
+  reset?: boolean;
   /**
    * Runs against the real moto before the error is answered, e.g. a concurrent writer creating the route the
    * call then finds existing (a race made deterministic). Never answers in moto's place.
@@ -109,6 +111,10 @@ export class Ec2Proxy {
       fault.left--;
       if (fault.before) await fault.before(params);
       call.injected = fault.code;
+      if (fault.reset) {
+        req.socket.destroy();
+        return;
+      }
       call.status = fault.status ?? 400;
       res.writeHead(call.status, { 'content-type': 'text/xml' });
       res.end(
