@@ -563,3 +563,34 @@ describe('tokeninfo (AUTHNZ-TOKENINFO)', () => {
     },
   );
 });
+
+describe('node tokens (AUTHNZ-NODE-TOKENS)', () => {
+  it('never sends a k8s-aws-v1. token to the opaque tokeninfo endpoint', async () => {
+    const s = await setup();
+    const before = tokeninfo.requests.length;
+    const token = `k8s-aws-v1.${Buffer.from('https://sts.amazonaws.com/?Action=GetCallerIdentity').toString('base64url')}`;
+    tokeninfo.tokens.set(token, {
+      status: 200,
+      body: { uid: 'x', realm: '/employees', expires_in: 60, scope: ['uid'] },
+    });
+    const r = await s.auth.review(token, []);
+    expect(r).toMatchObject({ authenticated: false, error: 'node tokens are not accepted', source: 'node' });
+    expect(tokeninfo.requests.length).toBe(before);
+  });
+
+  it('rejects a malformed node token before any call when nodes are configured', async () => {
+    const s = await setup();
+    const cfg = parseConfig(
+      [
+        'apiVersion: authnz.kubeaws.io/v1alpha1',
+        'kind: AuthnzConfiguration',
+        'authentication:',
+        '  nodes: {clusterID: kube-1, workerRoleARN: "arn:aws:iam::123456789012:role/w", regions: [eu-west-1]}',
+        '',
+      ].join('\n'),
+    );
+    s.auth.reload(cfg);
+    const r = await s.auth.review('k8s-aws-v1.!!', []);
+    expect(r).toMatchObject({ authenticated: false, error: 'malformed node token: not base64url', source: 'node' });
+  });
+});

@@ -13,6 +13,7 @@ import { TokenRejected, Unavailable, reasonLabel } from './errors.js';
 import type { AccessRequest, GrantSource } from './grants.js';
 import { verifyJwt, routeToken } from './jwt.js';
 import { KeyStore } from './keystore.js';
+import { NODE_TOKEN_PREFIX, NodeAuthenticator } from './node-token.js';
 import type { WebhookMetrics } from './metrics.js';
 import { ROLES, type Role, higherRole, mapRole } from './roles.js';
 import { type CachedIdentity, TokenCache } from './token-cache.js';
@@ -39,7 +40,7 @@ export interface ReviewOutcome {
   mappedRole?: Role;
   grant?: AccessRequest;
   identity?: CachedIdentity;
-  source: 'oidc' | 'tokeninfo' | 'none';
+  source: 'oidc' | 'tokeninfo' | 'node' | 'none';
   issuer: string;
   /** Fields for the decision log (token-free). */
   log: Record<string, unknown>;
@@ -57,6 +58,8 @@ export interface AuthSnapshot {
   byIssuer: Map<string, KeyStore>;
   tokeninfoByIssuer: Map<string, TokeninfoClient>;
   opaque?: TokeninfoClient;
+  /** Node token authentication, when `authentication.nodes` is configured. */
+  nodes?: NodeAuthenticator;
   sourceHash: Map<string, string>;
 }
 
@@ -69,6 +72,8 @@ export interface AuthenticatorOptions {
   grants: GrantSource;
   /** Start the key stores' fetch loops (default true). */
   startKeyStores?: boolean;
+  /** Environment holding the SDK's STS endpoint setting for node tokens (default `process.env`). */
+  env?: NodeJS.ProcessEnv;
 }
 
 const ROLE_SET = new Set<string>(ROLES);
@@ -86,6 +91,7 @@ export class Authenticator {
   private readonly metrics?: WebhookMetrics;
   private readonly grants: GrantSource;
   private readonly startStores: boolean;
+  private readonly env: NodeJS.ProcessEnv;
 
   constructor(opts: AuthenticatorOptions) {
     this.clock = opts.clock;
@@ -93,8 +99,9 @@ export class Authenticator {
     this.metrics = opts.metrics;
     this.grants = opts.grants;
     this.startStores = opts.startKeyStores ?? true;
+    this.env = opts.env ?? process.env;
     this.cache = new TokenCache(opts.config.authentication.cache.maxEntries);
-    this.snap = this.build(opts.config, new Map());
+    this.snap = this.build(opts.config, new Map(), undefined);
   }
 
   /** The snapshot in use. */
@@ -102,7 +109,7 @@ export class Authenticator {
     return this.snap;
   }
 
-  private build(config: AuthnzConfig, previous: Map<string, KeyStore>): AuthSnapshot {
+  private build(config: AuthnzConfig, previous: Map<string, KeyStore>, prevNodes?: NodeAuthenticator): AuthSnapshot {
     const byIssuer = new Map<string, KeyStore>();
     const reuse = new Map<string, KeyStore>();
     for (const ks of previous.values()) reuse.set(ks.cfg.hash, ks);
@@ -126,7 +133,15 @@ export class Authenticator {
       if (t.opaque) opaque = c;
       sourceHash.set(t.name, t.hash);
     }
-    return { config, byIssuer, tokeninfoByIssuer, opaque, sourceHash };
+    const nodesCfg = config.authentication.nodes;
+    let nodes: NodeAuthenticator | undefined;
+    if (nodesCfg && prevNodes?.config.hash === nodesCfg.hash) nodes = prevNodes;
+    else {
+      prevNodes?.stop();
+      if (nodesCfg) nodes = new NodeAuthenticator({ config: nodesCfg, env: this.env, metrics: this.metrics });
+    }
+    if (nodesCfg) sourceHash.set('nodes', nodesCfg.hash);
+    return { config, byIssuer, tokeninfoByIssuer, opaque, nodes, sourceHash };
   }
 
   /**
@@ -134,7 +149,7 @@ export class Authenticator {
    * survive; negative entries are dropped.
    */
   reload(config: AuthnzConfig): void {
-    const next = this.build(config, this.snap.byIssuer);
+    const next = this.build(config, this.snap.byIssuer, this.snap.nodes);
     this.snap = next;
     this.cache.resize(config.authentication.cache.maxEntries);
     this.cache.prune((e) => !e.ok || next.sourceHash.get(e.identity.issuer) !== e.sourceHash);
@@ -156,6 +171,7 @@ export class Authenticator {
   /** Stops the key stores' timers. */
   stop(): void {
     for (const k of this.snap.byIssuer.values()) k.stop();
+    this.snap.nodes?.stop();
   }
 
   /**
@@ -307,6 +323,7 @@ export class Authenticator {
     now: number,
     logFields: Record<string, unknown>,
   ): Promise<{ identity: CachedIdentity; expiresAtMs: number }> {
+    if (token.startsWith(NODE_TOKEN_PREFIX)) return this.viaNodes(token, snap, now, logFields);
     const routed = routeToken(token);
     if (routed.kind === 'jwe') throw new TokenRejected('encrypted tokens are not supported');
     if (routed.kind === 'opaque') {
@@ -354,6 +371,34 @@ export class Authenticator {
         jti: claims.jti,
       },
       expiresAtMs: claims.exp * 1000,
+    };
+  }
+
+  /**
+   * `k8s-aws-v1.` tokens (docs/authnz-webhook.md#authnz-node-tokens): never sent to a tokeninfo endpoint; rejected
+   * when `authentication.nodes` is not configured.
+   */
+  private async viaNodes(
+    token: string,
+    snap: AuthSnapshot,
+    now: number,
+    logFields: Record<string, unknown>,
+  ): Promise<{ identity: CachedIdentity; expiresAtMs: number }> {
+    logFields.source = 'node';
+    logFields.issuer = 'nodes';
+    if (!snap.nodes) throw new TokenRejected('node tokens are not accepted');
+    const n = await snap.nodes.review(token, now, snap.config.authentication.clockToleranceSeconds * 1000);
+    logFields.unverified = false;
+    return {
+      identity: {
+        username: n.username,
+        uid: n.uid,
+        groups: n.groups,
+        authenticator: 'aws-iam/nodes',
+        source: 'node',
+        issuer: 'nodes',
+      },
+      expiresAtMs: n.expiresAtMs,
     };
   }
 

@@ -67,9 +67,28 @@ describe('configuration file (AUTHNZ-CONFIG)', () => {
     ]);
   });
 
+  it('reads the nodes section with its defaults and names bad values', () => {
+    const nodes = (body: string) => `${head}authentication:\n  nodes: ${body}\n`;
+    const cfg = parseConfig(
+      nodes('{clusterID: kube-1, workerRoleARN: "arn:aws:iam::123456789012:role/kubeaws/w", regions: [eu-central-1]}'),
+    );
+    expect(cfg.authentication.nodes).toMatchObject({
+      clusterID: 'kube-1',
+      workerRoleARN: 'arn:aws:iam::123456789012:role/kubeaws/w',
+      regions: ['eu-central-1'],
+      tokenMaxBytes: 4096,
+      timeoutMs: 5000,
+    });
+    expect(defaultConfig().authentication.nodes).toBeUndefined();
+    const bad = problems(nodes('{clusterID: kube-1, workerRoleARN: "arn:aws:iam::1:user/w", regions: []}'));
+    expect(bad).toHaveLength(2);
+    expect(bad[0]).toMatch(/^authentication\.nodes\.workerRoleARN: .*arn:aws:iam::1:user\/w/);
+    expect(bad[1]).toMatch(/^authentication\.nodes\.regions: /);
+  });
+
   it('rejects unknown keys, listing the valid ones', () => {
     expect(problems(`${head}authentication: {tokenMaxByte: 5}\n`)).toEqual([
-      'authentication.tokenMaxByte: unknown key (got "tokenMaxByte"; expected one of tokenMaxBytes, clockToleranceSeconds, cache, issuers, tokeninfo)',
+      'authentication.tokenMaxByte: unknown key (got "tokenMaxByte"; expected one of tokenMaxBytes, clockToleranceSeconds, cache, issuers, tokeninfo, nodes)',
     ]);
   });
 

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { ExitError, parseDuration } from '@kubeaws/runtime';
 import { parseDocument } from 'yaml';
 import { MAPPABLE_ROLES, ROLES, type RoleMapping } from './roles.js';
+import type { NodesConfig } from './node-token.js';
 import { ALLOWED_ALGORITHMS, CONFIG_SCHEMA } from './schema.js';
 import { type SchemaError, validateJsonSchema } from './json-schema.js';
 
@@ -90,6 +91,8 @@ export interface AuthnzConfig {
     cache: { ttlMs: number; negativeTtlMs: number; maxEntries: number };
     issuers: IssuerConfig[];
     tokeninfo: TokeninfoConfig[];
+    /** Node authentication with `k8s-aws-v1.` tokens (docs/authnz-webhook.md#authnz-node-tokens); off when absent. */
+    nodes?: NodesConfig;
   };
   roles: { mapping: RoleMapping[] };
   authorization: {
@@ -457,6 +460,7 @@ export function normalizeConfig(doc: any, contentHash: string): AuthnzConfig {
       },
       issuers,
       tokeninfo,
+      ...(authn.nodes ? { nodes: normalizeNodes(authn.nodes) } : {}),
     },
     roles: { mapping: (doc.roles?.mapping ?? []).map((m: any) => ({ ...m })) },
     authorization: {
@@ -528,6 +532,17 @@ export function parseConfig(text: string, file = 'config.yaml'): AuthnzConfig {
   const problems = validateSemantics(doc);
   if (problems.length) throw new ConfigFileError(file, problems);
   return normalizeConfig(doc, sha256(text));
+}
+
+function normalizeNodes(n: any): NodesConfig {
+  const c: Omit<NodesConfig, 'hash'> = {
+    clusterID: n.clusterID,
+    workerRoleARN: n.workerRoleARN,
+    regions: [...n.regions],
+    tokenMaxBytes: n.tokenMaxBytes ?? 4096,
+    timeoutMs: d(n.timeout, '5s'),
+  };
+  return { ...c, hash: sha256(JSON.stringify(c)) };
 }
 
 /** The smallest valid configuration (no issuers), for tests and defaults. */

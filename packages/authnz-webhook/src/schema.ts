@@ -146,6 +146,18 @@ export const CONFIG_SCHEMA = {
             },
           },
         },
+        nodes: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['clusterID', 'workerRoleARN', 'regions'],
+          properties: {
+            clusterID: { type: 'string', minLength: 1 },
+            workerRoleARN: { type: 'string', pattern: '^arn:[a-z-]+:iam::[0-9]{12}:role/([^/]+/)*[^/]+$' },
+            regions: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[a-z]{2}(-[a-z]+)+-[0-9]+$' } },
+            tokenMaxBytes: { type: 'integer', minimum: 256, maximum: 65536 },
+            timeout: duration,
+          },
+        },
       },
     },
     roles: {

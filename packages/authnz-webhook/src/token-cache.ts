@@ -11,9 +11,9 @@ export interface CachedIdentity {
   uid: string;
   /** Prefixed IdP groups (sorted, deduplicated, hygiene applied). */
   groups: string[];
-  /** `oidc/<name>` or `tokeninfo/<name>`. */
+  /** `oidc/<name>`, `tokeninfo/<name>` or `aws-iam/nodes`. */
   authenticator: string;
-  source: 'oidc' | 'tokeninfo';
+  source: 'oidc' | 'tokeninfo' | 'node';
   /** Issuer or tokeninfo name. */
   issuer: string;
   /** `status.audiences` to send, or undefined to omit. */

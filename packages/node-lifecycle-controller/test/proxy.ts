@@ -28,7 +28,7 @@ export class RecordingProxy {
   readonly calls: Recorded[] = [];
   private readonly faults = new Map<string, Fault>();
   private readonly holds = new Set<string>();
-  private readonly parked: { action: string; go: () => void }[] = [];
+  private readonly parked: { action: string; go: () => void; fail: () => void }[] = [];
   private server?: http.Server;
   endpoint = '';
 
@@ -57,6 +57,13 @@ export class RecordingProxy {
   release(action: string): void {
     this.holds.delete(action);
     for (const p of this.parked.filter((x) => x.action === action)) p.go();
+    this.parked.splice(0, this.parked.length, ...this.parked.filter((x) => x.action !== action));
+  }
+
+  /** Stops holding `action` and answers what was parked with HTTP 502 instead of forwarding it: the call never reached AWS. */
+  drop(action: string): void {
+    this.holds.delete(action);
+    for (const p of this.parked.filter((x) => x.action === action)) p.fail();
     this.parked.splice(0, this.parked.length, ...this.parked.filter((x) => x.action !== action));
   }
 
@@ -110,7 +117,11 @@ export class RecordingProxy {
         });
         fwd.end(body);
         };
-        if (this.holds.has(action)) this.parked.push({ action, go: forward });
+        const fail = () => {
+          res.writeHead(502);
+          res.end();
+        };
+        if (this.holds.has(action)) this.parked.push({ action, go: forward, fail });
         else forward();
       });
     });

@@ -50,7 +50,9 @@ describe('--annotate-configmaps under the shipped RBAC (kube-apiserver + moto)',
     await putCm(n, 'p', { a: '203.0.113.0/24' });
     const rc = await startController(
       cluster, vpc.vpcId, 'kube-system',
-      { annotateConfigMaps: true, leaderElect: true, leaseNamespace: 'kube-system', namespaces: [] },
+      // Only this test's namespace: ConfigMaps of other suites' terminating namespaces in the shared cluster would get
+      // Events refused with 403 NamespaceTerminating.
+      { annotateConfigMaps: true, leaderElect: true, leaseNamespace: 'kube-system', namespaces: [n] },
       saKc,
     );
     env.running.push(rc);
