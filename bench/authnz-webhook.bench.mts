@@ -28,8 +28,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
-import { parse as parseYaml } from 'yaml';
-import { cpuSeconds, log, root, vmStatus, writeBenchmarkSection } from './lib.mts';
+import { cpuSeconds, log, root, vmStatus, writeBenchmarkSection, manifestNodeOptions } from './lib.mts';
 
 const require = createRequire(import.meta.url);
 
@@ -358,13 +357,7 @@ async function loadAtRate(o: {
  * The Node options the DaemonSet gives the webhook (`NODE_OPTIONS` in manifests/authnz-webhook/daemonset.yaml), so
  * that the webhook is measured with its deployed heap settings; the baselines get the same options.
  */
-const deployedNodeOptions: string[] = (() => {
-  const ds = parseYaml(fs.readFileSync(path.join(root, 'manifests/authnz-webhook/daemonset.yaml'), 'utf8')) as {
-    spec: { template: { spec: { containers: Array<{ name: string; env?: Array<{ name: string; value?: string }> }> } } };
-  };
-  const env = ds.spec.template.spec.containers.flatMap((c) => c.env ?? []);
-  return (env.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '').split(' ').filter(Boolean);
-})();
+const deployedNodeOptions: string[] = manifestNodeOptions('authnz-webhook').split(' ').filter(Boolean);
 
 const hasTaskset = spawnSync('taskset', ['--version']).status === 0 && os.cpus().length >= 2;
 

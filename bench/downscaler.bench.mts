@@ -34,13 +34,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
-import { cpuSeconds, freePort, log, pollUntil, pool, root, vmStatus, writeBenchmarkSection } from './lib.mts';
+import { cpuSeconds, freePort, log, pollUntil, pool, root, vmStatus, writeBenchmarkSection, manifestNodeOptions } from './lib.mts';
 
 const require = createRequire(import.meta.url);
 const { startCluster, ensureBinaries } = require(path.join(root, 'dist/packages/testenv/lib/index.js'));
 const { sumSamples } = require(path.join(root, 'dist/packages/kubeaws/lib/prometheus.js'));
 const k8s = require('@kubernetes/client-node');
-const YAML = require('yaml');
 
 const { values: args } = parseArgs({
   options: {
@@ -61,20 +60,7 @@ const TICKS = Number(args.ticks);
 const INTERVAL_S = Number(/^(\d+)s?$/.exec(args.interval)?.[1] ?? 10);
 const ANN = 'downscaler/downtime';
 
-/** NODE_OPTIONS of the downscaler container in manifests/downscaler/deployment.yaml ('' when it sets none). */
-function deployedNodeOptions(): string {
-  const docs = YAML.parseAllDocuments(fs.readFileSync(path.join(root, 'manifests/downscaler/deployment.yaml'), 'utf8'));
-  for (const d of docs) {
-    const o = d.toJS();
-    if (o?.kind !== 'Deployment') continue;
-    for (const c of o.spec.template.spec.containers) {
-      const e = (c.env ?? []).find((x: { name: string }) => x.name === 'NODE_OPTIONS');
-      if (e) return String(e.value);
-    }
-  }
-  return '';
-}
-const NODE_OPTIONS = deployedNodeOptions();
+const NODE_OPTIONS = manifestNodeOptions('downscaler');
 /** Environment of the downscaler child: the bench's own, with the deployed NODE_OPTIONS. */
 const childEnv = { ...process.env, POD_NAME: 'downscaler-bench', POD_NAMESPACE: 'kube-system', NODE_OPTIONS };
 

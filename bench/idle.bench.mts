@@ -17,7 +17,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { freePort, log, pollUntil, root, vmStatus, writeBenchmarkSection } from './lib.mts';
+import { freePort, log, pollUntil, root, vmStatus, writeBenchmarkSection, manifestNodeOptions } from './lib.mts';
 
 const require = createRequire(import.meta.url);
 const { startCluster, ensureBinaries } = require(path.join(root, 'dist/packages/testenv/lib/index.js'));
@@ -56,15 +56,6 @@ const COMPONENTS: Record<string, (work: string) => string[]> = {
   },
 };
 
-/** NODE_OPTIONS of the component's container in its shipped manifest (the process runs as it would in the cluster). */
-function manifestNodeOptions(name: string): string {
-  const dir = path.join(root, 'manifests', name);
-  for (const f of fs.readdirSync(dir).filter((x) => /^(deployment|daemonset)\.yaml$/.test(x))) {
-    const m = /name: NODE_OPTIONS\s+value: (.+)/.exec(fs.readFileSync(path.join(dir, f), 'utf8'));
-    if (m) return m[1]!.trim();
-  }
-  return '';
-}
 
 interface Result {
   component: string;

@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { parseAllDocuments } from 'yaml';
 
 /** Repository root. */
 export const root = path.resolve(import.meta.dirname, '..');
@@ -69,4 +70,23 @@ export function writeBenchmarkSection(name: string, body: string): void {
   else text = `${text.trimEnd()}\n\n## ${name}\n\n${section}\n`;
   fs.writeFileSync(file, text);
   log(`results written to ${path.relative(root, file)}`);
+}
+
+/**
+ * `NODE_OPTIONS` of a component's container in its shipped Deployment or DaemonSet (`manifests/<component>/`), so that
+ * a benchmark runs the process with the heap settings it is deployed with; '' when the manifest sets none.
+ */
+export function manifestNodeOptions(component: string): string {
+  const dir = path.join(root, 'manifests', component);
+  for (const f of fs.readdirSync(dir).filter((x) => /^(deployment|daemonset)\.yaml$/.test(x))) {
+    for (const d of parseAllDocuments(fs.readFileSync(path.join(dir, f), 'utf8'))) {
+      const o = d.toJS() as { kind?: string; spec?: { template?: { spec?: { containers?: Array<{ env?: Array<{ name: string; value?: string }> }> } } } };
+      if (o?.kind !== 'Deployment' && o?.kind !== 'DaemonSet') continue;
+      for (const c of o.spec?.template?.spec?.containers ?? []) {
+        const e = (c.env ?? []).find((x) => x.name === 'NODE_OPTIONS');
+        if (e?.value) return e.value;
+      }
+    }
+  }
+  return '';
 }

@@ -16,7 +16,7 @@ import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { freePort, log, root, vmStatus, writeBenchmarkSection } from './lib.mts';
+import { freePort, log, root, vmStatus, writeBenchmarkSection, manifestNodeOptions } from './lib.mts';
 
 const require = createRequire(import.meta.url);
 const { values: args } = parseArgs({
@@ -126,8 +126,7 @@ async function main(): Promise<void> {
   const port = await freePort();
   const taskset = spawnSync('taskset', ['--version']).status === 0;
   // the server runs with the V8 flags the Deployment ships (NODE_OPTIONS of manifests/metrics-adapter/deployment.yaml)
-  const deployment = fs.readFileSync(path.join(root, 'manifests/metrics-adapter/deployment.yaml'), 'utf8');
-  const nodeOptions = /name: NODE_OPTIONS\s+value: (.+)/.exec(deployment)?.[1]?.trim().replace(/^["']|["']$/g, '') ?? '';
+  const nodeOptions = manifestNodeOptions('metrics-adapter');
   const cmd = [process.execPath, ...nodeOptions.split(/\s+/).filter(Boolean), path.join(import.meta.dirname, 'metrics-adapter.bench.mts'), '--serve', JSON.stringify({ port, hpas, pki, intervalMs })];
   const child: ChildProcess = spawn(taskset ? 'taskset' : cmd[0], taskset ? ['-c', '0', ...cmd] : cmd.slice(1), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   await new Promise<void>((r) => child.once('message', () => r()));

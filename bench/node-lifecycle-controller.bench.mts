@@ -32,31 +32,18 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
 import { execFileSync, execSync } from 'node:child_process';
-import { cpuSeconds, freePort, log, pollUntil, pool, root, vmStatus, writeBenchmarkSection } from './lib.mts';
+import { cpuSeconds, freePort, log, pollUntil, pool, root, vmStatus, writeBenchmarkSection, manifestNodeOptions } from './lib.mts';
 
 const require = createRequire(import.meta.url);
 const { startCluster, ensureBinaries, startMoto } = require(path.join(root, 'dist/packages/testenv/lib/index.js'));
 const { KubeClient } = require(path.join(root, 'dist/packages/runtime/lib/index.js'));
 const { trimPod, podView, pdbView, planRound, SLA_PROFILES } = require(path.join(root, 'dist/packages/node-lifecycle-controller/lib/index.js'));
 const k8s = require('@kubernetes/client-node');
-const YAML = require('yaml');
 
 /** The image's entry point (Dockerfile: plain `node /app/main.mjs`), rebuilt from the working tree at start. */
 const BUNDLE = path.join(root, 'dist/packages/node-lifecycle-controller/bundle/main.mjs');
 
-/** NODE_OPTIONS of the container in manifests/node-lifecycle-controller/deployment.yaml ('' when it sets none). */
-function deployedNodeOptions(): string {
-  for (const d of YAML.parseAllDocuments(fs.readFileSync(path.join(root, 'manifests/node-lifecycle-controller/deployment.yaml'), 'utf8'))) {
-    const o = d.toJS();
-    if (o?.kind !== 'Deployment') continue;
-    for (const c of o.spec.template.spec.containers) {
-      const e = (c.env ?? []).find((x: { name: string }) => x.name === 'NODE_OPTIONS');
-      if (e) return String(e.value);
-    }
-  }
-  return '';
-}
-const NODE_OPTIONS = deployedNodeOptions();
+const NODE_OPTIONS = manifestNodeOptions('node-lifecycle-controller');
 /** The environment the image gives the process. */
 const imageEnv = () => ({ ...process.env, NODE_ENV: 'production', NODE_OPTIONS });
 const { EC2Client, RunInstancesCommand, DescribeImagesCommand } = require('@aws-sdk/client-ec2');

@@ -26,13 +26,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
-import { cpuSeconds, freePort, log, pollUntil, pool, root, vmStatus, writeBenchmarkSection } from './lib.mts';
+import { cpuSeconds, freePort, log, pollUntil, pool, root, vmStatus, writeBenchmarkSection, manifestNodeOptions } from './lib.mts';
 
 const require = createRequire(import.meta.url);
 const { startCluster, ensureBinaries } = require(path.join(root, 'dist/packages/testenv/lib/index.js'));
 const { sumSamples } = require(path.join(root, 'dist/packages/kubeaws/lib/prometheus.js'));
 const k8s = require('@kubernetes/client-node');
-const YAML = require('yaml');
 
 const { values: args } = parseArgs({
   options: {
@@ -52,20 +51,7 @@ const SAMPLES = Number(args['latency-samples']);
 const SAMPLE_INTERVAL_MS = Number(args['latency-interval-ms']);
 const BUNDLE = path.join(root, 'dist/packages/pdb-controller/bundle/main.mjs');
 
-/** NODE_OPTIONS of the pdb-controller container in manifests/pdb-controller/deployment.yaml ('' when it sets none). */
-function deployedNodeOptions(): string {
-  const docs = YAML.parseAllDocuments(fs.readFileSync(path.join(root, 'manifests/pdb-controller/deployment.yaml'), 'utf8'));
-  for (const d of docs) {
-    const o = d.toJS();
-    if (o?.kind !== 'Deployment') continue;
-    for (const c of o.spec.template.spec.containers) {
-      const e = (c.env ?? []).find((x: { name: string }) => x.name === 'NODE_OPTIONS');
-      if (e) return String(e.value);
-    }
-  }
-  return '';
-}
-const NODE_OPTIONS = deployedNodeOptions();
+const NODE_OPTIONS = manifestNodeOptions('pdb-controller');
 
 /** One memory sample of the controller process (MiB). */
 interface MemorySample {

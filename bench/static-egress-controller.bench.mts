@@ -27,7 +27,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
-import { cpuSeconds, freePort, log, pollUntil, pool, root, vmStatus, writeBenchmarkSection } from './lib.mts';
+import { cpuSeconds, freePort, log, pollUntil, pool, root, vmStatus, writeBenchmarkSection, manifestNodeOptions } from './lib.mts';
 import { Ec2Proxy, isMutating } from '../packages/static-egress-controller/test/proxy.ts';
 
 const require = createRequire(import.meta.url);
@@ -61,8 +61,7 @@ const ENTRY = args.entry === 'bundle' ? 'dist/packages/static-egress-controller/
 /** Node flags of the controller process: `--source-maps true` adds source maps for the bundle. */
 const NODE_FLAGS = args.entry === 'bundle' && args['source-maps'] !== 'false' ? ['--enable-source-maps'] : [];
 /** NODE_OPTIONS of the controller's container in its shipped Deployment (the process runs as it would in the cluster). */
-const MANIFEST_NODE_OPTIONS =
-  /name: NODE_OPTIONS\s+value: (.+)/.exec(fs.readFileSync(path.join(root, 'manifests/static-egress-controller/deployment.yaml'), 'utf8'))?.[1]?.trim() ?? '';
+const MANIFEST_NODE_OPTIONS = manifestNodeOptions('static-egress-controller');
 const RUN = `node ${[...NODE_FLAGS, ENTRY].join(' ')}`;
 
 /** The i-th destination: distinct /24s outside every reserved range and the demo VPC. */
