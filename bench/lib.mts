@@ -8,7 +8,8 @@ import { parseAllDocuments } from 'yaml';
 export const root = path.resolve(import.meta.dirname, '..');
 
 /** Progress line on stderr: `[bench] HH:MM:SS msg`. */
-export const log = (msg: string): void => void process.stderr.write(`[bench] ${new Date().toISOString().slice(11, 19)} ${msg}\n`);
+export const log = (msg: string): void =>
+  void process.stderr.write(`[bench] ${new Date().toISOString().slice(11, 19)} ${msg}\n`);
 
 /** A free TCP port on 127.0.0.1 (closed again before returning). */
 export async function freePort(): Promise<number> {
@@ -34,7 +35,12 @@ export async function pool<T>(items: T[], concurrency: number, fn: (item: T) => 
  * Calls `fn` every `intervalMs` until it returns a value other than undefined.
  * @throws Error naming `what` after `timeoutMs`.
  */
-export async function pollUntil<T>(what: string, timeoutMs: number, intervalMs: number, fn: () => Promise<T | undefined>): Promise<T> {
+export async function pollUntil<T>(
+  what: string,
+  timeoutMs: number,
+  intervalMs: number,
+  fn: () => Promise<T | undefined>,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -66,7 +72,8 @@ export function writeBenchmarkSection(name: string, body: string): void {
   const end = `<!-- ${name}:end -->`;
   const section = `${begin}\n${body}\n${end}`;
   let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
-  if (text.includes(begin)) text = text.slice(0, text.indexOf(begin)) + section + text.slice(text.indexOf(end) + end.length);
+  if (text.includes(begin))
+    text = text.slice(0, text.indexOf(begin)) + section + text.slice(text.indexOf(end) + end.length);
   else text = `${text.trimEnd()}\n\n## ${name}\n\n${section}\n`;
   fs.writeFileSync(file, text);
   log(`results written to ${path.relative(root, file)}`);
@@ -80,7 +87,10 @@ export function manifestNodeOptions(component: string): string {
   const dir = path.join(root, 'manifests', component);
   for (const f of fs.readdirSync(dir).filter((x) => /^(deployment|daemonset)\.yaml$/.test(x))) {
     for (const d of parseAllDocuments(fs.readFileSync(path.join(dir, f), 'utf8'))) {
-      const o = d.toJS() as { kind?: string; spec?: { template?: { spec?: { containers?: Array<{ env?: Array<{ name: string; value?: string }> }> } } } };
+      const o = d.toJS() as {
+        kind?: string;
+        spec?: { template?: { spec?: { containers?: Array<{ env?: Array<{ name: string; value?: string }> }> } } };
+      };
       if (o?.kind !== 'Deployment' && o?.kind !== 'DaemonSet') continue;
       for (const c of o.spec?.template?.spec?.containers ?? []) {
         const e = (c.env ?? []).find((x) => x.name === 'NODE_OPTIONS');

@@ -1,36 +1,18 @@
 import { AnnotationParser } from './annotations';
 import { type Decision, decide } from './decide';
-import { downscaler } from './component';
 import type { Settings } from './settings';
 import type { Workload } from './workload';
+import { settings, workload } from '../test/fixtures/workloads';
 
 const NOW = Date.parse('2025-06-02T12:00:00Z'); // a Monday, 14:00 in Berlin
-const OLD = Date.parse('2025-01-01T00:00:00Z');
 const ORIG = 'downscaler/original-replicas';
-
-function settings(argv: string[] = [], env: Record<string, string> = {}): Settings {
-  return downscaler.parse(argv, env);
-}
 
 /** Always down by flag. */
 const DOWN = ['--default-uptime=never'];
 /** Always up by flag. */
 const UP = ['--default-uptime=always'];
 
-function w(o: Partial<Workload> = {}): Workload {
-  return {
-    kind: 'Deployment',
-    namespace: 'team',
-    name: 'web',
-    uid: 'u1',
-    resourceVersion: '1',
-    creationMs: OLD,
-    labels: {},
-    annotations: {},
-    replicas: 3,
-    ...o,
-  };
-}
+const w = (o: Partial<Workload> = {}): Workload => workload(o);
 
 function hpa(o: Partial<Workload> = {}): Workload {
   return w({

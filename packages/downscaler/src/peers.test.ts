@@ -8,35 +8,17 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { AnnotationParser } from './annotations';
-import { downscaler } from './component';
 import { type Decision, decide } from './decide';
 import { parseSpec } from './grammar';
 import type { Settings } from './settings';
 import { type Workload, toWorkload } from './workload';
+import { settings, workload } from '../test/fixtures/workloads';
 
 const NOW = Date.parse('2025-06-02T12:00:00Z'); // a Monday
-const OLD = Date.parse('2025-01-01T00:00:00Z');
 const ORIG = 'downscaler/original-replicas';
 const DOCS = readFileSync(path.resolve(__dirname, '../../../docs/downscaler.md'), 'utf8');
 
-function settings(argv: string[]): Settings {
-  return downscaler.parse(argv, {});
-}
-
-function w(o: Partial<Workload> = {}): Workload {
-  return {
-    kind: 'Deployment',
-    namespace: 'team',
-    name: 'worker',
-    uid: 'u1',
-    resourceVersion: '1',
-    creationMs: OLD,
-    labels: {},
-    annotations: {},
-    replicas: 3,
-    ...o,
-  };
-}
+const w = (o: Partial<Workload> = {}): Workload => workload({ name: 'worker', ...o });
 
 function scaledObject(o: Partial<Workload> = {}): Workload {
   return w({

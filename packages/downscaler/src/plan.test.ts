@@ -5,34 +5,15 @@
  */
 import { ConfigError } from '@kubeaws/runtime';
 import { AnnotationParser } from './annotations';
-import { downscaler } from './component';
 import { decide } from './decide';
 import { type PlanEntry, formatInstant, formatPlan, planAt } from './plan';
 import { parsePlanArgs } from './plan-command';
-import type { Settings } from './settings';
 import type { Workload } from './workload';
+import { settings, workload } from '../test/fixtures/workloads';
 
-const OLD = Date.parse('2025-01-01T00:00:00Z');
 const ORIG = 'downscaler/original-replicas';
 
-function settings(argv: string[] = []): Settings {
-  return downscaler.parse(argv, {});
-}
-
-function w(o: Partial<Workload> = {}): Workload {
-  return {
-    kind: 'Deployment',
-    namespace: 'team',
-    name: 'web',
-    uid: 'u1',
-    resourceVersion: '1',
-    creationMs: OLD,
-    labels: {},
-    annotations: {},
-    replicas: 2,
-    ...o,
-  };
-}
+const w = (o: Partial<Workload> = {}): Workload => workload({ replicas: 2, ...o });
 
 function plan(objects: Workload[], at: string, s = settings(), ns: Record<string, Record<string, string>> = {}) {
   return planAt({ settings: s, at: Date.parse(at), objects, namespaces: new Map(Object.entries(ns)) });

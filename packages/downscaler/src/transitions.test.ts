@@ -1,11 +1,10 @@
 import { AnnotationParser } from './annotations';
-import { downscaler } from './component';
 import { decide } from './decide';
 import { type Spec, type SpecItem, parseSpec } from './grammar';
 import { itemMatches } from './match';
-import type { Settings } from './settings';
 import { LOOKAHEAD_MS, nextItemChange, nextSpecChange, nextTransition } from './transitions';
 import type { Workload } from './workload';
+import { settings, workload } from '../test/fixtures/workloads';
 
 const at = (iso: string): number => Date.parse(iso);
 const iso = (t: number | undefined): string | undefined => (t === undefined ? undefined : new Date(t).toISOString());
@@ -22,24 +21,7 @@ function item(text: string): SpecItem {
   return s.items[0]!;
 }
 
-function settings(argv: string[] = [], env: Record<string, string> = {}): Settings {
-  return downscaler.parse(argv, env);
-}
-
-function w(o: Partial<Workload> = {}): Workload {
-  return {
-    kind: 'Deployment',
-    namespace: 'team',
-    name: 'web',
-    uid: 'u1',
-    resourceVersion: '1',
-    creationMs: at('2025-01-01T00:00:00Z'),
-    labels: {},
-    annotations: {},
-    replicas: 3,
-    ...o,
-  };
-}
+const w = (o: Partial<Workload> = {}): Workload => workload(o);
 
 describe('nextItemChange', () => {
   // 2026-03-02 is a Monday; Europe/Berlin springs forward on 2026-03-29 01:00Z and falls back on 2026-10-25 01:00Z.
@@ -172,13 +154,17 @@ describe('nextTransition', () => {
 
   it('ends the built-in default grace period (15 min) when no scope sets one', () => {
     const created = w({ creationMs: NOW - 60_000 });
-    expect(iso(nextTransition({ obj: created, settings: settings(), parser, now: NOW }))).toBe('2026-03-02T10:14:00.001Z');
+    expect(iso(nextTransition({ obj: created, settings: settings(), parser, now: NOW }))).toBe(
+      '2026-03-02T10:14:00.001Z',
+    );
   });
 
   it('follows only the grace period in force, not the one of a scope it shadows', () => {
     const created = w({ creationMs: NOW - 60_000 });
     // --grace-period=0 shadows the built-in 15 min: the object left its grace at creation, nothing changes later
-    expect(nextTransition({ obj: created, settings: settings(['--grace-period=0']), parser, now: NOW })).toBeUndefined();
+    expect(
+      nextTransition({ obj: created, settings: settings(['--grace-period=0']), parser, now: NOW }),
+    ).toBeUndefined();
     // a longer flag value shadows the shorter default: only its end is a transition
     expect(iso(nextTransition({ obj: created, settings: settings(['--grace-period=30m']), parser, now: NOW }))).toBe(
       '2026-03-02T10:29:00.001Z',
