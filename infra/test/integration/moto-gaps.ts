@@ -61,20 +61,36 @@ export interface MotoProxy {
   close(): Promise<void>;
 }
 
-/** Starts the adapting proxy on 127.0.0.1 in front of `target` (moto's endpoint). */
+const xmlEscape = (v: string): string =>
+  v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+
+/**
+ * Starts the adapting proxy on 127.0.0.1 in front of `target` (moto's endpoint). CloudFormation's GetTemplate
+ * returns the template as submitted (AWS CloudFormation API Reference, GetTemplate: `Original` stage), so the proxy
+ * answers it with the body the client sent, not the adapted one moto stored; otherwise every apply would see a
+ * changed template and update a stack that did not change.
+ */
 export async function startMotoProxy(target: string): Promise<MotoProxy> {
   const adapted = new Map<string, string[]>();
+  /** The template each stack was last created or updated with, as the client sent it. */
+  const submitted = new Map<string, string>();
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       let body = Buffer.concat(chunks);
       const type = String(req.headers['content-type'] ?? '');
+      let onSuccess: (() => void) | undefined;
+      let original: string | undefined;
       if (type.startsWith('application/x-www-form-urlencoded')) {
         const form = new URLSearchParams(body.toString('utf8'));
         const action = form.get('Action');
         const template = form.get('TemplateBody');
+        const stackName = form.get('StackName') ?? '';
+        if (action === 'GetTemplate') original = submitted.get(stackName);
+        if (action === 'DeleteStack') onSuccess = () => submitted.delete(stackName);
         if ((action === 'CreateStack' || action === 'UpdateStack') && template) {
+          onSuccess = () => submitted.set(stackName, template);
           const t = JSON.parse(template);
           const applied: string[] = [];
           for (const gap of MOTO_GAPS) {
@@ -96,7 +112,14 @@ export async function startMotoProxy(target: string): Promise<MotoProxy> {
         body: req.method === 'GET' || req.method === 'HEAD' ? undefined : body,
       })
         .then(async (r) => {
-          const out = Buffer.from(await r.arrayBuffer());
+          let out = Buffer.from(await r.arrayBuffer());
+          if (r.ok) onSuccess?.();
+          if (r.ok && original !== undefined) {
+            const xml = out.toString('utf8');
+            const replaced = xml.replace(/<TemplateBody>[\s\S]*?<\/TemplateBody>/, () => `<TemplateBody>${xmlEscape(original!)}</TemplateBody>`);
+            if (replaced === xml) throw new Error(`moto proxy: no TemplateBody in the GetTemplate answer: ${xml.slice(0, 200)}`);
+            out = Buffer.from(replaced, 'utf8');
+          }
           const h: Record<string, string> = {};
           r.headers.forEach((v, k) => {
             if (k !== 'content-length' && k !== 'transfer-encoding' && k !== 'content-encoding') h[k] = v;

@@ -125,6 +125,16 @@ describe('cluster stacks in moto CloudFormation', () => {
       'creating kube-1-pool-master',
     ]);
     expect(created.slice(3).sort()).toEqual(['creating kube-1-pool-fallback', 'creating kube-1-pool-spot']);
+    // each stack is deployed once: created, never updated in the same apply
+    const lines = io.stdout.join('').split('\n');
+    expect(lines.filter((l) => /^(updating kube-1-|kube-1-[a-z-]+ unchanged$)/.test(l))).toEqual([]);
+    expect(lines.filter((l) => /^kube-1-[a-z-]+: /.test(l)).sort()).toEqual([
+      'kube-1-cluster: created',
+      'kube-1-etcd: created',
+      'kube-1-pool-fallback: created',
+      'kube-1-pool-master: created',
+      'kube-1-pool-spot: created',
+    ]);
   });
 
   it('1. every template resource exists (template-only types aside), with its type', async () => {
@@ -399,7 +409,14 @@ describe('cluster stacks in moto CloudFormation', () => {
     writeCluster({ spotMaxSize: 6, extraPool: false, queueRetention: '2h' });
     const io = capture();
     expect(await applyCommand(file, FAST, io)).toBe(0);
-    expect(outcomes(io)['kube-1-pool-extra']).toBe('deleted');
+    expect(outcomes(io)).toEqual({
+      'kube-1-etcd': 'unchanged',
+      'kube-1-cluster': 'unchanged', // no update with no changes (the deployed template equals the rendered one)
+      'kube-1-pool-master': 'unchanged',
+      'kube-1-pool-spot': 'unchanged',
+      'kube-1-pool-fallback': 'unchanged',
+      'kube-1-pool-extra': 'deleted',
+    });
     expect(Object.keys(await stackStatus()).sort()).toEqual([
       'kube-1-cluster',
       'kube-1-etcd',

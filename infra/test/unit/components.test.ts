@@ -17,6 +17,7 @@ import {
   legacySort,
   priorityExpanderConfigMap,
   renderManifests,
+  ROLE_ARN_ANNOTATION,
 } from '@kubeaws/kubeaws';
 // eslint-disable-next-line @nx/enforce-module-boundaries -- the registry is checked against the config schema the node-lifecycle-controller exports (docs/infra.md#infra-config-consumers)
 import { nodeLifecycleController } from '@kubeaws/node-lifecycle-controller';
@@ -25,7 +26,7 @@ import { pdbController } from '@kubeaws/pdb-controller';
 // eslint-disable-next-line @nx/enforce-module-boundaries -- the registry is checked against the config schema the static-egress-controller exports (docs/infra.md#infra-config-consumers)
 import { staticEgressController } from '@kubeaws/static-egress-controller';
 import { parse } from 'yaml';
-import { fixture, ROOT } from './helpers';
+import { FIXTURES, fixture, ROOT } from './helpers';
 
 type FlagSpecs = Record<string, { env?: string; default?: unknown }>;
 
@@ -52,8 +53,14 @@ const COMPONENTS: Record<string, { flags: () => FlagSpecs; parse: (env: NodeJS.P
   },
 };
 
+/** Valid values of items whose pattern the generic samples below do not match. */
+const ITEM_SAMPLES: Record<string, string[]> = {
+  static_egress_eip_allocation_ids: ['eu-central-1a=eipalloc-0123456789abcdef0'],
+};
+
 /** Valid values of an item's type that differ from most defaults: an env var is read when one changes the parse. */
 function samples(item: ConfigItem): string[] {
+  if (ITEM_SAMPLES[item.name]) return ITEM_SAMPLES[item.name];
   switch (item.type) {
     case 'duration':
       return ['45s', '17m'];
@@ -221,5 +228,51 @@ describe('manifest overlay', () => {
       '500': ['^spot-1-pool-batch-spot$'],
       '0': ['^spot-1-pool-batch$', '^spot-1-pool-fallback$'],
     });
+  });
+
+  // docs/infra.md#infra-workload-rules (AWS): a self-managed cluster has no pod-identity webhook, so the rendered pod
+  // itself carries what the AWS SDK's default chain (fromTokenFile) needs to assume the ServiceAccount's role.
+  it.each(FIXTURES)('%s: every workload of an IRSA ServiceAccount gets AWS_ROLE_ARN = its role and the projected token', (name) => {
+    const c = fixture(name);
+    const m = renderManifests(c, ROOT, path.join(ROOT, `out/${c.name}/manifests`));
+    const objects = m.overlays.flatMap((o) => o.objects) as any[];
+    const roles = new Map<string, string>(
+      objects
+        .filter((o) => o.kind === 'ServiceAccount' && o.metadata.annotations?.[ROLE_ARN_ANNOTATION])
+        .map((o) => [`${o.metadata.namespace}/${o.metadata.name}`, o.metadata.annotations[ROLE_ARN_ANNOTATION]]),
+    );
+    const seen: Record<string, { AWS_ROLE_ARN?: string; AWS_WEB_IDENTITY_TOKEN_FILE?: string; mounted: boolean }> = {};
+    for (const w of objects.filter((o) => ['Deployment', 'DaemonSet'].includes(o.kind))) {
+      const pod = w.spec.template.spec;
+      const role = roles.get(`${w.metadata.namespace}/${pod.serviceAccountName}`);
+      if (!role) continue;
+      for (const ctr of pod.containers) {
+        const env: Record<string, string> = {};
+        for (const from of ctr.envFrom ?? []) {
+          const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === from.configMapRef?.name);
+          Object.assign(env, cm?.data ?? {});
+        }
+        for (const e of ctr.env ?? []) if (e.value !== undefined) env[e.name] = e.value;
+        const tokenVolumes = new Map<string, string>(
+          (pod.volumes ?? []).flatMap((v: any) =>
+            (v.projected?.sources ?? [])
+              .filter((s: any) => s.serviceAccountToken?.audience === 'sts.amazonaws.com')
+              .map((s: any) => [v.name, s.serviceAccountToken.path]),
+          ),
+        );
+        const mounted = (ctr.volumeMounts ?? []).some(
+          (vm: any) => vm.readOnly === true && tokenVolumes.has(vm.name) && `${vm.mountPath}/${tokenVolumes.get(vm.name)}` === env.AWS_WEB_IDENTITY_TOKEN_FILE,
+        );
+        seen[`${w.kind} ${w.metadata.name}/${ctr.name}`] = {
+          AWS_ROLE_ARN: env.AWS_ROLE_ARN,
+          AWS_WEB_IDENTITY_TOKEN_FILE: env.AWS_WEB_IDENTITY_TOKEN_FILE,
+          mounted,
+        };
+        expect({ workload: w.metadata.name, AWS_ROLE_ARN: env.AWS_ROLE_ARN, mounted }).toEqual({ workload: w.metadata.name, AWS_ROLE_ARN: role, mounted: true });
+      }
+    }
+    // the node-lifecycle-controller, the metrics-adapter and the cluster-autoscaler have a role in every fixture
+    expect(Object.keys(seen).join(' ')).toMatch(/kubeaws-node-lifecycle-controller\/.*kubeaws-metrics-adapter\/|kubeaws-metrics-adapter\/.*kubeaws-node-lifecycle-controller\//);
+    expect(Object.keys(seen).some((k) => k.startsWith('Deployment cluster-autoscaler/'))).toBe(true);
   });
 });

@@ -16,6 +16,7 @@ import {
   componentStatements,
   formatEnvFile,
   MANIFEST_COMPONENTS,
+  overlayKind,
   priorityExpanderConfigMap,
   type RenderedStack,
   renderCluster,
@@ -45,7 +46,7 @@ describe('golden renders', () => {
     const c = fixture(name);
     const files = renderFiles(renderCluster(c, { root: ROOT, only: 'stacks' }), 'yaml');
     for (const component of MANIFEST_COMPONENTS) {
-      if (componentEnabled(c, component))
+      if (componentEnabled(c, component) && overlayKind(component).configMap)
         files[`config/${component}.env`] = formatEnvFile(componentConfig(c, component));
     }
     files['manifests/cluster-autoscaler-priority-expander.yaml'] = serialize(priorityExpanderConfigMap(c), 'yaml');
@@ -173,6 +174,13 @@ describe('stacks', () => {
       .filter(([, r]) => r.Type === 'AWS::EC2::SecurityGroupIngress')
       .map(([id, r]) => [id, (r.Properties as any).FromPort ?? 'all']);
     expect(rules).toEqual([
+      ['MasterToMasterApiIngress', 443],
+      ['MasterToMasterKubeletIngress', 10250],
+      ['MasterToMasterControllerManagerIngress', 10257],
+      ['MasterToMasterSchedulerIngress', 10259],
+      ['MasterToMasterOverlayIngress', 8472],
+      ['MasterToWorkerOverlayIngress', 8472],
+      ['WorkerToMasterOverlayIngress', 8472],
       ['LoadBalancerToMasterIngress', 443],
       ['WorkerToMasterIngress', 443],
       ['MasterToWorkerKubeletIngress', 10250],
@@ -425,15 +433,27 @@ describe('stacks', () => {
     ]);
   });
 
-  it('user data stays far below 16 KB; master user data wires kube-apiserver to the local authnz-webhook', () => {
+  it('user data fits the EC2 16 KB limit with a 512-byte margin; master user data wires kube-apiserver to the local authnz-webhook', () => {
+    // EC2 limits user data to 16 KB (16,384 bytes) in raw form, before base64 (Amazon EC2 API Reference, RunInstances
+    // UserData; the same for a launch template's UserData). The user data is plain text, not gzip-compressed (cloud-init
+    // would accept gzip). The 512-byte margin covers what `Fn::Sub` substitutes (the files bucket name, at most 63
+    // characters, for `${FilesBucket}`) and keeps room for small additions; larger files come from the files bucket.
+    const margin = 512;
+    expect(USERDATA_LIMIT_BYTES).toBe(16_384);
+    const sizes: Record<string, number> = {};
     for (const name of FIXTURES) {
       for (const s of stacksOf(name)) {
         for (const [id, r] of Object.entries(s.template.Resources)) {
           if (r.Type !== 'AWS::EC2::LaunchTemplate') continue;
-          expect(Buffer.byteLength(userdataText(s, id))).toBeLessThan(USERDATA_LIMIT_BYTES / 2);
+          const text = userdataText(s, id);
+          expect(text.startsWith('#cloud-config\n') || text.startsWith('#!')).toBe(true);
+          sizes[`${s.name}/${id}`] = Buffer.byteLength(text);
         }
       }
     }
+    expect(Object.keys(sizes).length).toBeGreaterThan(0);
+    for (const [where, bytes] of Object.entries(sizes))
+      expect({ where, fits: bytes <= USERDATA_LIMIT_BYTES - margin }).toEqual({ where, fits: true });
     const master = userdataText(stack(stacksOf('prod-3az'), 'prod-1-pool-master'), 'LaunchTemplate');
     expect(master.startsWith('#cloud-config\n')).toBe(true);
     for (const file of ['authn-webhook.kubeconfig', 'authz-webhook.kubeconfig', 'authorization-config.yaml'])

@@ -3,8 +3,8 @@
  * exactly the EC2 actions the controller calls, and a small evaluator of the IAM condition operators used
  * (StringEquals with string or list values, ForAllValues:StringEquals; IAM policy evaluation logic:
  * https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html) shows what the
- * conditions allow: CreateNatGateway only on Elastic IPs this cluster owns or bring-your-own ones tagged shared for
- * it, never on a foreign one; a shared one is never released.
+ * conditions allow: CreateNatGateway only on Elastic IPs this cluster owns, bring-your-own ones tagged shared for
+ * it or listed in the cluster config, never on a foreign one; a bring-your-own one is never released.
  */
 // eslint-disable-next-line @nx/enforce-module-boundaries -- infra is rendered and applied by the kubeaws CLI; its tests drive that code
 import { componentStatements } from '@kubeaws/kubeaws';
@@ -13,23 +13,28 @@ import { EGRESS_IAM_ACTIONS } from '@kubeaws/static-egress-controller';
 
 const CLUSTER = 'kube-1';
 const OWNER = `kubernetes.io/cluster/${CLUSTER}`;
-const statements = componentStatements('static-egress-controller', CLUSTER);
+/** A bring-your-own Elastic IP listed in the cluster config (static_egress_eip_allocation_ids). */
+const LISTED_EIP = 'eipalloc-0123456789abcdef0';
+const statements = componentStatements('static-egress-controller', CLUSTER, { eipAllocationIds: [LISTED_EIP] });
 
 /** One authorization request: an action on one resource (EC2 authorizes every resource of a call separately). */
 interface Request {
   action: string;
   /** ARN resource type, e.g. `elastic-ip`. */
   resourceType: string;
+  /** ARN resource ID, e.g. `eipalloc-0123456789abcdef0`; unset: an ID no statement names. */
+  resourceId?: string;
   resourceTags?: Record<string, string>;
   requestTags?: Record<string, string>;
   createAction?: string;
 }
 
-function arnType(resource: unknown): string {
-  // Fn::Sub arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:<type>/*
+/** Whether a statement's resource (`*` or Fn::Sub `arn:…:ec2:…:<type>/<id or *>`) matches the request's. */
+function resourceMatches(resource: unknown, req: Request): boolean {
   const text = typeof resource === 'string' ? resource : (resource as { 'Fn::Sub': string })['Fn::Sub'];
-  if (text === '*') return '*';
-  return /:([a-z-]+)\/\*$/.exec(text)![1]!;
+  if (text === '*') return true;
+  const [, type, id] = /^arn:\$\{AWS::Partition\}:ec2:\$\{AWS::Region\}:\$\{AWS::AccountId\}:([a-z-]+)\/(.+)$/.exec(text)!;
+  return type === req.resourceType && (id === '*' || id === req.resourceId);
 }
 
 function contextValues(req: Request, key: string): string[] | undefined {
@@ -63,7 +68,7 @@ function allowed(req: Request): boolean {
     (s) =>
       s.Effect === 'Allow' &&
       ([] as string[]).concat(s.Action).includes(req.action) &&
-      ([] as unknown[]).concat(s.Resource).some((r) => ['*', req.resourceType].includes(arnType(r))) &&
+      ([] as unknown[]).concat(s.Resource).some((r) => resourceMatches(r, req)) &&
       conditionHolds(req, s.Condition as never),
   );
 }
@@ -71,6 +76,18 @@ function allowed(req: Request): boolean {
 const ownTags = { [OWNER]: 'owned', 'kubeaws.io/component': 'static-egress' };
 
 describe('static-egress-controller IAM policy', () => {
+  it('names each listed bring-your-own EIP by its ARN, and none without a list', () => {
+    const listed = statements.find((s) => s.Sid === 'NatGatewaysOnListedAddresses');
+    expect(listed).toEqual({
+      Sid: 'NatGatewaysOnListedAddresses',
+      Effect: 'Allow',
+      Action: 'ec2:CreateNatGateway',
+      Resource: [{ 'Fn::Sub': `arn:\${AWS::Partition}:ec2:\${AWS::Region}:\${AWS::AccountId}:elastic-ip/${LISTED_EIP}` }],
+    });
+    const none = componentStatements('static-egress-controller', CLUSTER);
+    expect(none.map((s) => s.Sid)).not.toContain('NatGatewaysOnListedAddresses');
+  });
+
   it('allows exactly the EC2 actions the controller calls', () => {
     const actions = [...new Set(statements.flatMap((s) => ([] as string[]).concat(s.Action)))].sort();
     expect(actions).toEqual([...EGRESS_IAM_ACTIONS].sort());
@@ -81,6 +98,9 @@ describe('static-egress-controller IAM policy', () => {
     ['CreateNatGateway on a foreign EIP', { action: 'ec2:CreateNatGateway', resourceType: 'elastic-ip', resourceTags: { 'kubernetes.io/cluster/other': 'owned' }, requestTags: ownTags }, false],
     ['CreateNatGateway on an untagged EIP, request tags alone', { action: 'ec2:CreateNatGateway', resourceType: 'elastic-ip', requestTags: ownTags }, false],
     ['CreateNatGateway on a bring-your-own EIP tagged shared for this cluster', { action: 'ec2:CreateNatGateway', resourceType: 'elastic-ip', resourceTags: { [OWNER]: 'shared' }, requestTags: ownTags }, true],
+    ['CreateNatGateway on a listed bring-your-own EIP without tags', { action: 'ec2:CreateNatGateway', resourceType: 'elastic-ip', resourceId: LISTED_EIP, requestTags: ownTags }, true],
+    ['CreateNatGateway on an unlisted foreign EIP', { action: 'ec2:CreateNatGateway', resourceType: 'elastic-ip', resourceId: 'eipalloc-0fedcba9876543210', resourceTags: { 'kubernetes.io/cluster/other': 'owned' }, requestTags: ownTags }, false],
+    ['ReleaseAddress of a listed bring-your-own EIP', { action: 'ec2:ReleaseAddress', resourceType: 'elastic-ip', resourceId: LISTED_EIP }, false],
     ['CreateNatGateway on a bring-your-own EIP shared with another cluster', { action: 'ec2:CreateNatGateway', resourceType: 'elastic-ip', resourceTags: { 'kubernetes.io/cluster/other': 'shared' }, requestTags: ownTags }, false],
     ['ReleaseAddress of a bring-your-own EIP tagged shared', { action: 'ec2:ReleaseAddress', resourceType: 'elastic-ip', resourceTags: { [OWNER]: 'shared' } }, false],
     ['CreateNatGateway: the new gateway with the owner request tag', { action: 'ec2:CreateNatGateway', resourceType: 'natgateway', requestTags: ownTags }, true],

@@ -7,8 +7,23 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { KubeConfig, type KubernetesObject, KubernetesObjectApi } from '@kubernetes/client-node';
 import { applyObjects } from '../apply';
+import {
+  apiServicePreflight,
+  clusterApiServiceReader,
+  verdictOutput,
+} from './apiservice-preflight';
 import { discover, DiscoveryError } from '../infra/aws/discovery';
-import { ApplyError, applyStacks, deleteStacks, diffStacks, stackClients } from '../infra/aws/stacks';
+import {
+  ApplyError,
+  applyStacks,
+  deleteStacks,
+  deployStack,
+  describeStack,
+  diffStacks,
+  type StackClients,
+  stackClients,
+  type StackOutcome,
+} from '../infra/aws/stacks';
 import {
   type Diagnostic,
   findRepoRoot,
@@ -18,7 +33,18 @@ import {
   type ResolvedCluster,
   checkDiscovered,
 } from '../infra/config/load';
+import {
+  clusterFileItems,
+  FILE_ITEM_IDS,
+  type FilesTarget,
+  filesS3Client,
+  formatPlan,
+  planClusterFiles,
+  syncClusterFiles,
+} from '../infra/files';
+import type { RenderedManifests } from '../infra/manifests';
 import { type RenderFormat, renderCluster, renderFiles, writeRender } from '../infra/render';
+import { stackName } from '../infra/stacks/common';
 
 /** Where a command writes. */
 export interface CommandIO {
@@ -85,25 +111,90 @@ export interface RenderCommandOptions {
   format: RenderFormat;
   only?: 'stacks' | 'manifests';
   offline: boolean;
+  /** Exit 2 when a manifest folder is missing. */
+  strict?: boolean;
+  /** Print the cluster files plan (object keys and create/reuse/update) instead of the render; no writes. */
+  files?: boolean;
+  /** Items `--files` would rotate. */
+  rotate?: string[];
+  /** Repository root holding `manifests/`; default the root above this package. */
+  root?: string;
+}
+
+/** The `--rotate` entries that are no cluster file item, as an error line, or undefined. */
+export function badRotate(rotate: string[] = []): string | undefined {
+  const bad = rotate.filter((r) => !(FILE_ITEM_IDS as readonly string[]).includes(r));
+  return bad.length > 0
+    ? `--rotate: unknown ${bad.join(', ')}; expected items of ${FILE_ITEM_IDS.join(', ')}`
+    : undefined;
+}
+
+/**
+ * The files bucket and KMS key from the cluster stack's `FilesBucket` and `KmsKeyArn` outputs, or undefined
+ * while the stack does not exist yet.
+ */
+export async function filesTarget(clients: StackClients, c: ResolvedCluster): Promise<FilesTarget | undefined> {
+  const s = await describeStack(clients.cfn, stackName.cluster(c.name));
+  const out = (k: string) => s?.Outputs?.find((o) => o.OutputKey === k)?.OutputValue;
+  const bucket = out('FilesBucket');
+  const kmsKeyArn = out('KmsKeyArn');
+  return bucket && kmsKeyArn ? { bucket, kmsKeyArn } : undefined;
+}
+
+/**
+ * `render --files`: the cluster files plan without writing. Reads the bucket (read-only) when the cluster
+ * stack exists; `--offline` or no stack yet plans against an empty bucket. Prints keys and actions, never
+ * contents. Exit 1 when the plan has errors.
+ */
+async function renderFilesPlan(c: ResolvedCluster, o: RenderCommandOptions, io: CommandIO): Promise<number> {
+  const rotate = new Set(o.rotate ?? []);
+  let plan;
+  if (o.offline) {
+    io.out(`# ${c.name} cluster files (bucket not read: --offline)\n`);
+    plan = planClusterFiles({ items: clusterFileItems(c), existing: new Map(), rotate, now: new Date() });
+  } else {
+    const target = await filesTarget(stackClients(c.region), c);
+    if (!target) {
+      io.out(`# ${c.name} cluster files (stack ${stackName.cluster(c.name)} does not exist yet)\n`);
+      plan = planClusterFiles({ items: clusterFileItems(c), existing: new Map(), rotate, now: new Date() });
+    } else {
+      io.out(`# ${c.name} cluster files in s3://${target.bucket}\n`);
+      plan = (await syncClusterFiles(filesS3Client(c.region), c, target, { rotate, dryRun: true })).plan;
+    }
+  }
+  for (const line of formatPlan(plan)) io.out(`${line}\n`);
+  return plan.errors.length > 0 ? EXIT.failure : EXIT.ok;
 }
 
 /**
  * `kubeaws render <file>`: each stack's final template, parameters and tags, then the manifest overlay and the
  * built stream; printed, or written to `<out>/<name>/`. Discovery is read-only; `--offline` makes no AWS call.
+ * Every component without a manifest folder is named on stderr; with `--strict` that exits 2.
+ * `--files` prints the cluster files plan instead.
  */
 export async function renderCommand(file: string, o: RenderCommandOptions, io: CommandIO = defaultIO): Promise<number> {
+  const rotateError = badRotate(o.rotate);
+  if (rotateError) {
+    io.err(`${rotateError}\n`);
+    return EXIT.invalid;
+  }
   const c = await resolve(file, o.offline, io);
   if (typeof c === 'number') return c;
-  const root = findRepoRoot();
+  if (o.files) return renderFilesPlan(c, o, io);
+  const root = o.root ?? findRepoRoot();
   const clusterOut = path.resolve(o.out ?? path.join(root, 'out'), c.name);
-  const files = renderFiles(renderCluster(c, { root, only: o.only, clusterOutDir: clusterOut }), o.format);
+  const rendered = renderCluster(c, { root, only: o.only, clusterOutDir: clusterOut });
+  const files = renderFiles(rendered, o.format);
   if (o.out) {
     writeRender(files, clusterOut);
     io.out(`wrote ${Object.keys(files).length} files to ${clusterOut}\n`);
   } else {
     for (const name of Object.keys(files)) io.out(`# ---- ${c.name}/${name}\n${files[name]}`);
   }
-  return EXIT.ok;
+  const missing = rendered.manifests?.missing ?? [];
+  for (const m of missing)
+    io.err(`${o.strict ? 'error' : 'warning'}: missing manifest ${m}: no manifests/${m}/kustomization.yaml\n`);
+  return o.strict && missing.length > 0 ? EXIT.invalid : EXIT.ok;
 }
 
 /** `kubeaws diff <file>`: per stack, the template and parameter diff against the deployed stack. */
@@ -119,16 +210,27 @@ export async function diffCommand(file: string, io: CommandIO = defaultIO): Prom
 
 /** Options of `kubeaws apply`. */
 export interface ApplyCommandOptions {
+  /** Cluster file items to regenerate although they exist (`--rotate`). */
+  rotate?: string[];
   /** Apply the manifests to this cluster after the stacks (skipped without it). */
   kubeconfig?: string;
+  /**
+   * With `kubeconfig`: apply although another adapter (or the kube-apiserver) owns one of the metrics-adapter's
+   * APIServices (`--allow-apiservice-takeover`, docs/metrics-adapter.md#ma-preflight); the problems become warnings.
+   */
+  allowApiServiceTakeover?: boolean;
+
   pollMs?: number;
   timeoutMs?: number;
 }
 
-async function applyManifests(kubeconfig: string, c: ResolvedCluster, io: CommandIO): Promise<void> {
+function loadKubeConfig(file: string): KubeConfig {
   const kc = new KubeConfig();
-  kc.loadFromFile(kubeconfig);
-  const rendered = renderCluster(c, { root: findRepoRoot(), only: 'manifests' }).manifests!;
+  kc.loadFromFile(file);
+  return kc;
+}
+
+async function applyManifests(kc: KubeConfig, rendered: RenderedManifests, io: CommandIO): Promise<void> {
   const objects: KubernetesObject[] = [
     ...rendered.overlays.flatMap((o) => o.objects as KubernetesObject[]),
     rendered.priorityExpander as KubernetesObject,
@@ -147,25 +249,88 @@ async function applyManifests(kubeconfig: string, c: ResolvedCluster, io: Comman
 }
 
 /**
- * `kubeaws apply <file>`: validate → discover → render → tag shared resources → etcd → cluster → master pool →
- * worker pools → delete pools that left the config → (with `--kubeconfig`) manifests and deletions.
+ * `kubeaws apply <file>`: validate → discover → render → (with `--kubeconfig`) the metrics-adapter APIService
+ * preflight → etcd and cluster stacks → cluster files (generated or reused in the files bucket,
+ * docs/infra.md#infra-cluster-files) → tag shared resources → master pool → worker pools → delete pools that left
+ * the config → (with `--kubeconfig`) manifests and deletions. Each stack is deployed once. The preflight refuses
+ * (exit 2, before any change) when the render installs an APIService another adapter or the kube-apiserver owns,
+ * unless `allowApiServiceTakeover` (docs/metrics-adapter.md#ma-preflight). A cluster files plan with errors stops
+ * before any pool (exit 1).
  */
 export async function applyCommand(
   file: string,
   o: ApplyCommandOptions = {},
   io: CommandIO = defaultIO,
 ): Promise<number> {
+  const rotateError = badRotate(o.rotate);
+  if (rotateError) {
+    io.err(`${rotateError}\n`);
+    return EXIT.invalid;
+  }
+  let kc: KubeConfig | undefined;
+  if (o.kubeconfig !== undefined) {
+    try {
+      kc = loadKubeConfig(o.kubeconfig);
+    } catch (err) {
+      io.err(`--kubeconfig: cannot load ${o.kubeconfig}: ${(err as Error).message}\n`);
+      return EXIT.invalid;
+    }
+  }
   const c = await resolve(file, false, io);
   if (typeof c === 'number') return c;
-  const { stacks } = renderCluster(c, { root: findRepoRoot(), only: 'stacks' });
+  const rendered = renderCluster(c, { root: findRepoRoot(), only: kc ? undefined : 'stacks' });
+  const { stacks } = rendered;
+  if (kc && rendered.manifests) {
+    const objects = rendered.manifests.overlays.flatMap((x) => x.objects);
+    let verdict;
+    try {
+      verdict = await apiServicePreflight(
+        objects,
+        clusterApiServiceReader(kc),
+        o.allowApiServiceTakeover === true,
+      );
+    } catch (err) {
+      io.err(`metrics-adapter preflight: cannot read the APIServices: ${(err as Error).message}\n`);
+      return EXIT.failure;
+    }
+    if (verdict) {
+      const text = verdictOutput(verdict);
+      for (const l of text.out) io.out(`${l}\n`);
+      for (const l of text.err) io.err(`${l}\n`);
+      if (verdict.code !== 0) {
+        io.err('apply refused before any change: pass --allow-apiservice-takeover to install over the owner\n');
+        return EXIT.invalid;
+      }
+    }
+  }
+  const clients = stackClients(c.region);
+  const deployOptions = { log: (l: string) => io.out(`${l}\n`), pollMs: o.pollMs, timeoutMs: o.timeoutMs };
   try {
-    const outcome = await applyStacks(stackClients(c.region), c, stacks, {
-      log: (l) => io.out(`${l}\n`),
-      pollMs: o.pollMs,
-      timeoutMs: o.timeoutMs,
-    });
+    // Nodes fetch their files at boot: the files bucket (cluster stack) gets them before any pool exists. Each
+    // stack is deployed once: these two here, the pools by applyStacks.
+    const early = stacks.filter((x) => x.kind === 'etcd' || x.kind === 'cluster');
+    const earlyOutcome: Record<string, StackOutcome> = {};
+    for (const s of early) earlyOutcome[s.name] = await deployStack(clients, c.name, s, deployOptions);
+    const target = await filesTarget(clients, c);
+    if (!target) throw new ApplyError(`${stackName.cluster(c.name)}: no FilesBucket/KmsKeyArn outputs`);
+    const sync = await syncClusterFiles(filesS3Client(c.region), c, target, { rotate: new Set(o.rotate ?? []) });
+    for (const line of formatPlan(sync.plan)) io.out(`files: ${line}\n`);
+    if (sync.plan.errors.length > 0) {
+      io.err(`cluster files not written: ${sync.plan.errors.length} error(s); no pool was changed\n`);
+      return EXIT.failure;
+    }
+    io.out(`files: wrote ${sync.written.length} objects to s3://${target.bucket}\n`);
+    const outcome = {
+      ...earlyOutcome,
+      ...(await applyStacks(
+        clients,
+        c,
+        stacks.filter((x) => !early.includes(x)),
+        deployOptions,
+      )),
+    };
     for (const [name, what] of Object.entries(outcome)) io.out(`${name}: ${what}\n`);
-    if (o.kubeconfig) await applyManifests(o.kubeconfig, c, io);
+    if (kc && rendered.manifests) await applyManifests(kc, rendered.manifests, io);
     else io.out('manifests not applied (no --kubeconfig)\n');
   } catch (err) {
     if (err instanceof ApplyError) {
@@ -211,6 +376,14 @@ export async function deleteCommand(
   return EXIT.ok;
 }
 
+/** `a,b , c` → `['a', 'b', 'c']`; empty entries dropped. */
+export function splitList(v: string): string[] {
+  return v
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+}
+
 /** Registers the cluster verbs on the `kubeaws` program. */
 export function registerInfraCommands(program: Command): void {
   const exit = (code: number): never => process.exit(code);
@@ -227,7 +400,10 @@ export function registerInfraCommands(program: Command): void {
     .option('--format <format>', 'yaml or json', 'yaml')
     .option('--only <what>', 'stacks or manifests')
     .option('--offline', 'make no AWS calls (every discoverable value must be explicit)', false)
-    .action(async (file: string, o: { out?: string; format: string; only?: string; offline: boolean }) => {
+    .option('--strict', 'exit 2 when a component has no manifest folder', false)
+    .option('--files', 'print the cluster files plan (object keys; created, reused, updated) instead; writes nothing', false)
+    .option('--rotate <items>', 'with --files: comma-separated cluster file items to show as rotated', '')
+    .action(async (file: string, o: { out?: string; format: string; only?: string; offline: boolean; strict: boolean; files: boolean; rotate: string }) => {
       if (o.format !== 'yaml' && o.format !== 'json') {
         process.stderr.write(`--format: expected yaml or json, got ${JSON.stringify(o.format)}\n`);
         return exit(EXIT.invalid);
@@ -242,6 +418,9 @@ export function registerInfraCommands(program: Command): void {
           format: o.format,
           only: o.only as RenderCommandOptions['only'],
           offline: o.offline,
+          strict: o.strict,
+          files: o.files,
+          rotate: splitList(o.rotate),
         }),
       );
     });
@@ -255,7 +434,21 @@ export function registerInfraCommands(program: Command): void {
     .description('create or update the stacks in order, remove pools that left the config, apply the manifests')
     .argument('<file>', 'cluster file')
     .option('--kubeconfig <file>', 'also apply the manifests to this cluster')
-    .action(async (file: string, o: { kubeconfig?: string }) => exit(await applyCommand(file, o)));
+    .option('--rotate <items>', 'comma-separated cluster file items to regenerate (e.g. apiserver,etcd-server)', '')
+    .option(
+      '--allow-apiservice-takeover',
+      'with --kubeconfig: apply although another adapter owns a metrics-adapter APIService (default: exit 2)',
+      false,
+    )
+    .action(async (file: string, o: { kubeconfig?: string; rotate: string; allowApiserviceTakeover: boolean }) =>
+      exit(
+        await applyCommand(file, {
+          kubeconfig: o.kubeconfig,
+          rotate: splitList(o.rotate),
+          allowApiServiceTakeover: o.allowApiserviceTakeover,
+        }),
+      ),
+    );
   program
     .command('delete')
     .description("delete the cluster's stacks (pools, cluster, etcd) and remove the shared tags")
@@ -263,3 +456,12 @@ export function registerInfraCommands(program: Command): void {
     .requiredOption('--confirm <name>', 'the cluster name, to confirm')
     .action(async (file: string, o: { confirm: string }) => exit(await deleteCommand(file, o)));
 }
+
+export {
+  apiServicePreflight,
+  clusterApiServiceReader,
+  type ReadApiService,
+  type RenderedApiService,
+  renderedApiServices,
+  verdictOutput,
+} from './apiservice-preflight';

@@ -10,17 +10,59 @@ import * as path from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { envValue } from './config/items';
 import type { ResolvedCluster } from './config/load';
+import { partitionOf } from './stacks/common';
+import { IRSA_COMPONENTS, type IrsaComponent } from './stacks/iam';
 import { asgName } from './stacks/pool';
 
-/** Components with manifests, in apply order. */
+/** The ServiceAccount annotation naming a pod's IAM role (IRSA; Amazon EKS docs, "IAM roles for service accounts"). */
+export const ROLE_ARN_ANNOTATION = 'eks.amazonaws.com/role-arn';
+
+/**
+ * ARN of a component's IRSA role `<name>-<component>` (created by the cluster stack, docs/infra.md#infra-iam), in the
+ * region's partition (`aws`, `aws-cn`, `aws-us-gov`; AWS General Reference, "Amazon Resource Names").
+ */
+export function irsaRoleArn(c: Pick<ResolvedCluster, 'account' | 'region' | 'name'>, component: IrsaComponent): string {
+  return `arn:${partitionOf(c.region)}:iam::${c.account}:role/${c.name}-${component}`;
+}
+
+/**
+ * Folders of `manifests/` the overlay deploys, in apply order: `cluster` (cluster-wide objects such as the
+ * service-account issuer discovery binding), the kubeaws components, and the upstream `cluster-autoscaler`.
+ */
 export const MANIFEST_COMPONENTS = [
+  'cluster',
   'pdb-controller',
   'downscaler',
   'static-egress-controller',
   'node-lifecycle-controller',
+  'cluster-autoscaler',
   'metrics-adapter',
   'authnz-webhook',
 ] as const;
+
+/**
+ * How the overlay treats a folder: kubeaws components get their image from the release and a generated
+ * `kubeaws-<component>-config` ConfigMap; `cluster` holds no workload (neither); `cluster-autoscaler` runs the
+ * upstream image as pinned in its base and gets the ConfigMap (cluster name, region, role).
+ */
+export function overlayKind(component: string): { releaseImage: boolean; configMap: boolean } {
+  if (component === 'cluster') return { releaseImage: false, configMap: false };
+  if (component === 'cluster-autoscaler') return { releaseImage: false, configMap: true };
+  return { releaseImage: true, configMap: true };
+}
+
+/**
+ * Optional add-ons of a component folder (files not listed in its `kustomization.yaml`) that the cluster's config
+ * turns on: the static-egress-controller's `rbac-annotate-configmaps.yaml` with `static_egress_annotate_configmaps`
+ * (docs/static-egress-controller.md#seg-annotate). Returns the file names that are on and those that are off.
+ */
+export function componentAddOns(c: ResolvedCluster, component: string): { on: string[]; off: string[] } {
+  if (component === 'static-egress-controller') {
+    const file = 'rbac-annotate-configmaps.yaml';
+    return c.items.get('static_egress_annotate_configmaps') === true ? { on: [file], off: [] } : { on: [], off: [file] };
+  }
+  return { on: [], off: [] };
+}
 
 /** A Kubernetes object as plain data. */
 export interface KubeObject {
@@ -41,6 +83,8 @@ export interface ComponentOverlay {
   configHash: string;
   /** The built objects (base + overlay). */
   objects: KubeObject[];
+  /** Add-on files copied beside `kustomization.yaml` (listed in its `resources`): file name → content. */
+  files: Record<string, string>;
 }
 
 /** Everything `render --only manifests` produces. */
@@ -50,7 +94,7 @@ export interface RenderedManifests {
   deletions: { apiVersion: string; kind: string; namespace?: string; name: string }[];
   /** The cluster-autoscaler priority-expander ConfigMap. */
   priorityExpander: KubeObject;
-  /** Components without a folder in manifests/ (not deployable yet). */
+  /** Folders of {@link MANIFEST_COMPONENTS} without a `kustomization.yaml` in manifests/ (not deployable yet). */
   missing: string[];
 }
 
@@ -68,7 +112,7 @@ export function componentConfig(c: ResolvedCluster, component: string): Record<s
     if (item.env && (item.consumers as string[]).includes(component))
       env[item.env] = envValue(item, c.items.get(item.name) ?? null);
   }
-  const role = (k: string) => `arn:aws:iam::${c.account}:role/${c.name}-${k}`;
+  const role = (k: IrsaComponent) => irsaRoleArn(c, k);
   const zones = Object.keys(c.subnets).sort();
   switch (component) {
     case 'node-lifecycle-controller':
@@ -92,6 +136,11 @@ export function componentConfig(c: ResolvedCluster, component: string): Record<s
     case 'metrics-adapter':
       if (env.METRICS_ADAPTER_AWS_REGIONS === '') env.METRICS_ADAPTER_AWS_REGIONS = c.region;
       Object.assign(env, { AWS_ROLE_ARN: role(component), AWS_REGION: c.region });
+      break;
+    case 'cluster-autoscaler':
+      // CLUSTER_NAME completes --node-group-auto-discovery=asg:tag=…,k8s.io/cluster-autoscaler/$(CLUSTER_NAME), the
+      // tag every worker ASG carries (poolAsgTags).
+      Object.assign(env, { CLUSTER_NAME: c.name, AWS_ROLE_ARN: role(component), AWS_REGION: c.region });
       break;
   }
   return env;
@@ -203,39 +252,85 @@ export interface OverlayInput {
   registry: string;
   version: string;
   env: Record<string, string>;
+  /** Set the image from the release (`kubeaws/<component>` → `<registry>/<component>:<version>`); default true. */
+  releaseImage?: boolean;
+  /** Generate the `kubeaws-<component>-config` ConfigMap from `env`; default true. */
+  configMap?: boolean;
+  /** Add-on files of the base folder to include (copied into the overlay, see {@link componentAddOns}). */
+  addOns?: string[];
+  /** Annotations to set on ServiceAccounts of the base, by name (a strategic-merge patch in the overlay). */
+  serviceAccountAnnotations?: Record<string, Record<string, string>>;
 }
 
 /** Builds one component's overlay and its objects. Pure apart from reading the base. */
 export function buildOverlay(o: OverlayInput): ComponentOverlay {
   const workload = `kubeaws-${o.component}`;
-  const configEnv = formatEnvFile(o.env);
+  const releaseImage = o.releaseImage ?? true;
+  const configMap = o.configMap ?? true;
+  const addOns = o.addOns ?? [];
+  const saAnnotations = o.serviceAccountAnnotations ?? {};
+  const configEnv = configMap ? formatEnvFile(o.env) : '';
   const configHash = createHash('sha256').update(configEnv).digest('hex').slice(0, 16);
   const kustomization = stringify({
     apiVersion: 'kustomize.config.k8s.io/v1beta1',
     kind: 'Kustomization',
-    resources: [o.baseRelative],
-    images: [{ name: `kubeaws/${o.component}`, newName: `${o.registry}/${o.component}`, newTag: o.version }],
+    // kustomize loads only files inside the overlay folder, so add-ons are copied there.
+    resources: [o.baseRelative, ...addOns],
+    ...(releaseImage
+      ? { images: [{ name: `kubeaws/${o.component}`, newName: `${o.registry}/${o.component}`, newTag: o.version }] }
+      : {}),
     labels: [{ pairs: { 'app.kubernetes.io/version': o.version }, includeSelectors: false }],
     commonAnnotations: { 'kubeaws.io/config-hash': configHash },
-    configMapGenerator: [
-      {
-        name: `${workload}-config`,
-        namespace: 'kube-system',
-        envs: ['config.env'],
-        options: { disableNameSuffixHash: true },
-      },
-    ],
+    ...(Object.keys(saAnnotations).length > 0
+      ? {
+          patches: Object.keys(saAnnotations)
+            .sort()
+            .map((name) => ({
+              target: { kind: 'ServiceAccount', name },
+              patch: stringify({
+                apiVersion: 'v1',
+                kind: 'ServiceAccount',
+                metadata: { name, annotations: saAnnotations[name] },
+              }),
+            })),
+        }
+      : {}),
+    ...(configMap
+      ? {
+          configMapGenerator: [
+            {
+              name: `${workload}-config`,
+              namespace: 'kube-system',
+              envs: ['config.env'],
+              options: { disableNameSuffixHash: true },
+            },
+          ],
+        }
+      : {}),
   });
   const base = readBase(o.baseDir);
   const objects: KubeObject[] = base.objects.map((x) => structuredClone(x));
-  objects.push({
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    metadata: { name: `${workload}-config`, namespace: 'kube-system' },
-    // kustomize leaves `data` out of a ConfigMap generated from an empty env file.
-    ...(Object.keys(o.env).length > 0 ? { data: { ...o.env } } : {}),
-  });
+  const files: Record<string, string> = {};
+  for (const f of addOns) {
+    const text = fs.readFileSync(path.join(o.baseDir, f), 'utf8');
+    files[f] = text;
+    for (const doc of parseAllDocuments(text)) {
+      const x = doc.toJS() as KubeObject | null;
+      if (x && typeof x === 'object') objects.push(x);
+    }
+  }
+  if (configMap) {
+    objects.push({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: `${workload}-config`, namespace: 'kube-system' },
+      // kustomize leaves `data` out of a ConfigMap generated from an empty env file.
+      ...(Object.keys(o.env).length > 0 ? { data: { ...o.env } } : {}),
+    });
+  }
   for (const obj of objects) {
+    if (obj.kind === 'ServiceAccount' && saAnnotations[obj.metadata.name])
+      obj.metadata.annotations = { ...(obj.metadata.annotations ?? {}), ...saAnnotations[obj.metadata.name] };
     if (base.namespace && !CLUSTER_SCOPED.has(obj.kind)) obj.metadata.namespace = base.namespace;
     obj.metadata.labels = { ...(obj.metadata.labels ?? {}), 'app.kubernetes.io/version': o.version };
     obj.metadata.annotations = { ...(obj.metadata.annotations ?? {}), 'kubeaws.io/config-hash': configHash };
@@ -244,13 +339,13 @@ export function buildOverlay(o: OverlayInput): ComponentOverlay {
       meta.annotations = { ...(meta.annotations ?? {}), 'kubeaws.io/config-hash': configHash };
       for (const field of ['containers', 'initContainers']) {
         for (const ctr of (p.spec?.[field] as { image?: string }[]) ?? []) {
-          if (splitImage(ctr.image ?? '')[0] === `kubeaws/${o.component}`)
+          if (releaseImage && splitImage(ctr.image ?? '')[0] === `kubeaws/${o.component}`)
             ctr.image = `${o.registry}/${o.component}:${o.version}`;
         }
       }
     }
   }
-  return { component: o.component, kustomization, configEnv, configHash, objects: legacySort(objects) };
+  return { component: o.component, kustomization, configEnv, configHash, objects: legacySort(objects), files };
 }
 
 function splitImage(image: string): [string, string | undefined] {
@@ -301,8 +396,8 @@ export function renderManifests(c: ResolvedCluster, root: string, overlayDir: st
       missing.push(component);
       continue;
     }
-    if (!componentEnabled(c, component)) {
-      for (const o of legacySort(readBase(baseDir).objects)) {
+    const deleteAll = (objects: KubeObject[]): void => {
+      for (const o of legacySort(objects)) {
         deletions.push({
           apiVersion: o.apiVersion,
           kind: o.kind,
@@ -310,8 +405,20 @@ export function renderManifests(c: ResolvedCluster, root: string, overlayDir: st
           name: o.metadata.name,
         });
       }
+    };
+    const addOns = componentAddOns(c, component);
+    const addOnObjects = (files: string[]): KubeObject[] =>
+      files.flatMap((f) =>
+        parseAllDocuments(fs.readFileSync(path.join(baseDir, f), 'utf8'))
+          .map((d) => d.toJS() as KubeObject | null)
+          .filter((x): x is KubeObject => !!x && typeof x === 'object'),
+      );
+    if (!componentEnabled(c, component)) {
+      deleteAll([...readBase(baseDir).objects, ...addOnObjects([...addOns.on, ...addOns.off])]);
       continue;
     }
+    // An add-on turned off is deleted, so that switching it off removes what switching it on applied.
+    deleteAll(addOnObjects(addOns.off));
     overlays.push(
       buildOverlay({
         component,
@@ -320,6 +427,16 @@ export function renderManifests(c: ResolvedCluster, root: string, overlayDir: st
         registry: c.images.registry,
         version: c.version,
         env: componentConfig(c, component),
+        ...overlayKind(component),
+        addOns: addOns.on,
+        serviceAccountAnnotations:
+          component in IRSA_COMPONENTS
+            ? {
+                [IRSA_COMPONENTS[component as IrsaComponent]]: {
+                  [ROLE_ARN_ANNOTATION]: irsaRoleArn(c, component as IrsaComponent),
+                },
+              }
+            : undefined,
       }),
     );
   }

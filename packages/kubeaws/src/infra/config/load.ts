@@ -326,7 +326,8 @@ export function loadClusterText(text: string, opts: LoadOptions = {}): LoadResul
   });
 
   // 3. Cross-field rules run on whatever parts are well-formed, so one run reports every problem.
-  crossFieldChecks(c, loosely(data), clusterItems);
+  const configured = spec?.configItems && typeof spec.configItems === 'object' ? Object.keys(spec.configItems) : [];
+  crossFieldChecks(c, loosely(data), clusterItems, configured);
   diagnostics.sort((a, b) => a.line - b.line || a.column - b.column);
   if (!parsed.success || diagnostics.some((d) => d.severity === 'error')) return { diagnostics };
   const f: ClusterFile = parsed.data;
@@ -465,7 +466,7 @@ function loosely(data: unknown): ClusterFile {
   } as unknown as ClusterFile;
 }
 
-function crossFieldChecks(c: Collector, f: ClusterFile, items: Map<string, ItemValue>): void {
+function crossFieldChecks(c: Collector, f: ClusterFile, items: Map<string, ItemValue>, configured: string[]): void {
   const s = f.spec;
   if (s.apiHostname && s.hostedZone && s.apiHostname !== s.hostedZone && !s.apiHostname.endsWith(`.${s.hostedZone}`)) {
     c.error(['spec', 'apiHostname'], `must be inside the hosted zone ${s.hostedZone}, got ${show(s.apiHostname)}`);
@@ -477,6 +478,11 @@ function crossFieldChecks(c: Collector, f: ClusterFile, items: Map<string, ItemV
       c.error(
         ['spec', 'apiAllowedCidr'],
         `expected ${FORMS.cidr}${r.error.canonical ? ` (${r.error.message})` : ''}, got ${show(s.apiAllowedCidr)}`,
+      );
+    else if (r.value.prefixLength > 0)
+      c.warn(
+        ['spec', 'apiAllowedCidr'],
+        `restricts the API load balancer, which also serves the service-account issuer https://${s.apiHostname || '<apiHostname>'}: AWS STS fetches its discovery document and signing keys from the internet to verify pod tokens, so IRSA roles cannot be assumed unless AWS can reach it (the security groups let nodes reach kube-apiserver on the masters regardless of this CIDR), got ${show(s.apiAllowedCidr)}`,
       );
   }
   const zones = Object.keys(s.subnets ?? {});
@@ -532,6 +538,14 @@ function crossFieldChecks(c: Collector, f: ClusterFile, items: Map<string, ItemV
       else if (p.maxSize >= 0 && (p.minSize ?? 0) > p.maxSize)
         c.error([...at, 'minSize'], `must be ≤ maxSize (${p.maxSize}), got ${p.minSize}`);
     }
+    for (const key of Object.keys(p.labels ?? {})) {
+      if (!kubeletMaySetLabel(key))
+        c.error(
+          [...at, 'labels', key],
+          `the kubelet cannot set label ${key} on its node (NodeRestriction reserves kubernetes.io and k8s.io labels except ${KUBELET_LABEL_NAMESPACES.map((n) => `${n}/*`).join(', ')} and the well-known ones); use another prefix such as node.kubernetes.io/ or example.org/`,
+          'key',
+        );
+    }
     if (capacity === 'spot' && p.instanceTypes.length < 2) {
       c.error([...at, 'instanceTypes'], `spot pools need at least 2 instance types, got ${show(p.instanceTypes)}`);
     }
@@ -559,15 +573,18 @@ function crossFieldChecks(c: Collector, f: ClusterFile, items: Map<string, ItemV
   if (retention % 86400 !== 0)
     c.error(['spec', 'configItems', 'etcd_backup_retention'], `expected whole days like 7d, got ${retention}s`);
 
+  checkEipAllocationIds(c, zones, items);
+
   if (items.get('static_egress_enabled') === true) {
     const cidrs = items.get('static_egress_nat_cidrs') as string[] | null;
     const at = ['spec', 'configItems', 'static_egress_nat_cidrs'];
-    if (!cidrs) {
+    // A value given but invalid is reported by its item check; "required" only when none is given.
+    if (!cidrs && !configured.includes('static_egress_nat_cidrs')) {
       c.error(
         ['spec', 'configItems'],
         `static_egress_nat_cidrs is required when static_egress_enabled is true: one free /28 per zone${zones.length ? ` (${zones.length}: ${zones.join(', ')})` : ''}`,
       );
-    } else {
+    } else if (cidrs) {
       cidrs.forEach((cidr, j) => {
         const r = tryParseCidr(cidr, { family: 'ipv4' });
         if (r.ok && r.value.prefixLength !== 28) c.error([...at, j], `expected a /28, got ${show(cidr)}`);
@@ -578,6 +595,81 @@ function crossFieldChecks(c: Collector, f: ClusterFile, items: Map<string, ItemV
       if (new Set(cidrs).size !== cidrs.length) c.error(at, `expected distinct CIDRs, got ${show(cidrs)}`);
     }
   }
+}
+
+/**
+ * Parses `static_egress_eip_allocation_ids` (`az=eipalloc-…` entries, the item's pattern already checked) into
+ * AZ → allocation ID, in the order given. The controller takes the same form as `--eip-allocation-ids`
+ * (docs/static-egress-controller.md#seg-flags).
+ */
+export function eipAllocationIds(items: Map<string, ItemValue>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const entry of (items.get('static_egress_eip_allocation_ids') as string[] | null) ?? []) {
+    const eq = entry.indexOf('=');
+    out[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  return out;
+}
+
+function eipEntryProblems(entries: string[], zones: string[]): { index: number; message: string }[] {
+  const problems: { index: number; message: string }[] = [];
+  const seenAz = new Map<string, number>();
+  const seenId = new Map<string, number>();
+  entries.forEach((entry, j) => {
+    const [az, id] = entry.split('=');
+    if (zones.length > 0 && !zones.includes(az))
+      problems.push({ index: j, message: `zone ${az} is not a zone of the cluster (${zones.join(', ')}), got ${show(entry)}` });
+    if (seenAz.has(az))
+      problems.push({ index: j, message: `expected at most one Elastic IP per zone (${az} also at [${seenAz.get(az)}]), got ${show(entry)}` });
+    if (seenId.has(id))
+      problems.push({ index: j, message: `expected distinct allocation IDs (${id} also at [${seenId.get(id)}]), got ${show(entry)}` });
+    seenAz.set(az, j);
+    seenId.set(id, j);
+  });
+  return problems;
+}
+
+function checkEipAllocationIds(c: Collector, zones: string[], items: Map<string, ItemValue>): void {
+  const entries = (items.get('static_egress_eip_allocation_ids') as string[] | null) ?? [];
+  if (entries.length === 0) return;
+  const at = ['spec', 'configItems', 'static_egress_eip_allocation_ids'];
+  if (items.get('static_egress_enabled') !== true)
+    c.warn(at, 'has no effect: static_egress_enabled is false, so no static-egress-controller is deployed');
+  for (const p of eipEntryProblems(entries, zones)) c.error([...at, p.index], p.message);
+}
+
+/** Label keys the kubelet may set on its own Node in the reserved namespaces (upstream `kubeletLabels`). */
+const KUBELET_LABELS = new Set([
+  'kubernetes.io/hostname',
+  'kubernetes.io/arch',
+  'kubernetes.io/os',
+  'beta.kubernetes.io/arch',
+  'beta.kubernetes.io/os',
+  'beta.kubernetes.io/instance-type',
+  'node.kubernetes.io/instance-type',
+  'failure-domain.beta.kubernetes.io/region',
+  'failure-domain.beta.kubernetes.io/zone',
+  'topology.kubernetes.io/region',
+  'topology.kubernetes.io/zone',
+]);
+/** Label namespaces (and their subdomains) the kubelet may use (upstream `kubeletLabelNamespaces`). */
+export const KUBELET_LABEL_NAMESPACES = ['kubelet.kubernetes.io', 'node.kubernetes.io'] as const;
+
+/**
+ * Whether the kubelet may set a label on its own Node (`--node-labels`; the NodeRestriction admission plugin refuses
+ * the others, kubernetes/kubernetes#85503): any key outside the `kubernetes.io` and `k8s.io` namespaces, and inside
+ * them only the well-known keys and `node.kubernetes.io/*`, `kubelet.kubernetes.io/*`. So
+ * `node.kubernetes.io/role=master` is allowed and `node-role.kubernetes.io/control-plane` is not. Rule of upstream
+ * kubernetes pkg/kubelet/apis/well_known_labels.go (`IsKubeletLabel`) and the kubelet's `--node-labels` check.
+ */
+export function kubeletMaySetLabel(key: string): boolean {
+  if (KUBELET_LABELS.has(key)) return true;
+  const slash = key.indexOf('/');
+  if (slash < 0) return true;
+  const ns = key.slice(0, slash);
+  const within = (n: string): boolean => ns === n || ns.endsWith(`.${n}`);
+  if (KUBELET_LABEL_NAMESPACES.some(within)) return true;
+  return !within('kubernetes.io') && !within('k8s.io');
 }
 
 /** Values that `render --offline` needs but discovery would otherwise find, as paths; empty when complete. */
@@ -608,6 +700,8 @@ export function checkDiscovered(cluster: ResolvedCluster): string[] {
       `${cluster.file}: spec.configItems.static_egress_nat_cidrs: expected one /28 per zone (${zones.join(', ')}), got ${cidrs.length}`,
     );
   }
+  for (const p of eipEntryProblems((cluster.items.get('static_egress_eip_allocation_ids') as string[] | null) ?? [], zones))
+    problems.push(`${cluster.file}: spec.configItems.static_egress_eip_allocation_ids[${p.index}]: ${p.message}`);
   for (const p of cluster.pools) {
     for (const z of p.zones ?? [])
       if (!zones.includes(z))

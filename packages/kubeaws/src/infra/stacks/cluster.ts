@@ -3,8 +3,8 @@
  * provider and IRSA roles, the interruption queue with its EventBridge rules, the static-egress NAT subnets,
  * and the files bucket with the cluster KMS key.
  */
-import type { ResolvedCluster } from '../config/load';
-import { addItemParameters, ownerTagKey, param, type RenderedStack, stackName, stackTags } from './common';
+import { eipAllocationIds, type ResolvedCluster } from '../config/load';
+import { addItemParameters, ownerTagKey, param, partitionOf, type RenderedStack, stackName, stackTags } from './common';
 import { IRSA_COMPONENTS, type IrsaComponent, irsaLogicalId, irsaRole } from './iam';
 import {
   azLogicalSuffix,
@@ -56,9 +56,27 @@ export function clusterIrsaComponents(c: ResolvedCluster): IrsaComponent[] {
  */
 export function metricsAdapterQueueArns(c: ResolvedCluster): string[] {
   const regions = (c.items.get('metrics_adapter_aws_regions') as string[]) ?? [];
-  const partition = (r: string) => (r.startsWith('cn-') ? 'aws-cn' : r.startsWith('us-gov-') ? 'aws-us-gov' : 'aws');
-  return (regions.length > 0 ? regions : [c.region]).map((r) => `arn:${partition(r)}:sqs:${r}:${c.account}:*`);
+  return (regions.length > 0 ? regions : [c.region]).map((r) => `arn:${partitionOf(r)}:sqs:${r}:${c.account}:*`);
 }
+
+/**
+ * The TCP ports masters open to each other: kube-apiserver (443, the port of the API target group), the kubelet
+ * (10250), kube-controller-manager (10257) and kube-scheduler (10259) secure ports (Kubernetes docs, "Ports and
+ * Protocols").
+ */
+export const CONTROL_PLANE_PORTS = [
+  { id: 'Api', port: 443, what: 'kube-apiserver between masters' },
+  { id: 'Kubelet', port: 10250, what: 'kube-apiserver to the kubelets of masters' },
+  { id: 'ControllerManager', port: 10257, what: 'kube-controller-manager secure port' },
+  { id: 'Scheduler', port: 10259, what: 'kube-scheduler secure port' },
+] as const;
+
+/**
+ * The pod overlay network between all nodes: flannel's VXLAN backend on UDP 8472 (the Linux kernel's VXLAN port,
+ * flannel Documentation/backends.md), which carries pod-to-pod traffic and kube-apiserver's calls to pods
+ * (webhooks, aggregated APIs) across nodes. The node image's CNI must use it (docs/infra.md#infra-security-groups).
+ */
+export const OVERLAY_PORT = { protocol: 'udp', port: 8472, what: 'pod overlay network (flannel VXLAN)' } as const;
 
 /** Builds the cluster stack. Pure. */
 export function clusterStack(c: ResolvedCluster): RenderedStack {
@@ -156,22 +174,37 @@ export function clusterStack(c: ResolvedCluster): RenderedStack {
     from: { sg?: string; imported?: string },
     port: [number, number] | 'all',
     description: string,
+    protocol: 'tcp' | 'udp' = 'tcp',
   ): CfnResource => ({
     Type: 'AWS::EC2::SecurityGroupIngress',
     Properties: {
       GroupId: from.imported ? importValue(from.imported) : getAtt(group, 'GroupId'),
       SourceSecurityGroupId: getAtt(from.sg!, 'GroupId'),
-      IpProtocol: port === 'all' ? '-1' : 'tcp',
+      IpProtocol: port === 'all' ? '-1' : protocol,
       ...(port === 'all' ? {} : { FromPort: port[0], ToPort: port[1] }),
       Description: description,
     },
   });
+  // Between masters: every control-plane port (docs/infra.md#infra-security-groups).
+  for (const { id, port, what } of CONTROL_PLANE_PORTS) {
+    r[`MasterToMaster${id}Ingress`] = ingress('MasterSecurityGroup', { sg: 'MasterSecurityGroup' }, [port, port], what);
+  }
+  // The pod overlay network between all nodes (worker↔worker is covered by WorkerToWorkerIngress).
+  const overlay: [string, string, string][] = [
+    ['MasterToMasterOverlayIngress', 'MasterSecurityGroup', 'MasterSecurityGroup'],
+    ['MasterToWorkerOverlayIngress', 'WorkerSecurityGroup', 'MasterSecurityGroup'],
+    ['WorkerToMasterOverlayIngress', 'MasterSecurityGroup', 'WorkerSecurityGroup'],
+  ];
+  for (const [id, to, from] of overlay) {
+    r[id] = ingress(to, { sg: from }, [OVERLAY_PORT.port, OVERLAY_PORT.port], OVERLAY_PORT.what, OVERLAY_PORT.protocol);
+  }
   r.LoadBalancerToMasterIngress = ingress(
     'MasterSecurityGroup',
     { sg: 'ApiLoadBalancerSecurityGroup' },
     [443, 443],
     'API traffic and health checks from the load balancer',
   );
+  // Independent of ApiAllowedCidr, which restricts only the load balancer.
   r.WorkerToMasterIngress = ingress(
     'MasterSecurityGroup',
     { sg: 'WorkerSecurityGroup' },
@@ -385,7 +418,9 @@ export function clusterStack(c: ResolvedCluster): RenderedStack {
     Properties: { Url: sub('https://${ApiHostname}'), ClientIdList: ['sts.amazonaws.com'], Tags: owned() },
   };
   for (const component of clusterIrsaComponents(c)) {
-    r[irsaLogicalId(component)] = irsaRole(component, c.name, c.apiHostname) as unknown as CfnResource;
+    r[irsaLogicalId(component)] = irsaRole(component, c.name, c.apiHostname, {
+      eipAllocationIds: Object.values(eipAllocationIds(c.items)),
+    }) as unknown as CfnResource;
   }
 
   // Interruption queue.

@@ -28,6 +28,11 @@ export const stackName = {
   pool: (cluster: string, pool: string): string => `${cluster}-pool-${pool}`,
 };
 
+/** The AWS partition of a region: `aws-cn`, `aws-us-gov` or `aws` (AWS General Reference, "Amazon Resource Names"). */
+export function partitionOf(region: string): string {
+  return region.startsWith('cn-') ? 'aws-cn' : region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws';
+}
+
 /** The ownership tag key of a cluster: `kubernetes.io/cluster/<name>`. */
 export const ownerTagKey = (cluster: string): string => `kubernetes.io/cluster/${cluster}`;
 

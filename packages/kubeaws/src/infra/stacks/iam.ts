@@ -29,8 +29,25 @@ const ASG_ARN =
   'arn:${AWS::Partition}:autoscaling:${AWS::Region}:${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/${ClusterName}-pool-*';
 const EC2_ARN = (type: string): Cfn => sub(`arn:\${AWS::Partition}:ec2:\${AWS::Region}:\${AWS::AccountId}:${type}/*`);
 
-/** Inline policy statements of a component's role. `cluster` is the cluster name (tag condition keys). */
-export function componentStatements(component: IrsaComponent, cluster: string): Statement[] {
+/** Per-cluster inputs of the component policies beyond the cluster name. */
+export interface ComponentPolicyOptions {
+  /**
+   * Allocation IDs of the static-egress-controller's bring-your-own Elastic IPs (`eipalloc-…`, config item
+   * `static_egress_eip_allocation_ids`): CreateNatGateway is allowed on exactly these addresses besides the
+   * tag-confined ones (docs/static-egress-controller.md#seg-iam).
+   */
+  eipAllocationIds?: string[];
+}
+
+/**
+ * Inline policy statements of a component's role. `cluster` is the cluster name (tag condition keys); `opts` the
+ * per-cluster resources a policy names explicitly.
+ */
+export function componentStatements(
+  component: IrsaComponent,
+  cluster: string,
+  opts: ComponentPolicyOptions = {},
+): Statement[] {
   const owner = ownerTagKey(cluster);
   const ownedResource = (prefix: string) => ({ StringEquals: { [`${prefix}:ResourceTag/${owner}`]: 'owned' } });
   switch (component) {
@@ -151,6 +168,20 @@ export function componentStatements(component: IrsaComponent, cluster: string): 
           Resource: EC2_ARN('elastic-ip'),
           Condition: { StringEquals: { [`ec2:ResourceTag/${owner}`]: ['owned', 'shared'] } },
         },
+        // Bring-your-own addresses listed in the cluster config (--eip-allocation-ids) are allowed by their ARN, tagged
+        // or not: listing them is the owner's consent. Any other address still needs the tags above.
+        ...((opts.eipAllocationIds ?? []).length > 0
+          ? [
+              {
+                Sid: 'NatGatewaysOnListedAddresses',
+                Effect: 'Allow' as const,
+                Action: 'ec2:CreateNatGateway',
+                Resource: [...opts.eipAllocationIds!]
+                  .sort()
+                  .map((id) => sub(`arn:\${AWS::Partition}:ec2:\${AWS::Region}:\${AWS::AccountId}:elastic-ip/${id}`)),
+              },
+            ]
+          : []),
         {
           Sid: 'NatGatewaysInClusterNatSubnets',
           Effect: 'Allow',
@@ -203,7 +234,12 @@ export function componentStatements(component: IrsaComponent, cluster: string): 
  * (ARN built with `Fn::Sub`, the provider a `DependsOn`) for exactly its ServiceAccount and audience
  * `sts.amazonaws.com`. The condition keys name the issuer host, which is per-cluster structure.
  */
-export function irsaRole(component: IrsaComponent, cluster: string, apiHostname: string): Record<string, Cfn> {
+export function irsaRole(
+  component: IrsaComponent,
+  cluster: string,
+  apiHostname: string,
+  opts: ComponentPolicyOptions = {},
+): Record<string, Cfn> {
   return {
     Type: 'AWS::IAM::Role',
     DependsOn: 'OidcProvider',
@@ -223,7 +259,7 @@ export function irsaRole(component: IrsaComponent, cluster: string, apiHostname:
           },
         },
       ]),
-      Policies: [{ PolicyName: component, PolicyDocument: policyDocument(componentStatements(component, cluster)) }],
+      Policies: [{ PolicyName: component, PolicyDocument: policyDocument(componentStatements(component, cluster, opts)) }],
     },
   };
 }
