@@ -90,6 +90,8 @@ interface Memory {
   evented: Map<string, number>;
   /** Nodes whose last terminate call failed: consecutive failures and when to call again (10 s → 5 min). */
   terminateFailures: Map<string, { failures: number; retryAt: number }>;
+  /** PDB-blocked pods of each draining node by first failing gate, from its last round (the `blocked_pods` gauge sums them). */
+  blockedPods: Map<string, Map<string, number>>;
 }
 
 /** Annotations the controller owns on a Node (cleared by an abort). */
@@ -104,6 +106,7 @@ export class NodeReconciler {
     paused: new Set(),
     evented: new Map(),
     terminateFailures: new Map(),
+    blockedPods: new Map(),
   };
   private inflight = 0;
   private readonly waiters: (() => void)[] = [];
@@ -172,8 +175,9 @@ export class NodeReconciler {
 
   /** Forgets memory-only state (on losing leadership). */
   forget(): void {
-    for (const m of [this.mem.lastEviction, this.mem.pdbBlocked, this.mem.heartbeats, this.mem.evented, this.mem.terminateFailures]) m.clear();
+    for (const m of [this.mem.lastEviction, this.mem.pdbBlocked, this.mem.heartbeats, this.mem.evented, this.mem.terminateFailures, this.mem.blockedPods]) m.clear();
     this.mem.paused.clear();
+    this.publishBlockedPods();
   }
 
   /** Pods on a node, as decision views. */
@@ -429,6 +433,10 @@ export class NodeReconciler {
       const problem = podInputProblem(p, now);
       if (problem) this.reportInvalid(podRef(p), problem, ref);
     }
+    const gates = new Map<string, number>();
+    for (const b of plan.blocked) gates.set(b.gate, (gates.get(b.gate) ?? 0) + 1);
+    this.mem.blockedPods.set(n.name, gates);
+    this.publishBlockedPods();
     for (const p of plan.stuck)
       if (this.mark(`stuck/${p.uid}`)) this.o.mgr.events.warning(podRef(p), 'PodStuckTerminating', 'Drain', `Terminating longer than its grace period plus ${cfg.podTerminationHeadroom / 1000}s`, ref);
     if (plan.drained) {
@@ -463,9 +471,6 @@ export class NodeReconciler {
       }
       return { requeueAfter: Math.min(cfg.sla.pollIntervalMs, cfg.sla.forceEvictIntervalMs) };
     }
-    const gates = new Map<string, number>();
-    for (const b of plan.blocked) gates.set(b.gate, (gates.get(b.gate) ?? 0) + 1);
-    for (const g of ['grace', 'interval', 'pod_lifetime', 'siblings']) this.o.metrics.blockedPods.set({ gate: g }, gates.get(g) ?? 0);
     return { requeueAfter: Math.max(1000, plan.nextAt - now) };
   }
 
@@ -816,6 +821,7 @@ export class NodeReconciler {
       const raw = labels[STATE_LABEL];
       const s = raw !== undefined && (STATES as readonly string[]).includes(raw) ? raw : 'ready';
       counts.set(s, (counts.get(s) ?? 0) + 1);
+      if (s !== 'draining') this.mem.blockedPods.delete(String(o.metadata?.name));
       if (s === 'draining') {
         const started = parseTime(annotations[DRAIN_START] ?? annotations[CLM_DRAIN_START]);
         if (started !== undefined && started <= now) oldest = Math.max(oldest, (now - started) / 1000);
@@ -826,6 +832,18 @@ export class NodeReconciler {
     this.o.metrics.oldestDrain.set(oldest);
     this.o.metrics.updateBlocked.set({ scope: 'cluster' }, this.clusterBlocked() ? 1 : 0);
     this.o.metrics.updateBlocked.set({ scope: 'node' }, nodeBlocks);
+    for (const name of this.mem.blockedPods.keys()) if (!this.o.caches.nodes.cache.get(name)) this.mem.blockedPods.delete(name);
+    this.publishBlockedPods();
+  }
+
+  /**
+   * `blocked_pods{gate}` (docs/node-lifecycle-controller.md#nlc-metrics): the PDB-blocked pods of all draining nodes by
+   * first failing SLA gate, summed over the nodes' last rounds.
+   */
+  private publishBlockedPods(): void {
+    const sum = new Map<string, number>();
+    for (const gates of this.mem.blockedPods.values()) for (const [g, c] of gates) sum.set(g, (sum.get(g) ?? 0) + c);
+    for (const g of ['grace', 'interval', 'pod_lifetime', 'siblings']) this.o.metrics.blockedPods.set({ gate: g }, sum.get(g) ?? 0);
   }
 }
 

@@ -11,28 +11,13 @@
  *   as PDB-blocked, so the SLA forces it once the gates hold (clock moved forward).
  * The controller runs in-process with a settable clock over real time (the last test moves it by hours).
  */
-import { open, stat } from 'node:fs/promises';
-import { type Clock, KubeClient, type RunningComponent, type TimerHandle, realClock, startComponent } from '@kubeaws/runtime';
-import { TEST_ENV, createTestNamespace, deleteNamespace, testKubeConfig, waitFor } from '@kubeaws/testenv';
+import { KubeClient, type RunningComponent, startComponent } from '@kubeaws/runtime';
+import { createTestNamespace, deleteNamespace, testKubeConfig, waitFor } from '@kubeaws/testenv';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { type NlcConfig, type NlcParts, nodeLifecycleController } from '../src/index';
+import { SettableClock, auditOffset, auditWritesSince } from './support';
 
 const H = 3_600_000;
-const USER_AGENT = 'kubeaws-node-lifecycle-controller';
-
-/** Real time plus an offset the test moves forward. */
-class OffsetClock implements Clock {
-  offset = 0;
-  now(): number {
-    return Date.now() + this.offset;
-  }
-  setTimeout(fn: () => void, ms: number): TimerHandle {
-    return realClock.setTimeout(fn, ms);
-  }
-  clearTimeout(h: TimerHandle | undefined): void {
-    realClock.clearTimeout(h);
-  }
-}
 
 interface NodeObj {
   metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
@@ -49,7 +34,7 @@ interface EventObj {
 }
 
 const suffix = Math.random().toString(36).slice(2, 7);
-const clock = new OffsetClock();
+const clock = new SettableClock();
 let kc: KubeConfig;
 let kube: KubeClient;
 let ns: string;
@@ -90,25 +75,6 @@ async function createPod(namespace: string, name: string, node: string, extra: {
     spec: { nodeName: node, terminationGracePeriodSeconds: 1, tolerations: [{ operator: 'Exists' }], containers: [{ name: 'c', image: 'fake' }] },
   });
   await waitFor(async () => isReady(await getPod(namespace, name)), { timeoutMs: 60_000, description: `pod ${namespace}/${name} Ready` });
-}
-
-/** The controller's write requests (kube-apiserver audit log, by User-Agent) since a byte offset of the log. */
-async function auditWritesSince(offset: number): Promise<string[]> {
-  const fh = await open(process.env[TEST_ENV.auditLog]!, 'r');
-  try {
-    const size = (await fh.stat()).size;
-    const buf = Buffer.alloc(size - offset);
-    await fh.read(buf, 0, buf.length, offset);
-    return buf
-      .toString('utf8')
-      .split('\n')
-      .filter((l) => l.trim())
-      .map((l) => JSON.parse(l) as { verb: string; requestURI: string; userAgent?: string })
-      .filter((e) => e.userAgent?.startsWith(USER_AGENT))
-      .map((e) => `${e.verb} ${e.requestURI.split('?')[0]}`);
-  } finally {
-    await fh.close();
-  }
 }
 
 beforeAll(async () => {
@@ -153,7 +119,7 @@ it('a pod in a terminating namespace is waited for (403 NamespaceTerminating); a
   await createPod(nsTerm, 'held', node, { labels: { app: 'held' } });
   await createPod(ns, 'stuck', node, { finalizers: ['kubeaws.io/test-hold'] });
   const stuckUid = (await getPod(ns, 'stuck')).metadata.uid;
-  const auditFrom = (await stat(process.env[TEST_ENV.auditLog]!)).size;
+  const auditFrom = await auditOffset();
   await request(node);
   await waitFor(async () => (await state(node)) === 'draining', { timeoutMs: 30_000, description: 'node fenced' });
   // `stuck` is evicted (no PDB) and stays terminating behind its finalizer; `held` is blocked by its PDB.
@@ -211,7 +177,7 @@ it('a StatefulSet pod evicted and recreated with the same name on another node i
   }, { timeoutMs: 60_000, description: 'web-0 Ready on node a' });
   // Node b joins the pool; node a is retired.
   await kube.mergePatch(`/api/v1/nodes/${b}`, { metadata: { labels: { 'nlc-sts': suffix } } });
-  const auditFrom = (await stat(process.env[TEST_ENV.auditLog]!)).size;
+  const auditFrom = await auditOffset();
   await request(a);
   const second = await waitFor(async () => {
     const p = await getPod(ns, 'web-0').catch(() => undefined);

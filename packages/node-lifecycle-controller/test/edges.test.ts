@@ -13,45 +13,21 @@
  * - with leader election on, the follower writes nothing while the leader drains (#nlc-restarts).
  * The controller runs in-process with a settable clock over real time.
  */
-import { open, stat } from 'node:fs/promises';
 import { AutoScalingClient, CreateAutoScalingGroupCommand, CreateLaunchConfigurationCommand, PutLifecycleHookCommand } from '@aws-sdk/client-auto-scaling';
 import { DescribeImagesCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
-import { type Clock, KubeClient, type RunningComponent, type TimerHandle, realClock, startComponent } from '@kubeaws/runtime';
-import { type MotoServer, TEST_ENV, createTestNamespace, deleteNamespace, startMoto, testKubeConfig, waitFor } from '@kubeaws/testenv';
+import { KubeClient, type RunningComponent, startComponent } from '@kubeaws/runtime';
+import { type MotoServer, createTestNamespace, deleteNamespace, startMoto, testKubeConfig, waitFor } from '@kubeaws/testenv';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { type NlcConfig, type NlcParts, nodeLifecycleController } from '../src/index';
 import { RecordingProxy } from './proxy';
+import { SettableClock, auditOffset, auditWritesSince, rfc3339 } from './support';
 
 const REGION = 'us-east-1';
 const CLUSTER = 'nlc-edges';
 const H = 3_600_000;
-const USER_AGENT = 'kubeaws-node-lifecycle-controller';
 const suffix = Math.random().toString(36).slice(2, 7);
 const ASG = `${CLUSTER}-pool-${suffix}`;
-
-/** Real time plus an offset the test moves forward, or a frozen instant; timers run in real time. */
-class SettableClock implements Clock {
-  offset = 0;
-  frozen: number | undefined;
-  now(): number {
-    return this.frozen ?? Date.now() + this.offset;
-  }
-  freeze(at: number): void {
-    this.frozen = at;
-  }
-  /** Runs on from the frozen instant. */
-  thaw(): void {
-    if (this.frozen !== undefined) this.offset = this.frozen - Date.now();
-    this.frozen = undefined;
-  }
-  setTimeout(fn: () => void, ms: number): TimerHandle {
-    return realClock.setTimeout(fn, ms);
-  }
-  clearTimeout(h: TimerHandle | undefined): void {
-    realClock.clearTimeout(h);
-  }
-}
 
 interface NodeObj {
   metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
@@ -84,7 +60,6 @@ const state = async (name: string) => (await getNode(name)).metadata.labels?.['k
 const getPod = (name: string) => kube.get<PodObj>(`/api/v1/namespaces/${ns}/pods/${name}`);
 const isReady = (p: PodObj) => (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 const events = async () => (await kube.list<EventObj>(`/apis/events.k8s.io/v1/namespaces/${ns}/events`)).items;
-const rfc3339 = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 const metric = async (name: string, labels: string, r: RunningComponent<NlcConfig, NlcParts> = rc!) => {
   const text = await r.metrics.registry.metrics();
   const line = text.split('\n').find((l) => l.startsWith(`kubeaws_node_lifecycle_controller_${name}{`) && l.includes(labels));
@@ -160,26 +135,6 @@ async function reconcileRounds(n: number, what: string): Promise<void> {
   await waitFor(async () => (await reconciles()) >= r0 + n, { timeoutMs: 30_000, description: `${n} more reconciles (${what})` });
 }
 
-/** The controller's write requests (kube-apiserver audit log, by User-Agent) since a byte offset of the log. */
-async function auditWritesSince(offset: number): Promise<string[]> {
-  const fh = await open(process.env[TEST_ENV.auditLog]!, 'r');
-  try {
-    const size = (await fh.stat()).size;
-    const buf = Buffer.alloc(size - offset);
-    await fh.read(buf, 0, buf.length, offset);
-    return buf
-      .toString('utf8')
-      .split('\n')
-      .filter((l) => l.trim())
-      .map((l) => JSON.parse(l) as { verb: string; requestURI: string; userAgent?: string; stage?: string })
-      .filter((e) => e.userAgent?.startsWith(USER_AGENT) && (e.stage === undefined || e.stage === 'ResponseComplete'))
-      .filter((e) => !['get', 'list', 'watch'].includes(e.verb))
-      .map((e) => `${e.verb} ${e.requestURI.split('?')[0]}`);
-  } finally {
-    await fh.close();
-  }
-}
-
 beforeAll(async () => {
   kc = testKubeConfig();
   kube = new KubeClient({ kubeConfig: kc });
@@ -227,7 +182,7 @@ it('SLA inclusive edge: nothing is forced 1 ms before the binding gate opens, th
   const node = `nlc-edge-${suffix}`;
   await createNode(node);
   const pod = await protectedPod('edge', node);
-  const auditFrom = (await stat(process.env[TEST_ENV.auditLog]!)).size;
+  const auditFrom = await auditOffset();
   await kube.mergePatch(`/api/v1/nodes/${node}`, { metadata: { labels: { 'kubeaws.io/lifecycle-state': 'decommission-pending' } } });
   await waitFor(async () => (await state(node)) === 'draining', { timeoutMs: 30_000, description: 'node fenced' });
   await rounds(1, 'PDB blocks the pod');
@@ -257,7 +212,7 @@ it('involuntary deadline: a PDB-protected pod is deleted once now â‰¥ deadline â
   const pod = await protectedPod('deadline', node, 30);
   const time = Math.floor(clock.now() / 1000) * 1000;
   const deadline = time + 120_000; // --spot-notice 2 min
-  const auditFrom = (await stat(process.env[TEST_ENV.auditLog]!)).size;
+  const auditFrom = await auditOffset();
   await sqs.send(
     new SendMessageCommand({
       QueueUrl: queueUrl,

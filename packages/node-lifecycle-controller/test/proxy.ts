@@ -14,6 +14,12 @@ export interface Recorded {
   params: Record<string, string>;
   /** HTTP status answered (moto's, or the injected one). */
   status: number;
+  /** Signing name of the service, from the SigV4 credential scope: `ec2`, `autoscaling`, `sqs`. */
+  service: string;
+  /** The SDK's attempt number (`amz-sdk-request: attempt=N`): 1 for a call, more for its retries. */
+  attempt: number;
+  /** When the request arrived (ms since the epoch). */
+  at: number;
 }
 
 /** An AWS error answered instead of forwarding (query-protocol XML error body). */
@@ -92,9 +98,13 @@ export class RecordingProxy {
             params = {};
           }
         }
+        const at = Date.now();
+        const service = /Credential=[^/]+\/[^/]+\/[^/]+\/([^/]+)\//.exec(String(req.headers.authorization ?? ''))?.[1] ?? '';
+        const attempt = Number(/attempt=(\d+)/.exec(String(req.headers['amz-sdk-request'] ?? ''))?.[1] ?? 1);
+        const meta = { service, attempt, at };
         const fault = this.faults.get(action);
         if (fault) {
-          this.calls.push({ action, params, status: fault.status });
+          this.calls.push({ action, params, status: fault.status, ...meta });
           res.writeHead(fault.status, { 'content-type': 'text/xml' });
           res.end(
             `<ErrorResponse><Error><Type>Sender</Type><Code>${fault.code}</Code><Message>${fault.message}</Message></Error><RequestId>proxy</RequestId></ErrorResponse>`,
@@ -106,7 +116,7 @@ export class RecordingProxy {
         const fwd = http.request(
           { host: up.hostname, port: up.port, method: req.method, path: req.url, headers: { ...req.headers, host: up.host } },
           (r) => {
-            this.calls.push({ action, params, status: r.statusCode ?? 0 });
+            this.calls.push({ action, params, status: r.statusCode ?? 0, ...meta });
             res.writeHead(r.statusCode ?? 502, r.headers);
             r.pipe(res);
           },

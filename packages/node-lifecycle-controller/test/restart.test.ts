@@ -22,7 +22,6 @@
  * recorded event (one workflow, clocks unchanged) and deletes it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { open, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { AutoScalingClient, CreateAutoScalingGroupCommand, CreateLaunchConfigurationCommand, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { DescribeImagesCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
@@ -30,10 +29,10 @@ import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient, SendMessageCo
 import { KubeClient } from '@kubeaws/runtime';
 import { type MotoServer, TEST_ENV, createTestNamespace, deleteNamespace, startMoto, testKubeConfig, waitFor } from '@kubeaws/testenv';
 import { RecordingProxy } from './proxy';
+import { auditOffset, auditWritesSince } from './support';
 
 const REGION = 'us-east-1';
 const CLUSTER = 'nlc-kill';
-const USER_AGENT = 'kubeaws-node-lifecycle-controller';
 const MAIN = path.resolve(__dirname, '../../../dist/packages/node-lifecycle-controller/lib/main.js');
 const suffix = Math.random().toString(36).slice(2, 7);
 const nodeName = `nlc-kill-${suffix}`;
@@ -88,26 +87,6 @@ async function createNode(name: string, providerID?: string): Promise<void> {
     description: `kwok node ${name} Ready`,
   });
 }
-
-/** The controller processes' write requests (kube-apiserver audit log, by User-Agent) since a byte offset of the log. */
-async function auditWritesSince(offset: number): Promise<string[]> {
-  const fh = await open(process.env[TEST_ENV.auditLog]!, 'r');
-  try {
-    const size = (await fh.stat()).size;
-    const buf = Buffer.alloc(size - offset);
-    await fh.read(buf, 0, buf.length, offset);
-    return buf
-      .toString('utf8')
-      .split('\n')
-      .filter((l) => l.trim())
-      .map((l) => JSON.parse(l) as { verb: string; requestURI: string; userAgent?: string })
-      .filter((e) => e.userAgent?.startsWith(USER_AGENT) && !['get', 'list', 'watch'].includes(e.verb))
-      .map((e) => `${e.verb} ${e.requestURI.split('?')[0]}`);
-  } finally {
-    await fh.close();
-  }
-}
-const auditOffset = async () => (await stat(process.env[TEST_ENV.auditLog]!)).size;
 
 beforeAll(async () => {
   kube = new KubeClient({ kubeConfig: testKubeConfig() });

@@ -190,6 +190,32 @@ describe('local control plane', () => {
     expect(events.some((e) => e.verb === 'create' && e.objectRef?.resource === 'pods')).toBe(true);
   });
 
+  it('removes a deleted pod at once, and one annotated pod-delete.stage.kwok.x-k8s.io/delay only after that delay', async () => {
+    const nodeName = (await core.listNode({ labelSelector: 'type=kwok' })).items[0].metadata!.name!;
+    const pod = (name: string, annotations?: Record<string, string>) =>
+      core.createNamespacedPod({
+        namespace: ns,
+        body: {
+          metadata: { name, annotations },
+          spec: { nodeName, terminationGracePeriodSeconds: 30, tolerations: [{ operator: 'Exists' }], containers: [{ name: 'c', image: 'fake' }] },
+        },
+      });
+    await pod('fast');
+    await pod('slow', { 'pod-delete.stage.kwok.x-k8s.io/delay': '6s' });
+    for (const name of ['fast', 'slow'])
+      await waitFor(async () => isRunningReady(await core.readNamespacedPod({ namespace: ns, name })) || undefined, { timeoutMs: 30_000, description: `${name} Ready` });
+    const gone = (name: string) => core.readNamespacedPod({ namespace: ns, name }).then(() => undefined, (e) => (code(e) === 404 ? true : Promise.reject(e)));
+    const t0 = Date.now();
+    await core.deleteNamespacedPod({ namespace: ns, name: 'fast' });
+    await core.deleteNamespacedPod({ namespace: ns, name: 'slow' });
+    await waitFor(() => gone('fast'), { timeoutMs: 5_000, intervalMs: 100, description: 'fast pod removed at once (well within its 30 s grace period)' });
+    expect((await core.readNamespacedPod({ namespace: ns, name: 'slow' })).metadata?.deletionTimestamp).toBeDefined();
+    await waitFor(() => gone('slow'), { timeoutMs: 20_000, intervalMs: 100, description: 'slow pod removed after its delay' });
+    const took = Date.now() - t0;
+    expect(took).toBeGreaterThanOrEqual(5_500);
+    expect(took).toBeLessThan(15_000);
+  });
+
   it('issues ServiceAccount kubeconfigs that authenticate as the ServiceAccount only', async () => {
     await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'robot' } } });
     const saKc = await serviceAccountKubeConfig(kc, ns, 'robot', { expirationSeconds: 600 });
