@@ -14,6 +14,7 @@ import {
   ListExportsCommand,
 } from '@aws-sdk/client-cloudformation';
 import {
+  DescribeInstancesCommand,
   DescribeRouteTablesCommand,
   DescribeSubnetsCommand,
   DescribeVpcsCommand,
@@ -28,6 +29,7 @@ import {
 } from '@aws-sdk/client-eventbridge';
 import { GetRoleCommand, GetRolePolicyCommand, IAMClient } from '@aws-sdk/client-iam';
 import { ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 // eslint-disable-next-line @nx/enforce-module-boundaries -- infra is rendered and applied by the kubeaws CLI; its tests drive that code
 import {
@@ -125,6 +127,11 @@ describe('cluster stacks in moto CloudFormation', () => {
       'creating kube-1-pool-master',
     ]);
     expect(created.slice(3).sort()).toEqual(['creating kube-1-pool-fallback', 'creating kube-1-pool-spot']);
+    // the cluster files are written into the etcd stack's bucket before the cluster stack and any pool
+    const all = io.stdout.join('').split('\n');
+    const wrote = all.findIndex((l) => /^files: wrote \d+ objects to s3:\/\//.test(l));
+    expect(wrote).toBeGreaterThan(all.indexOf('creating kube-1-etcd'));
+    expect(wrote).toBeLessThan(all.indexOf('creating kube-1-cluster'));
     // each stack is deployed once: created, never updated in the same apply
     const lines = io.stdout.join('').split('\n');
     expect(lines.filter((l) => /^(updating kube-1-|kube-1-[a-z-]+ unchanged$)/.test(l))).toEqual([]);
@@ -162,7 +169,6 @@ describe('cluster stacks in moto CloudFormation', () => {
           new Set([
             'AWS::IAM::OIDCProvider',
             'AWS::SQS::QueuePolicy',
-            'AWS::S3::BucketPolicy',
             'AWS::EC2::SecurityGroupEgress',
           ]),
         );
@@ -325,6 +331,7 @@ describe('cluster stacks in moto CloudFormation', () => {
         'etcd-endpoint',
         'etcd-security-group',
         'files-bucket',
+        'files-bucket-arn',
         'interruption-queue-arn',
         'interruption-queue-url',
         'kms-key-arn',
@@ -343,6 +350,36 @@ describe('cluster stacks in moto CloudFormation', () => {
     expect(subnets.map((s) => tagValue(s.Tags, OWNER))).toEqual(['shared', 'shared', 'shared']);
     const rt = (await ec2.send(new DescribeRouteTablesCommand({ RouteTableIds: [aws.routeTableId] }))).RouteTables![0];
     expect(tagValue(rt.Tags, OWNER)).toBe('shared');
+  });
+
+  it('1. etcd members have their A records; the files bucket of the etcd stack holds etcd/, which the etcd role reads', async () => {
+    const { cluster } = loadClusterOrThrow(file);
+    const count = cluster.items.get('etcd_instance_count') as number;
+    const ec2 = new EC2Client({ region: REGION });
+    const instances = (
+      (await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag:kubeaws.io/role', Values: ['etcd'] }] })))
+        .Reservations ?? []
+    ).flatMap((r) => r.Instances ?? []);
+    const byMember = new Map(instances.map((i) => [tagValue(i.Tags, 'kubeaws.io/etcd-member'), i.PrivateIpAddress]));
+    expect([...byMember.keys()].sort()).toEqual(Array.from({ length: count }, (_, i) => `etcd-${i}`).sort());
+    const records =
+      (await new Route53Client({ region: REGION }).send(new ListResourceRecordSetsCommand({ HostedZoneId: aws.hostedZoneId })))
+        .ResourceRecordSets ?? [];
+    for (const [member, ip] of byMember) {
+      const a = records.find((r) => r.Name?.replace(/\.$/, '') === `${member}.etcd.kube-1.${cluster.hostedZone}` && r.Type === 'A');
+      expect({ member, ips: a?.ResourceRecords?.map((x) => x.Value) }).toEqual({ member, ips: [ip] });
+    }
+    const outputs = (await cfn.send(new DescribeStacksCommand({ StackName: 'kube-1-etcd' }))).Stacks![0]!.Outputs ?? [];
+    const bucket = outputs.find((o) => o.OutputKey === 'FilesBucket')!.OutputValue!;
+    const keys = ((await new S3Client({ region: REGION }).send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).map((o) => o.Key);
+    expect(keys).toEqual(expect.arrayContaining(['etcd/pki/server.crt', 'master/pki/apiserver.crt', 'worker/kubelet.kubeconfig']));
+    const policy = parsePolicyDocument(
+      (await new IAMClient({ region: REGION }).send(new GetRolePolicyCommand({ RoleName: 'kube-1-etcd', PolicyName: 'etcd' }))).PolicyDocument!,
+    );
+    expect(policy.Statement.find((s) => s.Sid === 'ReadEtcdFiles')).toMatchObject({
+      Action: 's3:GetObject',
+      Resource: `arn:aws:s3:::${bucket}/etcd/*`,
+    });
   });
 
   const outcomes = (io: { stdout: string[] }): Record<string, string> =>
@@ -434,7 +471,7 @@ describe('cluster stacks in moto CloudFormation', () => {
     const pool = renderStacks(cluster).find((s) => s.name === 'kube-2-pool-spot')!;
     await expect(deployStack(stackClients(REGION), 'kube-2', pool, FAST)).rejects.toThrow(
       new ApplyError(
-        'kube-2-pool-spot: missing export kube-2:worker-instance-profile, kube-2:worker-security-group, kube-2:files-bucket: create stack kube-2-cluster first (kubeaws apply creates the stacks in order)',
+        'kube-2-pool-spot: missing export kube-2:files-bucket, kube-2:worker-instance-profile, kube-2:worker-security-group: create stack kube-2-etcd first (kubeaws apply creates the stacks in order)',
       ),
     );
     expect(Object.keys(await stackStatus())).not.toContain('kube-2-pool-spot');

@@ -94,7 +94,7 @@ describe('cfn-lint', () => {
   it('reports a broken template (the linter really runs)', async () => {
     const file = path.join(dir, 'broken.template.json');
     const t = JSON.parse(fs.readFileSync(filesOf.get('test-1az')![0], 'utf8'));
-    t.Resources.EtcdAutoScalingGroup.Properties.MinSize = { Ref: 'NoSuchParameter' };
+    t.Resources.EtcdMember0.Properties.ImageId = { Ref: 'NoSuchParameter' };
     fs.writeFileSync(file, JSON.stringify(t));
     const r = await cfnLint(venv, [file]);
     expect(r.code).not.toBe(0);

@@ -35,8 +35,10 @@ const stack = (stacks: RenderedStack[], name: string): RenderedStack => stacks.f
 const res = (s: RenderedStack, id: string): CfnResource => s.template.Resources[id];
 const props = (s: RenderedStack, id: string): Record<string, any> => res(s, id).Properties as Record<string, any>;
 
+/** The user data text of a launch template or an instance (etcd members). */
 function userdataText(s: RenderedStack, id: string): string {
-  return props(s, id).LaunchTemplateData.UserData['Fn::Base64']['Fn::Sub'][0] as string;
+  const p = props(s, id);
+  return (p.LaunchTemplateData?.UserData ?? p.UserData)['Fn::Base64']['Fn::Sub'][0] as string;
 }
 
 describe('golden renders', () => {
@@ -92,7 +94,7 @@ describe('stacks', () => {
       SubnetIds: 'subnet-0e000001,subnet-0e000002,subnet-0e000003',
       ImageId: 'ami-0aaaaaaaaaaaaaaaa',
       HostedZoneName: 'k8s.example.com',
-      InstanceCount: '3',
+      HostedZoneId: 'Z9ABCDEFGHIJ0123',
       InstanceType: 'm5.large',
       BackupRetentionDays: '14',
     });
@@ -125,26 +127,18 @@ describe('stacks', () => {
       HttpPutResponseHopLimit: 1,
       HttpEndpoint: 'enabled',
     });
-    expect(props(etcd, 'EtcdAutoScalingGroup')).toMatchObject({
-      MinSize: { Ref: 'InstanceCount' },
-      MaxSize: { Ref: 'InstanceCount' },
-    });
-    expect(etcd.template.Parameters.InstanceCount.AllowedValues).toEqual([1, 3, 5, 7, 9]);
-    const route53 = props(etcd, 'EtcdRole').Policies[0].PolicyDocument.Statement.find(
-      (s: { Sid: string }) => s.Sid === 'RegisterOwnRecords',
-    );
-    expect(route53.Condition).toEqual({
-      'ForAllValues:StringLike': {
-        'route53:ChangeResourceRecordSetsNormalizedRecordNames': [
-          { 'Fn::Sub': 'etcd.${ClusterName}.${HostedZoneName}' },
-          { 'Fn::Sub': '*.etcd.${ClusterName}.${HostedZoneName}' },
-        ],
-      },
-    });
+    // fixed members (docs/infra.md#infra-etcd-members): one instance per etcd_instance_count, no ASG, no Route53 rights
+    expect(Object.values(etcd.template.Resources).filter((r) => r.Type === 'AWS::EC2::Instance')).toHaveLength(3);
+    expect(etcd.template.Parameters.InstanceCount).toBeUndefined();
+    const actions = props(etcd, 'EtcdRole').Policies[0].PolicyDocument.Statement.flatMap((s: { Action: string | string[] }) => ([] as string[]).concat(s.Action));
+    expect(actions.filter((a: string) => a.startsWith('route53:'))).toEqual([]);
     expect(Object.keys(etcd.template.Outputs).map((k) => etcd.template.Outputs[k].Export?.Name)).toEqual([
       { 'Fn::Sub': '${ClusterName}:etcd-security-group' },
       { 'Fn::Sub': '${ClusterName}:etcd-endpoint' },
       { 'Fn::Sub': '${ClusterName}:etcd-backup-bucket' },
+      { 'Fn::Sub': '${ClusterName}:files-bucket' },
+      { 'Fn::Sub': '${ClusterName}:files-bucket-arn' },
+      { 'Fn::Sub': '${ClusterName}:kms-key-arn' },
     ]);
   });
 
@@ -204,8 +198,6 @@ describe('stacks', () => {
       'interruption-queue-url',
       'interruption-queue-arn',
       'oidc-issuer',
-      'files-bucket',
-      'kms-key-arn',
     ]);
   });
 
@@ -444,7 +436,8 @@ describe('stacks', () => {
     for (const name of FIXTURES) {
       for (const s of stacksOf(name)) {
         for (const [id, r] of Object.entries(s.template.Resources)) {
-          if (r.Type !== 'AWS::EC2::LaunchTemplate') continue;
+          const p = r.Properties as Record<string, any>;
+          if (!(r.Type === 'AWS::EC2::LaunchTemplate' && p.LaunchTemplateData.UserData) && r.Type !== 'AWS::EC2::Instance') continue;
           const text = userdataText(s, id);
           expect(text.startsWith('#cloud-config\n') || text.startsWith('#!')).toBe(true);
           sizes[`${s.name}/${id}`] = Buffer.byteLength(text);
@@ -540,12 +533,27 @@ describe('render --offline', () => {
     expect(written).toHaveLength(12);
     expect(
       JSON.parse(fs.readFileSync(path.join(out, 'test-1/stacks/test-1-etcd.parameters.json'), 'utf8')),
-    ).toContainEqual({ ParameterKey: 'InstanceCount', ParameterValue: '3' });
+    ).toContainEqual({ ParameterKey: 'InstanceType', ParameterValue: 't3.medium' });
     expect(fs.existsSync(path.join(out, 'test-1/manifests/pdb-controller/kustomization.yaml'))).toBe(true);
     const p = io();
     expect(await renderCommand(file, { format: 'yaml', offline: true, only: 'stacks' }, p.io)).toBe(0);
     expect(p.out.filter((t) => t.startsWith('# ---- ')).map((t) => t.split('\n')[0])).toHaveLength(12);
     expect(p.out.join('')).not.toContain('manifests/');
+  });
+
+  // CI renders every fixture as `kubeaws render --strict --offline` does: a component folder, or the consumer of a
+  // stack resource, missing from manifests/ fails the build (docs/infra.md#infra-consumers).
+  it.each(FIXTURES)('%s: render --strict --offline exits 0 with nothing missing', async (name) => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'kubeaws-strict-'));
+    const r = io();
+    const code = await renderCommand(
+      path.join(ROOT, 'infra/test/fixtures/clusters', `${name}.yaml`),
+      { out, format: 'yaml', offline: true, strict: true },
+      r.io,
+    );
+    fs.rmSync(out, { recursive: true, force: true });
+    // validation warnings (e.g. a restricted apiAllowedCidr) are not missing manifests
+    expect({ code, missing: r.err.join('').split('\n').filter((l) => l.includes('missing manifest')) }).toEqual({ code: 0, missing: [] });
   });
 
   it('rejects an invalid file with exit code 2', async () => {

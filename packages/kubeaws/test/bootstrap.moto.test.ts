@@ -20,9 +20,10 @@ import { DescribeImagesCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/
 import { CreateBucketCommand, GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { STSClient } from '@aws-sdk/client-sts';
 import { type MotoServer, ensureBinaries, freePorts, startMoto, waitFor } from '@kubeaws/testenv';
-import { parse, parseAllDocuments, stringify } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { findRepoRoot, loadCluster, type ResolvedCluster } from '../src/infra/config/load';
 import { filesS3Client, syncClusterFiles } from '../src/infra/files';
+import { AUTHNZ_POLICY_CONFIGMAP, renderManifests } from '../src/infra/manifests';
 import { renderStacks } from '../src/infra/render';
 import { AUTHNZ_BUNDLE } from './global-setup';
 import { bootstrapOf, nodeToken, type Reply, request, startStsProxy, type StsProxy, type Tls } from './support';
@@ -74,6 +75,7 @@ describe('etcd and master bootstrap (moto S3 and STS, built binaries)', () => {
   let work: string;
   let webhook: ChildProcess | undefined;
   let webhookLog = '';
+  let renderedPolicy = '';
   let etcdRun: SpawnSyncReturns<string>;
   let masterRun: SpawnSyncReturns<string>;
   const ports: Record<string, number> = {};
@@ -104,15 +106,15 @@ describe('etcd and master bootstrap (moto S3 and STS, built binaries)', () => {
       KUBEAWS_BIN: bin,
       KUBEAWS_SUPERVISOR: 'process',
       KUBEAWS_FETCH_TIMEOUT: '10',
-      FILES_BUCKET: BUCKET,
       AWS_ENDPOINT_URL: moto.endpoint,
     };
-    etcdRun = spawnSync('bash', ['-c', bootstrapOf(stacks.find((s) => s.kind === 'etcd')!.template as never, 'EtcdLaunchTemplate')], {
+    // The bucket reaches the scripts as the stacks pass it: the `${FilesBucket}` of their user data.
+    const vars = { FilesBucket: BUCKET, BackupBucket: `${c.name}-etcd-backups` };
+    etcdRun = spawnSync('bash', ['-c', bootstrapOf(stacks.find((s) => s.kind === 'etcd')!.template as never, 'EtcdMember0', vars)], {
       encoding: 'utf8',
       env: {
         ...common,
         KUBEAWS_ROOT: etcdRoot,
-        KUBEAWS_ETCD_NAME: 'etcd-0',
         KUBEAWS_ETCD_ADVERTISE_HOST: '127.0.0.1',
         KUBEAWS_ETCD_LISTEN_HOST: '127.0.0.1',
         KUBEAWS_ETCD_CLIENT_PORT: String(ports.etcdClient),
@@ -121,7 +123,7 @@ describe('etcd and master bootstrap (moto S3 and STS, built binaries)', () => {
       },
     });
     const master = stacks.find((s) => s.kind === 'pool' && s.name === `${c.name}-pool-master`)!;
-    masterRun = spawnSync('bash', ['-c', bootstrapOf(master.template as never, 'LaunchTemplate')], {
+    masterRun = spawnSync('bash', ['-c', bootstrapOf(master.template as never, 'LaunchTemplate', vars)], {
       encoding: 'utf8',
       env: {
         ...common,
@@ -138,14 +140,38 @@ describe('etcd and master bootstrap (moto S3 and STS, built binaries)', () => {
         KUBEAWS_READY_TIMEOUT: '60',
       },
     });
-    if (masterRun.status === 0) webhook = startWebhook();
-  }, 120_000);
+    if (masterRun.status === 0) {
+      // The webhook runs in a cluster: its kubeconfig (the break-glass admin one, server remapped) and the
+      // AccessRequest CRD of the overlay must exist before it starts, as they do for the DaemonSet.
+      await readyz();
+      const admin = await adminTls();
+      for (const crd of parseAllDocuments(fs.readFileSync(path.join(repo, 'manifests/authnz-webhook/crds.yaml'), 'utf8'))
+        .map((d) => d.toJS())
+        .filter((o) => o?.kind === 'CustomResourceDefinition')) {
+        const r = await request(api('/apis/apiextensions.k8s.io/v1/customresourcedefinitions'), admin, { method: 'POST', body: crd });
+        expect(r.status).toBe(201);
+        await waitFor(
+          async () => {
+            const g = await request(api(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`), admin);
+            const conds = (JSON.parse(g.body).status?.conditions ?? []) as { type: string; status: string }[];
+            return conds.some((x) => x.type === 'Established' && x.status === 'True') || undefined;
+          },
+          { timeoutMs: 20_000, description: `CRD ${crd.metadata.name} established` },
+        );
+      }
+      const kc = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'admin/admin.kubeconfig' }));
+      fs.writeFileSync(
+        path.join(work, 'admin.kubeconfig'),
+        (await kc.Body!.transformToString('utf8')).replace('https://127.0.0.1:443', `https://127.0.0.1:${ports.apiserver}`),
+      );
+      webhook = startWebhook();
+    }
+  }, 180_000);
 
   /**
    * The built webhook bundle with the DaemonSet's arguments: its certificate paths under the master's root, its
-   * listeners on free loopback ports, and a policy of node authentication for the rendered cluster (the policy
-   * ConfigMap is the cluster's, not the bootstrap's). No kubeconfig: standalone mode (TokenReview and
-   * SubjectAccessReview only).
+   * listeners on free loopback ports, and the configuration of the rendered overlay's policy ConfigMap (the cluster's,
+   * not the bootstrap's). Its cluster access is the break-glass admin kubeconfig (the DaemonSet's is in-cluster).
    */
   function startWebhook(): ChildProcess {
     const ds = parseAllDocuments(fs.readFileSync(path.join(repo, 'manifests/authnz-webhook/daemonset.yaml'), 'utf8'))
@@ -153,18 +179,13 @@ describe('etcd and master bootstrap (moto S3 and STS, built binaries)', () => {
       .find((o) => o?.kind === 'DaemonSet');
     const [bundle, ...args] = ds.spec.template.spec.containers[0].args as string[];
     expect(bundle).toBe('/app/main.mjs');
-    const workerRole = (stacks.find((s) => s.kind === 'cluster')!.template.Resources.WorkerRole!.Properties!.RoleName as { 'Fn::Sub': string })[
-      'Fn::Sub'
-    ].replace('${ClusterName}', c.name);
+    // The policy ConfigMap of the rendered authnz-webhook overlay, unchanged: its `authentication.nodes` is what
+    // rendering generates for the cluster (docs/infra.md#infra-node-authentication).
+    const overlay = renderManifests(c, repo, path.join(work, 'manifests')).overlays.find((o) => o.component === 'authnz-webhook')!;
+    const policy = overlay.objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === AUTHNZ_POLICY_CONFIGMAP.name)!;
+    renderedPolicy = (policy.data as Record<string, string>)[AUTHNZ_POLICY_CONFIGMAP.key]!;
     const config = path.join(work, 'config.yaml');
-    fs.writeFileSync(
-      config,
-      stringify({
-        apiVersion: 'authnz.kubeaws.io/v1alpha1',
-        kind: 'AuthnzConfiguration',
-        authentication: { nodes: { clusterID: c.clusterId, workerRoleARN: `arn:aws:iam::${c.account}:role/${workerRole}`, regions: [REGION] } },
-      }),
-    );
+    fs.writeFileSync(config, renderedPolicy);
     const remap: Record<string, string> = {
       config,
       'webhook-bind-address': `127.0.0.1:${ports.webhook}`,
@@ -182,6 +203,7 @@ describe('etcd and master bootstrap (moto S3 and STS, built binaries)', () => {
       env: {
         PATH: process.env.PATH,
         HOME: work,
+        KUBECONFIG: path.join(work, 'admin.kubeconfig'),
         AWS_REGION: REGION,
         AWS_ACCESS_KEY_ID: 'testing',
         AWS_SECRET_ACCESS_KEY: 'testing',
@@ -319,12 +341,20 @@ describe('etcd and master bootstrap (moto S3 and STS, built binaries)', () => {
 
   it('master: the authnz webhook answers the TokenReview of a node token signed against moto STS', async () => {
     await readyz();
+    // The rendered configuration names the cluster's node role and id, and nothing the test wrote.
+    expect(parse(renderedPolicy).authentication.nodes).toEqual({
+      clusterID: c.clusterId,
+      workerRoleARN: `arn:aws:iam::${c.account}:role/${c.name}-worker`,
+      regions: [REGION],
+    });
+    // /healthz, not /readyz: the shipped issuer (idp.example.com) is a placeholder whose keys never load here, and
+    // node tokens do not depend on it.
     await waitFor(
       async () => {
-        const r = await fetch(`http://127.0.0.1:${ports.probes}/readyz`).catch(() => undefined);
+        const r = await fetch(`http://127.0.0.1:${ports.probes}/healthz`).catch(() => undefined);
         return r?.ok;
       },
-      { timeoutMs: 30_000, description: `authnz webhook /readyz (log: ${webhookLog.slice(-3000)})` },
+      { timeoutMs: 30_000, description: `authnz webhook /healthz (log: ${webhookLog.slice(-3000)})` },
     );
     const images = await ec2.send(new DescribeImagesCommand({}));
     const inst = (
@@ -339,8 +369,14 @@ describe('etcd and master bootstrap (moto S3 and STS, built binaries)', () => {
         token,
         body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
       });
-    const r = await review(await sign(c.clusterId));
-    expect({ status: r.status, body: r.body }).toMatchObject({ status: 201 });
+    const token = await sign(c.clusterId);
+    const r = await waitFor(
+      async () => {
+        const x = await review(token);
+        return x.status === 201 ? x : undefined;
+      },
+      { timeoutMs: 30_000, description: `TokenReview of a node token (log: ${webhookLog.slice(-3000)})` },
+    );
     const user = JSON.parse(r.body).status.userInfo as { username: string; groups: string[] };
     expect(user.username).toBe(`system:node:${inst.PrivateDnsName}`);
     expect(user.groups).toEqual(expect.arrayContaining(['system:nodes', 'system:authenticated']));

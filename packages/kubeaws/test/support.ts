@@ -12,15 +12,20 @@ import { parse } from 'yaml';
 import { BOOTSTRAP_PATH } from '../src/infra/userdata';
 
 /**
- * The bootstrap script of a launch template's user data, as CloudFormation's `Fn::Sub` leaves it (`${!x}` →
- * `${x}`; the `${FilesBucket}` placeholder stays, the run sets `FILES_BUCKET`).
+ * The bootstrap script of the user data of a launch template (`LaunchTemplateData.UserData`) or an instance
+ * (`UserData`), as CloudFormation's `Fn::Sub` leaves it: each `${Name}` placeholder replaced by `vars[Name]` (the
+ * values the stack resolves, e.g. `FilesBucket`), then `${!x}` → `${x}`.
  */
 export function bootstrapOf(
   template: { Resources: Record<string, { Properties?: Record<string, unknown> }> },
   id: string,
+  vars: Record<string, string> = {},
 ): string {
-  const ud = (template.Resources[id]!.Properties!.LaunchTemplateData as { UserData: { 'Fn::Base64': { 'Fn::Sub': [string] } } })
-    .UserData['Fn::Base64']['Fn::Sub'][0];
+  const p = template.Resources[id]!.Properties!;
+  type UserData = { 'Fn::Base64': { 'Fn::Sub': [string] } };
+  const userData = ((p.LaunchTemplateData as { UserData?: UserData } | undefined)?.UserData ?? p.UserData) as UserData;
+  let ud = userData['Fn::Base64']['Fn::Sub'][0];
+  for (const [k, v] of Object.entries(vars)) ud = ud.replaceAll(`\${${k}}`, v);
   const doc = parse(ud.replace(/^#cloud-config\n/, '')) as { write_files: { path: string; content: string }[] };
   return doc.write_files.find((f) => f.path === BOOTSTRAP_PATH)!.content.replaceAll('${!', '${');
 }

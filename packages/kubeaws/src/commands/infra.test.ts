@@ -42,6 +42,25 @@ describe('render: missing manifests', () => {
     expect(r.err()).toBe(drop.map((m) => `error: missing manifest ${m}: no manifests/${m}/kustomization.yaml\n`).join(''));
   });
 
+  it('--strict also names the stack resources whose consumer is no longer deployed', async () => {
+    const without = rootWithout(['node-lifecycle-controller']);
+    try {
+      const r = capture();
+      expect(await renderCommand(FIXTURE, { format: 'yaml', offline: true, strict: true, root: without }, r.io)).toBe(2);
+      const nlc = 'Deployment kube-system/kubeaws-node-lifecycle-controller is not deployed';
+      expect(r.err().split('\n')).toEqual(
+        expect.arrayContaining([
+          'error: missing manifest node-lifecycle-controller: no manifests/node-lifecycle-controller/kustomization.yaml',
+          `error: missing manifest for test-1-cluster/InterruptionQueue: ${nlc}`,
+          `error: missing manifest for test-1-pool-default/AutoScalingGroup:kubeaws-drain: ${nlc}`,
+          expect.stringMatching(/^error: missing manifest for test-1-cluster\/NodeLifecycleControllerRole: ServiceAccount kube-system\/kubeaws-node-lifecycle-controller annotated /),
+        ]),
+      );
+    } finally {
+      fs.rmSync(without, { recursive: true, force: true });
+    }
+  });
+
   it('exits 0 with --strict when every manifest exists', async () => {
     const r = capture();
     expect(await renderCommand(FIXTURE, { format: 'yaml', offline: true, strict: true, only: 'manifests' }, r.io)).toBe(0);

@@ -43,7 +43,7 @@ import {
   syncClusterFiles,
 } from '../infra/files';
 import type { RenderedManifests } from '../infra/manifests';
-import { type RenderFormat, renderCluster, renderFiles, writeRender } from '../infra/render';
+import { missingManifests, type RenderFormat, renderCluster, renderFiles, writeRender } from '../infra/render';
 import { stackName } from '../infra/stacks/common';
 
 /** Where a command writes. */
@@ -130,11 +130,11 @@ export function badRotate(rotate: string[] = []): string | undefined {
 }
 
 /**
- * The files bucket and KMS key from the cluster stack's `FilesBucket` and `KmsKeyArn` outputs, or undefined
- * while the stack does not exist yet.
+ * The files bucket and KMS key from the etcd stack's `FilesBucket` and `KmsKeyArn` outputs (the stack every node
+ * depends on, deployed first), or undefined while the stack does not exist yet.
  */
 export async function filesTarget(clients: StackClients, c: ResolvedCluster): Promise<FilesTarget | undefined> {
-  const s = await describeStack(clients.cfn, stackName.cluster(c.name));
+  const s = await describeStack(clients.cfn, stackName.etcd(c.name));
   const out = (k: string) => s?.Outputs?.find((o) => o.OutputKey === k)?.OutputValue;
   const bucket = out('FilesBucket');
   const kmsKeyArn = out('KmsKeyArn');
@@ -142,7 +142,7 @@ export async function filesTarget(clients: StackClients, c: ResolvedCluster): Pr
 }
 
 /**
- * `render --files`: the cluster files plan without writing. Reads the bucket (read-only) when the cluster
+ * `render --files`: the cluster files plan without writing. Reads the bucket (read-only) when the etcd
  * stack exists; `--offline` or no stack yet plans against an empty bucket. Prints keys and actions, never
  * contents. Exit 1 when the plan has errors.
  */
@@ -155,7 +155,7 @@ async function renderFilesPlan(c: ResolvedCluster, o: RenderCommandOptions, io: 
   } else {
     const target = await filesTarget(stackClients(c.region), c);
     if (!target) {
-      io.out(`# ${c.name} cluster files (stack ${stackName.cluster(c.name)} does not exist yet)\n`);
+      io.out(`# ${c.name} cluster files (stack ${stackName.etcd(c.name)} does not exist yet)\n`);
       plan = planClusterFiles({ items: clusterFileItems(c), existing: new Map(), rotate, now: new Date() });
     } else {
       io.out(`# ${c.name} cluster files in s3://${target.bucket}\n`);
@@ -169,7 +169,8 @@ async function renderFilesPlan(c: ResolvedCluster, o: RenderCommandOptions, io: 
 /**
  * `kubeaws render <file>`: each stack's final template, parameters and tags, then the manifest overlay and the
  * built stream; printed, or written to `<out>/<name>/`. Discovery is read-only; `--offline` makes no AWS call.
- * Every component without a manifest folder is named on stderr; with `--strict` that exits 2.
+ * Every component without a manifest folder, and (with stacks and manifests) every stack resource whose consumer
+ * the manifests do not deploy, is named on stderr; with `--strict` that exits 2.
  * `--files` prints the cluster files plan instead.
  */
 export async function renderCommand(file: string, o: RenderCommandOptions, io: CommandIO = defaultIO): Promise<number> {
@@ -191,10 +192,17 @@ export async function renderCommand(file: string, o: RenderCommandOptions, io: C
   } else {
     for (const name of Object.keys(files)) io.out(`# ---- ${c.name}/${name}\n${files[name]}`);
   }
-  const missing = rendered.manifests?.missing ?? [];
-  for (const m of missing)
-    io.err(`${o.strict ? 'error' : 'warning'}: missing manifest ${m}: no manifests/${m}/kustomization.yaml\n`);
-  return o.strict && missing.length > 0 ? EXIT.invalid : EXIT.ok;
+  // Folders without a base; with stacks and manifests rendered, also every stack resource whose consumer the
+  // manifests do not deploy (docs/infra.md#infra-consumers).
+  const level = o.strict ? 'error' : 'warning';
+  const folders = rendered.manifests?.missing ?? [];
+  for (const m of folders) io.err(`${level}: missing manifest ${m}: no manifests/${m}/kustomization.yaml\n`);
+  const consumers =
+    rendered.manifests && rendered.stacks.length > 0
+      ? missingManifests(c, rendered).filter((m) => !m.resource.startsWith('manifests/') || !folders.includes(m.resource.slice('manifests/'.length)))
+      : [];
+  for (const m of consumers) io.err(`${level}: missing manifest for ${m.resource}: ${m.consumer} is not deployed\n`);
+  return o.strict && folders.length + consumers.length > 0 ? EXIT.invalid : EXIT.ok;
 }
 
 /** `kubeaws diff <file>`: per stack, the template and parameter diff against the deployed stack. */
@@ -250,12 +258,12 @@ async function applyManifests(kc: KubeConfig, rendered: RenderedManifests, io: C
 
 /**
  * `kubeaws apply <file>`: validate → discover → render → (with `--kubeconfig`) the metrics-adapter APIService
- * preflight → etcd and cluster stacks → cluster files (generated or reused in the files bucket,
- * docs/infra.md#infra-cluster-files) → tag shared resources → master pool → worker pools → delete pools that left
+ * preflight → etcd stack → cluster files (generated or reused in the etcd stack's files bucket,
+ * docs/infra.md#infra-cluster-files) → tag shared resources → cluster stack → master pool → worker pools → delete pools that left
  * the config → (with `--kubeconfig`) manifests and deletions. Each stack is deployed once. The preflight refuses
  * (exit 2, before any change) when the render installs an APIService another adapter or the kube-apiserver owns,
  * unless `allowApiServiceTakeover` (docs/metrics-adapter.md#ma-preflight). A cluster files plan with errors stops
- * before any pool (exit 1).
+ * before the cluster stack and any pool (exit 1).
  */
 export async function applyCommand(
   file: string,
@@ -306,17 +314,18 @@ export async function applyCommand(
   const clients = stackClients(c.region);
   const deployOptions = { log: (l: string) => io.out(`${l}\n`), pollMs: o.pollMs, timeoutMs: o.timeoutMs };
   try {
-    // Nodes fetch their files at boot: the files bucket (cluster stack) gets them before any pool exists. Each
-    // stack is deployed once: these two here, the pools by applyStacks.
-    const early = stacks.filter((x) => x.kind === 'etcd' || x.kind === 'cluster');
+    // Nodes fetch their files at boot: the files bucket (etcd stack) gets them right after that stack, before the
+    // cluster stack and any pool (etcd members retry their fetch until then). Each stack is deployed once: etcd
+    // here, the cluster stack and the pools by applyStacks.
+    const early = stacks.filter((x) => x.kind === 'etcd');
     const earlyOutcome: Record<string, StackOutcome> = {};
     for (const s of early) earlyOutcome[s.name] = await deployStack(clients, c.name, s, deployOptions);
     const target = await filesTarget(clients, c);
-    if (!target) throw new ApplyError(`${stackName.cluster(c.name)}: no FilesBucket/KmsKeyArn outputs`);
+    if (!target) throw new ApplyError(`${stackName.etcd(c.name)}: no FilesBucket/KmsKeyArn outputs`);
     const sync = await syncClusterFiles(filesS3Client(c.region), c, target, { rotate: new Set(o.rotate ?? []) });
     for (const line of formatPlan(sync.plan)) io.out(`files: ${line}\n`);
     if (sync.plan.errors.length > 0) {
-      io.err(`cluster files not written: ${sync.plan.errors.length} error(s); no pool was changed\n`);
+      io.err(`cluster files not written: ${sync.plan.errors.length} error(s); no cluster or pool stack was changed\n`);
       return EXIT.failure;
     }
     io.out(`files: wrote ${sync.written.length} objects to s3://${target.bucket}\n`);
@@ -400,7 +409,7 @@ export function registerInfraCommands(program: Command): void {
     .option('--format <format>', 'yaml or json', 'yaml')
     .option('--only <what>', 'stacks or manifests')
     .option('--offline', 'make no AWS calls (every discoverable value must be explicit)', false)
-    .option('--strict', 'exit 2 when a component has no manifest folder', false)
+    .option('--strict', 'exit 2 when a component has no manifest folder or a stack resource no deployed consumer', false)
     .option('--files', 'print the cluster files plan (object keys; created, reused, updated) instead; writes nothing', false)
     .option('--rotate <items>', 'with --files: comma-separated cluster file items to show as rotated', '')
     .action(async (file: string, o: { out?: string; format: string; only?: string; offline: boolean; strict: boolean; files: boolean; rotate: string }) => {

@@ -7,11 +7,11 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseAllDocuments, stringify } from 'yaml';
+import { isMap, parseAllDocuments, parseDocument, stringify } from 'yaml';
 import { envValue } from './config/items';
 import type { ResolvedCluster } from './config/load';
 import { partitionOf } from './stacks/common';
-import { IRSA_COMPONENTS, type IrsaComponent } from './stacks/iam';
+import { authnzNodesSection, IRSA_COMPONENTS, type IrsaComponent } from './stacks/iam';
 import { asgName } from './stacks/pool';
 
 /** The ServiceAccount annotation naming a pod's IAM role (IRSA; Amazon EKS docs, "IAM roles for service accounts"). */
@@ -23,6 +23,25 @@ export const ROLE_ARN_ANNOTATION = 'eks.amazonaws.com/role-arn';
  */
 export function irsaRoleArn(c: Pick<ResolvedCluster, 'account' | 'region' | 'name'>, component: IrsaComponent): string {
   return `arn:${partitionOf(c.region)}:iam::${c.account}:role/${c.name}-${component}`;
+}
+
+/** Name of the authnz-webhook's policy ConfigMap (`manifests/authnz-webhook/configmap.yaml`) and its key. */
+export const AUTHNZ_POLICY_CONFIGMAP = { name: 'kubeaws-authnz-webhook-policy', key: 'config.yaml' } as const;
+
+/**
+ * The authnz-webhook configuration text of a cluster: the base's `config.yaml` (comments and order kept) with
+ * `authentication.nodes` set to {@link authnzNodesSection}, replacing any `nodes` the base holds, without a final
+ * newline. Pure.
+ * @throws Error when `baseText` is not a YAML mapping.
+ */
+export function authnzPolicyText(baseText: string, c: Pick<ResolvedCluster, 'account' | 'region' | 'name' | 'clusterId'>): string {
+  const doc = parseDocument(baseText);
+  if (doc.errors.length > 0 || !isMap(doc.contents))
+    throw new Error(`${AUTHNZ_POLICY_CONFIGMAP.name}: ${AUTHNZ_POLICY_CONFIGMAP.key} is not a YAML mapping`);
+  if (!doc.has('authentication')) doc.set('authentication', doc.createNode({}));
+  doc.setIn(['authentication', 'nodes'], doc.createNode(authnzNodesSection(c), { flow: false }));
+  // Without the final newline: kustomize drops it from a patched ConfigMap value, and the built stream must be the same.
+  return doc.toString({ lineWidth: 0 }).replace(/\n+$/, '');
 }
 
 /**
@@ -260,6 +279,8 @@ export interface OverlayInput {
   addOns?: string[];
   /** Annotations to set on ServiceAccounts of the base, by name (a strategic-merge patch in the overlay). */
   serviceAccountAnnotations?: Record<string, Record<string, string>>;
+  /** `data` keys to replace in ConfigMaps of the base, by name (a strategic-merge patch in the overlay). */
+  configMapData?: Record<string, Record<string, string>>;
 }
 
 /** Builds one component's overlay and its objects. Pure apart from reading the base. */
@@ -269,6 +290,21 @@ export function buildOverlay(o: OverlayInput): ComponentOverlay {
   const configMap = o.configMap ?? true;
   const addOns = o.addOns ?? [];
   const saAnnotations = o.serviceAccountAnnotations ?? {};
+  const cmData = o.configMapData ?? {};
+  const patches = [
+    ...Object.keys(saAnnotations)
+      .sort()
+      .map((name) => ({
+        target: { kind: 'ServiceAccount', name },
+        patch: stringify({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, annotations: saAnnotations[name] } }),
+      })),
+    ...Object.keys(cmData)
+      .sort()
+      .map((name) => ({
+        target: { kind: 'ConfigMap', name },
+        patch: stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data: cmData[name] }),
+      })),
+  ];
   const configEnv = configMap ? formatEnvFile(o.env) : '';
   const configHash = createHash('sha256').update(configEnv).digest('hex').slice(0, 16);
   const kustomization = stringify({
@@ -281,20 +317,7 @@ export function buildOverlay(o: OverlayInput): ComponentOverlay {
       : {}),
     labels: [{ pairs: { 'app.kubernetes.io/version': o.version }, includeSelectors: false }],
     commonAnnotations: { 'kubeaws.io/config-hash': configHash },
-    ...(Object.keys(saAnnotations).length > 0
-      ? {
-          patches: Object.keys(saAnnotations)
-            .sort()
-            .map((name) => ({
-              target: { kind: 'ServiceAccount', name },
-              patch: stringify({
-                apiVersion: 'v1',
-                kind: 'ServiceAccount',
-                metadata: { name, annotations: saAnnotations[name] },
-              }),
-            })),
-        }
-      : {}),
+    ...(patches.length > 0 ? { patches } : {}),
     ...(configMap
       ? {
           configMapGenerator: [
@@ -331,6 +354,8 @@ export function buildOverlay(o: OverlayInput): ComponentOverlay {
   for (const obj of objects) {
     if (obj.kind === 'ServiceAccount' && saAnnotations[obj.metadata.name])
       obj.metadata.annotations = { ...(obj.metadata.annotations ?? {}), ...saAnnotations[obj.metadata.name] };
+    if (obj.kind === 'ConfigMap' && cmData[obj.metadata.name])
+      obj.data = { ...((obj.data as Record<string, string> | undefined) ?? {}), ...cmData[obj.metadata.name] };
     if (base.namespace && !CLUSTER_SCOPED.has(obj.kind)) obj.metadata.namespace = base.namespace;
     obj.metadata.labels = { ...(obj.metadata.labels ?? {}), 'app.kubernetes.io/version': o.version };
     obj.metadata.annotations = { ...(obj.metadata.annotations ?? {}), 'kubeaws.io/config-hash': configHash };
@@ -379,6 +404,15 @@ export function priorityExpanderConfigMap(c: ResolvedCluster): KubeObject {
     },
     data: { priorities: stringify(priorities) },
   };
+}
+
+/** The policy ConfigMap data of the authnz-webhook overlay: the base's configuration with the cluster's node tokens. */
+function authnzConfigMapData(c: ResolvedCluster, baseDir: string): Record<string, Record<string, string>> {
+  const { name, key } = AUTHNZ_POLICY_CONFIGMAP;
+  const cm = readBase(baseDir).objects.find((x) => x.kind === 'ConfigMap' && x.metadata.name === name);
+  const base = (cm?.data as Record<string, string> | undefined)?.[key];
+  if (base === undefined) throw new Error(`manifests/authnz-webhook: no ConfigMap ${name} with ${key}`);
+  return { [name]: { [key]: authnzPolicyText(base, c) } };
 }
 
 /**
@@ -437,6 +471,7 @@ export function renderManifests(c: ResolvedCluster, root: string, overlayDir: st
                 },
               }
             : undefined,
+        configMapData: component === 'authnz-webhook' ? authnzConfigMapData(c, baseDir) : undefined,
       }),
     );
   }

@@ -24,10 +24,11 @@ export function renderStacks(c: ResolvedCluster): RenderedStack[] {
   const stacks = [etcdStack(c), clusterStack(c), ...pools.map((p) => poolStack(c, p))];
   for (const s of stacks) {
     for (const [id, res] of Object.entries(s.template.Resources)) {
-      const ud = (
-        res.Properties?.LaunchTemplateData as
-          { UserData?: { 'Fn::Base64': { 'Fn::Sub': [string, unknown] } } } | undefined
-      )?.UserData;
+      type UserData = { 'Fn::Base64': { 'Fn::Sub': [string, unknown] } };
+      // launch templates of the pools, instances of the etcd members
+      const ud =
+        (res.Properties?.LaunchTemplateData as { UserData?: UserData } | undefined)?.UserData ??
+        (res.Type === 'AWS::EC2::Instance' ? (res.Properties?.UserData as UserData | undefined) : undefined);
       const text = ud?.['Fn::Base64']?.['Fn::Sub']?.[0];
       if (text !== undefined && Buffer.byteLength(text) > USERDATA_LIMIT_BYTES - 512) {
         throw new Error(

@@ -102,18 +102,18 @@ async function waitStack(
   }
 }
 
-/** Exports an imported name needs, by the stack that must exist first. */
+/**
+ * Exports an imported name needs, by the stack that must exist first, the earliest stack first: the cluster stack
+ * imports the etcd security group and the files bucket and key (etcd stack); a pool its role's profile and security
+ * group and the masters' target group (cluster stack) and the files bucket (etcd stack).
+ */
 export function requiredExports(stack: RenderedStack, cluster: string): { name: string; from: string }[] {
-  if (stack.kind === 'cluster') return [{ name: `${cluster}:etcd-security-group`, from: stackName.etcd(cluster) }];
+  const fromEtcd = (names: string[]) => names.map((n) => ({ name: `${cluster}:${n}`, from: stackName.etcd(cluster) }));
+  if (stack.kind === 'cluster') return fromEtcd(['etcd-security-group', 'files-bucket-arn', 'kms-key-arn']);
   if (stack.kind !== 'pool') return [];
   const role = stack.parameters.Role;
-  const names = [
-    `${role}-instance-profile`,
-    `${role}-security-group`,
-    'files-bucket',
-    ...(role === 'master' ? ['api-target-group'] : []),
-  ];
-  return names.map((n) => ({ name: `${cluster}:${n}`, from: stackName.cluster(cluster) }));
+  const names = [`${role}-instance-profile`, `${role}-security-group`, ...(role === 'master' ? ['api-target-group'] : [])];
+  return [...fromEtcd(['files-bucket']), ...names.map((n) => ({ name: `${cluster}:${n}`, from: stackName.cluster(cluster) }))];
 }
 
 async function listExports(cfn: CloudFormationClient): Promise<Set<string>> {

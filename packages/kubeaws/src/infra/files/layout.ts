@@ -105,6 +105,35 @@ export function etcdDomain(c: Pick<ResolvedCluster, 'name' | 'hostedZone'>): str
   return `etcd.${c.name}.${c.hostedZone}`;
 }
 
+/** etcd's client and peer ports (etcd docs, "Configuration options": `--listen-client-urls`, `--listen-peer-urls`). */
+export const ETCD_CLIENT_PORT = 2379;
+export const ETCD_PEER_PORT = 2380;
+
+/** An etcd member of the etcd stack: its name (`etcd-<i>`) and DNS name (`etcd-<i>.etcd.<name>.<zone>`). */
+export interface EtcdMember {
+  name: string;
+  host: string;
+}
+
+/**
+ * The etcd members of a cluster, one per `etcd_instance_count` (docs/infra.md#infra-etcd-members): fixed names
+ * whose A records the etcd stack creates, so members and masters know every peer before any of them boots.
+ */
+export function etcdMembers(c: Pick<ResolvedCluster, 'name' | 'hostedZone' | 'items'>): EtcdMember[] {
+  const n = (c.items.get('etcd_instance_count') as number | null | undefined) ?? 1;
+  return Array.from({ length: n }, (_, i) => ({ name: `etcd-${i}`, host: `etcd-${i}.${etcdDomain(c)}` }));
+}
+
+/** etcd's `--initial-cluster`: `etcd-0=https://etcd-0.<domain>:2380,…`. */
+export function etcdInitialCluster(members: readonly EtcdMember[]): string {
+  return members.map((m) => `${m.name}=https://${m.host}:${ETCD_PEER_PORT}`).join(',');
+}
+
+/** kube-apiserver's `--etcd-servers`: `https://etcd-0.<domain>:2379,…`. */
+export function etcdClientUrls(members: readonly EtcdMember[]): string {
+  return members.map((m) => `https://${m.host}:${ETCD_CLIENT_PORT}`).join(',');
+}
+
 /**
  * The worker kubelet kubeconfig: the API through the NLB (its ACM certificate, so the system roots verify it)
  * and a `k8s-aws-v1.` token from `aws eks get-token`, the aws-iam-authenticator format the authnz webhook

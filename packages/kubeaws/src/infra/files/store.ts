@@ -16,7 +16,7 @@ import { generateClusterFiles } from './generate';
 import { clusterFileItems, itemObjects } from './layout';
 import { type FilesPlan, planClusterFiles } from './plan';
 
-/** Where the files live: the cluster stack's `FilesBucket` and `KmsKeyArn` outputs. */
+/** Where the files live: the etcd stack's `FilesBucket` and `KmsKeyArn` outputs. */
 export interface FilesTarget {
   bucket: string;
   kmsKeyArn: string;

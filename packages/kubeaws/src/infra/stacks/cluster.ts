@@ -1,11 +1,18 @@
 /**
  * The `<name>-cluster` stack: the API endpoint (NLB + DNS), security groups, node roles and profiles, the OIDC
- * provider and IRSA roles, the interruption queue with its EventBridge rules, the static-egress NAT subnets,
- * and the files bucket with the cluster KMS key.
+ * provider and IRSA roles, the interruption queue with its EventBridge rules and the static-egress NAT subnets.
+ * The node roles read the files bucket of the etcd stack through its exports.
  */
 import { eipAllocationIds, type ResolvedCluster } from '../config/load';
 import { addItemParameters, ownerTagKey, param, partitionOf, type RenderedStack, stackName, stackTags } from './common';
-import { IRSA_COMPONENTS, type IrsaComponent, irsaLogicalId, irsaRole } from './iam';
+import {
+  authnzNodesSection,
+  authnzWebhookStatements,
+  IRSA_COMPONENTS,
+  type IrsaComponent,
+  irsaLogicalId,
+  irsaRole,
+} from './iam';
 import {
   azLogicalSuffix,
   type CfnResource,
@@ -84,7 +91,7 @@ export function clusterStack(c: ResolvedCluster): RenderedStack {
   const zones = Object.keys(c.subnets).sort();
   const t: CfnTemplate = {
     AWSTemplateFormatVersion: '2010-09-09',
-    Description: `kubeaws ${c.name}: API endpoint, node and pod identity, interruption queue${egress ? ', static egress subnets' : ''}, files`,
+    Description: `kubeaws ${c.name}: API endpoint, node and pod identity, interruption queue${egress ? ', static egress subnets' : ''}`,
     Parameters: {
       ClusterName: param.clusterName(),
       ClusterId: param.string('Cluster ID aws:<account>:<region>:<name>', {
@@ -291,78 +298,16 @@ export function clusterStack(c: ResolvedCluster): RenderedStack {
     },
   };
 
-  // Files bucket and KMS key.
-  r.ClusterKmsKey = {
-    Type: 'AWS::KMS::Key',
-    DeletionPolicy: 'Delete',
-    UpdateReplacePolicy: 'Delete',
-    Properties: {
-      Description: sub('node files of ${ClusterName}'),
-      EnableKeyRotation: true,
-      KeyPolicy: policyDocument([
-        {
-          Sid: 'AccountAdministersKeyWithIam',
-          Effect: 'Allow',
-          Principal: { AWS: sub('arn:${AWS::Partition}:iam::${AWS::AccountId}:root') },
-          Action: 'kms:*',
-          Resource: '*',
-        },
-      ]),
-    },
-  };
-  r.ClusterKmsKeyAlias = {
-    Type: 'AWS::KMS::Alias',
-    Properties: { AliasName: sub('alias/${ClusterName}-cluster'), TargetKeyId: ref('ClusterKmsKey') },
-  };
-  r.ClusterFilesBucket = {
-    Type: 'AWS::S3::Bucket',
-    DeletionPolicy: 'Delete',
-    UpdateReplacePolicy: 'Delete',
-    Properties: {
-      BucketEncryption: {
-        ServerSideEncryptionConfiguration: [
-          {
-            ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: getAtt('ClusterKmsKey', 'Arn') },
-            BucketKeyEnabled: true,
-          },
-        ],
-      },
-      PublicAccessBlockConfiguration: {
-        BlockPublicAcls: true,
-        BlockPublicPolicy: true,
-        IgnorePublicAcls: true,
-        RestrictPublicBuckets: true,
-      },
-      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
-      Tags: owned(),
-    },
-  };
-  r.ClusterFilesBucketPolicy = {
-    Type: 'AWS::S3::BucketPolicy',
-    Properties: {
-      Bucket: ref('ClusterFilesBucket'),
-      PolicyDocument: policyDocument([
-        {
-          Sid: 'DenyInsecureTransport',
-          Effect: 'Deny',
-          Principal: '*',
-          Action: 's3:*',
-          Resource: [getAtt('ClusterFilesBucket', 'Arn'), sub('${ClusterFilesBucket.Arn}/*')],
-          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-        },
-      ]),
-    },
-  };
-
   // Node identity.
   const readFiles = (prefix: string): Statement[] => [
     {
       Sid: 'ReadNodeFiles',
       Effect: 'Allow',
       Action: 's3:GetObject',
-      Resource: sub(`\${ClusterFilesBucket.Arn}/${prefix}/*`),
+      // The files bucket and key belong to the etcd stack, deployed first (docs/infra.md#infra-cluster-files).
+      Resource: { 'Fn::Sub': [`\${Bucket}/${prefix}/*`, { Bucket: importValue('${ClusterName}:files-bucket-arn') }] },
     },
-    { Sid: 'DecryptNodeFiles', Effect: 'Allow', Action: 'kms:Decrypt', Resource: getAtt('ClusterKmsKey', 'Arn') },
+    { Sid: 'DecryptNodeFiles', Effect: 'Allow', Action: 'kms:Decrypt', Resource: importValue('${ClusterName}:kms-key-arn') },
     {
       Sid: 'PullImages',
       Effect: 'Allow',
@@ -386,7 +331,7 @@ export function clusterStack(c: ResolvedCluster): RenderedStack {
           PolicyName: 'master',
           PolicyDocument: policyDocument([
             ...readFiles('master'),
-            { Sid: 'AuthnzNodeAuthentication', Effect: 'Allow', Action: 'ec2:DescribeInstances', Resource: '*' },
+            ...authnzWebhookStatements(authnzNodesSection(c).regions),
           ]),
         },
       ],
@@ -570,12 +515,6 @@ export function clusterStack(c: ResolvedCluster): RenderedStack {
       Value: sub('https://${ApiHostname}'),
       Export: exp('oidc-issuer'),
     },
-    FilesBucket: {
-      Description: 'Bucket of the node files',
-      Value: ref('ClusterFilesBucket'),
-      Export: exp('files-bucket'),
-    },
-    KmsKeyArn: { Description: 'Cluster KMS key', Value: getAtt('ClusterKmsKey', 'Arn'), Export: exp('kms-key-arn') },
     ...Object.fromEntries(
       clusterIrsaComponents(c).map((k) => [
         `${irsaLogicalId(k)}Arn`,

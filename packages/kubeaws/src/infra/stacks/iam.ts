@@ -3,8 +3,53 @@
  * scoped by the cluster's ownership tag). Exported per component so that component tests can check the
  * actions they call against the role they get.
  */
-import { ownerTagKey } from './common';
+import type { ResolvedCluster } from '../config/load';
+import { ownerTagKey, partitionOf } from './common';
 import { type Cfn, getAtt, policyDocument, ref, type Statement, sub } from './intrinsics';
+
+/**
+ * ARN of the worker nodes' role `<name>-worker` (the cluster stack's `WorkerRole`, docs/infra.md#infra-cluster-stack),
+ * in the region's partition.
+ */
+export function workerRoleArn(c: Pick<ResolvedCluster, 'account' | 'region' | 'name'>): string {
+  return `arn:${partitionOf(c.region)}:iam::${c.account}:role/${c.name}-worker`;
+}
+
+/** The `authentication.nodes` section of the authnz-webhook configuration (docs/authnz-webhook.md#authnz-node-tokens). */
+export interface AuthnzNodesSection {
+  /** The `x-k8s-aws-id` worker kubelets sign: the cluster id `aws:<account>:<region>:<name>` their kubeconfig passes to `aws eks get-token --cluster-name`. */
+  clusterID: string;
+  /** {@link workerRoleArn}: the only role whose sessions become `system:node:<private DNS name>`. */
+  workerRoleARN: string;
+  /** The cluster's region: its STS endpoint is accepted and EC2 `DescribeInstances` is called there. */
+  regions: string[];
+}
+
+/** The node-token section of a cluster (docs/infra.md#infra-node-authentication). Pure. */
+export function authnzNodesSection(c: Pick<ResolvedCluster, 'account' | 'region' | 'name' | 'clusterId'>): AuthnzNodesSection {
+  return { clusterID: c.clusterId, workerRoleARN: workerRoleArn(c), regions: [c.region] };
+}
+
+/**
+ * What the authnz-webhook needs in the role it runs with to map a node token to its node
+ * (docs/authnz-webhook.md#authnz-node-tokens): `ec2:DescribeInstances`, nothing else (the STS call carries the node's
+ * own signature). The webhook is a host-network DaemonSet on the masters without an IRSA role
+ * (manifests/authnz-webhook/daemonset.yaml), so this goes into the master instance role. DescribeInstances has no
+ * resource-level permissions (AWS Service Authorization Reference, "Actions, resources, and condition keys for
+ * Amazon EC2"): `Resource` must be `*`, and the statement is confined with `aws:RequestedRegion` to the regions the
+ * webhook calls EC2 in, `nodes.regions` of {@link authnzNodesSection}.
+ */
+export function authnzWebhookStatements(regions: readonly string[]): Statement[] {
+  return [
+    {
+      Sid: 'AuthnzNodeAuthentication',
+      Effect: 'Allow',
+      Action: 'ec2:DescribeInstances',
+      Resource: '*',
+      Condition: { StringEquals: { 'aws:RequestedRegion': [...regions] } },
+    },
+  ];
+}
 
 /** Components with an IRSA role, and their ServiceAccount in kube-system. */
 export const IRSA_COMPONENTS = {

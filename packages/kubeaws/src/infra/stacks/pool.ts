@@ -5,6 +5,7 @@
 import type { ResolvedCluster, ResolvedPool } from '../config/load';
 import { poolSubnets } from '../config/load';
 import { envValue, type ConfigItem } from '../config/items';
+import { etcdClientUrls, etcdMembers } from '../files/layout';
 import { kubeNodeUserdata } from '../userdata';
 import { addItemParameters, ownerTagKey, param, type RenderedStack, stackName, stackTags } from './common';
 import { base64, type CfnTemplate, equals, fnIf, getAtt, importValue, ref, sub, tagList } from './intrinsics';
@@ -77,6 +78,7 @@ export function poolStack(c: ResolvedCluster, p: ResolvedPool): RenderedStack {
     apiHostname: c.apiHostname,
     labels: { ...p.labels, 'kubeaws.io/capacity-type': p.capacity },
     taints: p.taints,
+    etcdServers: p.role === 'master' ? etcdClientUrls(etcdMembers(c)) : undefined,
     authnz:
       p.role === 'master'
         ? {

@@ -293,8 +293,11 @@ export interface KubeNodeUserdataOptions extends NodeIdentity {
   taints: { key: string; value?: string; effect: string }[];
   /** Master only: the authnz wiring. */
   authnz?: AuthnzFilesOptions;
-  /** `etcd.<name>.<zone>` (the etcd stack's `etcd-endpoint` export); default `etcd.<name>.<parent of apiHostname>`. */
-  etcdDomain?: string;
+  /**
+   * Master only: kube-apiserver's `--etcd-servers`, the client URLs of the etcd stack's members
+   * (`https://etcd-<i>.etcd.<name>.<zone>:2379,…`, {@link etcdClientUrls}).
+   */
+  etcdServers?: string;
 }
 
 /** The bootstrap script of a master or worker (before `Fn::Sub` escaping); the bucket is {@link BUCKET}. */
@@ -324,7 +327,8 @@ export function kubeNodeBootstrap(o: KubeNodeUserdataOptions): string {
   const K = '$R/etc/kubernetes';
   const P = `${K}/pki`;
   const kc = (n: string) => `${K}/kubeconfigs/${n}.kubeconfig`;
-  const etcd = o.etcdDomain ?? `etcd.${o.clusterName}.${o.apiHostname.split('.').slice(1).join('.')}`;
+  if (!o.etcdServers) throw new Error(`master user data of ${o.clusterName}: no etcd servers`);
+  const etcd = o.etcdServers;
   return `${scriptHead(o, 'kube-apiserver kube-controller-manager kube-scheduler kubelet')}AP="\${APISERVER_PORT:-443}"
 WP="\${AUTHNZ_WEBHOOK_PORT:-9443}"
 NODE_IP="\${NODE_IP:-$(imds meta-data/local-ipv4)}"
@@ -332,7 +336,7 @@ ${fetchLines(items, 'master')}sed -i "s#https://127.0.0.1:443\\$#https://127.0.0
 ${Object.entries(a.files)
   .map(([p, content]) => heredoc(p, content))
   .join('')}run kube-apiserver --advertise-address="$NODE_IP" --bind-address="\${APISERVER_BIND_ADDRESS:-0.0.0.0}" --secure-port="$AP" \\
-  --etcd-servers="\${ETCD_SERVERS:-https://${etcd}:2379}" --etcd-cafile=${P}/etcd-ca.crt \\
+  --etcd-servers="\${ETCD_SERVERS:-${etcd}}" --etcd-cafile=${P}/etcd-ca.crt \\
   --etcd-certfile=${P}/apiserver-etcd-client.crt --etcd-keyfile=${P}/apiserver-etcd-client.key \\
   --tls-cert-file=${P}/apiserver.crt --tls-private-key-file=${P}/apiserver.key --client-ca-file=${P}/ca.crt \\
   --kubelet-client-certificate=${P}/apiserver-kubelet-client.crt --kubelet-client-key=${P}/apiserver-kubelet-client.key \\
@@ -403,8 +407,12 @@ export function kubeNodeUserdata(o: KubeNodeUserdataOptions): string {
 /** Options of the etcd user data. */
 export interface EtcdUserdataOptions extends NodeIdentity {
   role: 'etcd';
-  /** `etcd.<name>.<zone>`: the members register `<instance>.etcd.<name>.<zone>` and the SRV records there. */
+  /** `etcd.<name>.<zone>`: the domain of the members' A records (`etcd-<i>.etcd.<name>.<zone>`, the etcd stack). */
   etcdDomain: string;
+  /** This member's name, `etcd-<i>`; its advertised host is `<member>.<etcdDomain>`. */
+  member: string;
+  /** `--initial-cluster` of every member ({@link etcdInitialCluster}). */
+  initialCluster: string;
   /**
    * `Fn::Sub` placeholder of the files bucket (e.g. `${FilesBucket}`) when the stack provides one; without it
    * the bootstrap needs `FILES_BUCKET` in its environment.
@@ -417,22 +425,28 @@ export function etcdBootstrap(o: EtcdUserdataOptions): string {
   const P = '$R/etc/kubernetes/pki/etcd';
   const items = clusterFileItems({ name: o.clusterName, hostedZone: '', apiHostname: o.apiHostname, clusterId: o.clusterId, region: o.region } as Parameters<typeof clusterFileItems>[0]);
   return `${scriptHead(o, 'etcd')}[ -n "$FILES_BUCKET" ] || { echo 'kubeaws-bootstrap: FILES_BUCKET is not set' >&2; exit 2; }
-${fetchLines(items, 'etcd').replace('"$R/etc/kubernetes/$k"', '"$R/etc/kubernetes/pki/etcd/\${k#pki/}"')}NAME="\${KUBEAWS_ETCD_NAME:-$(imds meta-data/instance-id)}"
+${fetchLines(items, 'etcd').replace('"$R/etc/kubernetes/$k"', '"$R/etc/kubernetes/pki/etcd/\${k#pki/}"')}NAME="\${KUBEAWS_ETCD_NAME:-${o.member}}"
 HOST="\${KUBEAWS_ETCD_ADVERTISE_HOST:-$NAME.${o.etcdDomain}}"
 CP="\${KUBEAWS_ETCD_CLIENT_PORT:-2379}" PP="\${KUBEAWS_ETCD_PEER_PORT:-2380}" L="\${KUBEAWS_ETCD_LISTEN_HOST:-0.0.0.0}"
-if [ -n "\${KUBEAWS_ETCD_INITIAL_CLUSTER:-}" ]; then join=(--initial-cluster="$KUBEAWS_ETCD_INITIAL_CLUSTER"); else join=(--discovery-srv=${o.etcdDomain}); fi
 run etcd --name="$NAME" --data-dir="$R/var/lib/etcd" --listen-client-urls="https://$L:$CP" \\
   --advertise-client-urls="https://$HOST:$CP" --listen-peer-urls="https://$L:$PP" \\
-  --initial-advertise-peer-urls="https://$HOST:$PP" "\${join[@]}" --initial-cluster-state=new \\
+  --initial-advertise-peer-urls="https://$HOST:$PP" --initial-cluster="\${KUBEAWS_ETCD_INITIAL_CLUSTER:-${o.initialCluster}}" --initial-cluster-state=new \\
   --initial-cluster-token=${o.clusterName} --client-cert-auth --trusted-ca-file=${P}/ca.crt \\
   --cert-file=${P}/server.crt --key-file=${P}/server.key --peer-client-cert-auth \\
   --peer-trusted-ca-file=${P}/ca.crt --peer-cert-file=${P}/peer.crt --peer-key-file=${P}/peer.key
 `;
 }
 
-/** User data of an etcd member: `node.env` and the bootstrap script. */
+/**
+ * User data of an etcd member: `node.env` and the bootstrap script. The files bucket is the
+ * `filesBucketPlaceholder`, the backup bucket `${BackupBucket}`.
+ */
 export function etcdUserdata(o: EtcdUserdataOptions): string {
-  const env = nodeEnv(o, { ETCD_DOMAIN: o.etcdDomain, ETCD_BACKUP_PREFIX: 's3://\u0000E\u0000/backups/' });
+  const env = nodeEnv(o, {
+    ETCD_DOMAIN: o.etcdDomain,
+    ETCD_NAME: o.member,
+    ETCD_BACKUP_PREFIX: 's3://\u0000E\u0000/backups/',
+  });
   const files = {
     '/etc/kubeaws/node.env': { permissions: '0644', content: escapeForSub(env).replace('\u0000E\u0000', '${BackupBucket}') },
     [BOOTSTRAP_PATH]: {

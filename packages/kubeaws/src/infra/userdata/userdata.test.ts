@@ -15,6 +15,7 @@ const master = kubeNodeUserdata({
   labels: { 'kubeaws.io/capacity-type': 'on-demand' },
   taints: [],
   authnz: { failurePolicy: 'Deny', tokenCacheTtl: '10s' },
+  etcdServers: 'https://etcd-0.etcd.kube-1.example.org:2379,https://etcd-1.etcd.kube-1.example.org:2379',
 });
 const worker = kubeNodeUserdata({
   ...id,
@@ -23,7 +24,15 @@ const worker = kubeNodeUserdata({
   labels: { 'kubeaws.io/capacity-type': 'spot' },
   taints: [{ key: 'workload', value: 'batch', effect: 'NoSchedule' }],
 });
-const etcd = etcdUserdata({ ...id, role: 'etcd', etcdDomain: 'etcd.kube-1.example.org' });
+const initialCluster = 'etcd-0=https://etcd-0.etcd.kube-1.example.org:2380,etcd-1=https://etcd-1.etcd.kube-1.example.org:2380';
+const etcd = etcdUserdata({
+  ...id,
+  role: 'etcd',
+  etcdDomain: 'etcd.kube-1.example.org',
+  member: 'etcd-1',
+  initialCluster,
+  filesBucketPlaceholder: '${FilesBucket}',
+});
 
 /** The bootstrap script as CloudFormation's Fn::Sub leaves it. */
 function script(userdata: string): string {
@@ -49,7 +58,7 @@ describe('node user data', () => {
   it('master: etcd over TLS, encryption at rest, issuer, authnz webhook, no client CA for people beyond the cluster CA', () => {
     const s = script(master);
     for (const flag of [
-      '--etcd-servers="${ETCD_SERVERS:-https://etcd.kube-1.example.org:2379}"',
+      '--etcd-servers="${ETCD_SERVERS:-https://etcd-0.etcd.kube-1.example.org:2379,https://etcd-1.etcd.kube-1.example.org:2379}"',
       '--etcd-cafile=$R/etc/kubernetes/pki/etcd-ca.crt',
       '--encryption-provider-config=$R/etc/kubernetes/encryption-config.yaml',
       '--service-account-issuer=https://kube-1.example.org',
@@ -86,10 +95,24 @@ describe('node user data', () => {
     expect(s).not.toMatch(/authnz|kube-apiserver|ca\.key/);
   });
 
-  it('etcd: client and peer TLS with client certificate authentication', () => {
+  it('etcd: client and peer TLS with client certificate authentication, its fixed name and the static member list', () => {
     const s = script(etcd);
-    for (const flag of ['--client-cert-auth', '--peer-client-cert-auth', '--listen-client-urls="https://', '--discovery-srv=etcd.kube-1.example.org'])
+    for (const flag of [
+      '--client-cert-auth',
+      '--peer-client-cert-auth',
+      '--listen-client-urls="https://',
+      'NAME="${KUBEAWS_ETCD_NAME:-etcd-1}"',
+      'HOST="${KUBEAWS_ETCD_ADVERTISE_HOST:-$NAME.etcd.kube-1.example.org}"',
+      `--initial-cluster="\${KUBEAWS_ETCD_INITIAL_CLUSTER:-${initialCluster}}"`,
+    ])
       expect(s).toContain(flag);
-    expect(s).toContain('FILES_BUCKET="${FILES_BUCKET:-}"');
+    expect(s).not.toContain('--discovery-srv');
+    expect(s).toContain('FILES_BUCKET="${FILES_BUCKET:-files-bucket}"');
+  });
+
+  it('master: refuses to render without etcd servers', () => {
+    expect(() =>
+      kubeNodeUserdata({ ...id, role: 'master', pool: 'master', labels: {}, taints: [] }),
+    ).toThrow('master user data of kube-1: no etcd servers');
   });
 });
