@@ -8,7 +8,8 @@
 // 1. bare node:http baselines: one parses the TokenReview, verifies the JWT with jose and answers (`bare`), one
 //    parses the SubjectAccessReview and answers it from a fixed rule (`bare_sar`);
 // 2. TokenReview over plain HTTP and over mutual TLS with the token cache off, so every request verifies an
-//    RS256-2048 signature (distinct tokens, JWKS already fetched);
+//    RS256-2048 signature (distinct tokens, JWKS already fetched); the webhook is the image's bundle
+//    (dist/packages/authnz-webhook/bundle/main.mjs, built by `npx nx run authnz-webhook:bundle`) run with its flags;
 // 3. TokenReview with the cache on and filled (every token distinct, cache up to 10,000 entries);
 // 4. SubjectAccessReview (a mix of allow, deny and no-opinion) over plain HTTP and mutual TLS.
 // Closed-loop load: `connections` keep-alive connections each send the next request when the previous one
@@ -28,7 +29,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
-import { cpuSeconds, log, root, vmStatus, writeBenchmarkSection, manifestNodeOptions } from './lib.mts';
+import { pathToFileURL } from 'node:url';
+import { cpuSeconds, freePort, log, root, vmStatus, writeBenchmarkSection, manifestNodeOptions } from './lib.mts';
 
 const require = createRequire(import.meta.url);
 
@@ -64,36 +66,53 @@ interface ServeSpec {
 }
 
 async function serveWebhook(spec: ServeSpec): Promise<void> {
-  // the component as the container runs it (flags, standalone: no cluster access in `env`), started in-process
-  const { authnzWebhook } = require(path.join(root, 'dist/packages/authnz-webhook/lib/index.js'));
-  const { createLogger, startComponent } = require(path.join(root, 'dist/packages/runtime/lib/index.js'));
-  const rc = await startComponent(authnzWebhook, {
-    argv: [
-      `--config=${spec.configPath}`,
-      '--webhook-bind-address=127.0.0.1:0',
-      ...(spec.tls
-        ? [`--tls-cert-file=${spec.tls.cert}`, `--tls-private-key-file=${spec.tls.key}`, `--client-ca-file=${spec.tls.ca}`]
-        : ['--insecure-loopback-webhook']),
-      '--access-api-bind-address=',
-      '--metrics-bind-address=0',
-      '--health-probe-bind-address=0',
-      `--max-request-bytes=${1 << 20}`,
-      '--shutdown-delay=0s',
-    ],
-    env: {},
-    // stdout carries the port line only
-    logger: createLogger({
-      component: 'authnz-webhook',
-      level: 'warn',
-      destination: { write: (line: string) => process.stderr.write(line) },
-    }),
+  // the image's bundle (dist/packages/authnz-webhook/bundle/main.mjs) as the container runs it: its own flags,
+  // NODE_ENV=production, standalone (no cluster access); its logs at error level so that stdout carries the port
+  // line only. Ready when /readyz answers 200 (listeners bound, issuer keys fetched).
+  const bundle = path.join(root, 'dist/packages/authnz-webhook/bundle/main.mjs');
+  if (!fs.existsSync(bundle)) throw new Error(`${bundle} missing: run \`npx nx run authnz-webhook:bundle\``);
+  const [port, health] = [await freePort(), await freePort()];
+  for (const k of ['KUBECONFIG', 'KUBERNETES_SERVICE_HOST', 'KUBERNETES_SERVICE_PORT']) delete process.env[k];
+  // an empty home: no ~/.kube/config is found
+  process.env.HOME = path.join(os.tmpdir(), 'kubeaws-authnz-bench-home');
+  fs.mkdirSync(process.env.HOME, { recursive: true });
+  process.env.NODE_ENV = 'production';
+  process.argv = [
+    process.argv[0]!,
+    bundle,
+    `--config=${spec.configPath}`,
+    `--webhook-bind-address=127.0.0.1:${port}`,
+    ...(spec.tls
+      ? [`--tls-cert-file=${spec.tls.cert}`, `--tls-private-key-file=${spec.tls.key}`, `--client-ca-file=${spec.tls.ca}`]
+      : ['--insecure-loopback-webhook']),
+    '--access-api-bind-address=',
+    '--metrics-bind-address=0',
+    `--health-probe-bind-address=127.0.0.1:${health}`,
+    `--max-request-bytes=${1 << 20}`,
+    '--shutdown-delay=0s',
+    '--log-level=error',
+  ];
+  await import(pathToFileURL(bundle).href);
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const r = await fetchStatus(`http://127.0.0.1:${health}/readyz`);
+    if (r === 200) break;
+    if (Date.now() > deadline) throw new Error(`webhook bundle not ready after 20 s (/readyz ${r})`);
+    await new Promise((res) => setTimeout(res, 20));
+  }
+  process.stdout.write(`${JSON.stringify({ port })}\n`);
+}
+
+/** Status code of a GET over node:http (0 when the connection failed). */
+function fetchStatus(url: string): Promise<number> {
+  return new Promise((resolve) => {
+    http
+      .get(url, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      })
+      .on('error', () => resolve(0));
   });
-  const app = rc.handle;
-  await app.listening;
-  const deadline = Date.now() + 10_000;
-  while (app.authenticator.readinessProblems().length && Date.now() < deadline)
-    await new Promise((r) => setTimeout(r, 20));
-  process.stdout.write(`${JSON.stringify({ port: app.addresses.webhook.port })}\n`);
 }
 
 async function serveBare(spec: ServeSpec): Promise<void> {

@@ -1,12 +1,14 @@
 // Idle footprint of the component images' code: each component's esbuild bundle (what its image runs), started
 // with plain `node`, NODE_ENV=production and its manifest's NODE_OPTIONS against a local cluster with 3 kwok nodes and nothing to do, one at a
-// time. Reports, per component, RSS after it is Ready and 60 s idle (VmRSS), its peak (VmHWM), the V8 heap
-// (nodejs_heap_size_used_bytes from its own /metrics) and the modules it loaded, next to a bare `node` process
-// measured the same way.
+// time. Reports, per component, RSS after it is Ready and 60 s idle (VmRSS) split into anonymous and file-backed
+// pages (RssAnon, RssFile), its peak (VmHWM) and the V8 heap (nodejs_heap_size_used_bytes from its own /metrics),
+// next to a bare `node` process measured the same way. What a component needs in the cluster to become Ready (the
+// authnz-webhook's namespace and AccessRequest CRD) is applied from its manifests first.
 //
 //   npm run bench -- idle [--settle-seconds 60] [--only pdb-controller,downscaler]
 //
-// Results are printed as JSON and written into docs/benchmarks.md between the idle markers.
+// Results are printed as JSON and written into docs/benchmarks.md between the idle markers; with --only, the
+// other components' rows are kept from the section as it was.
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -16,11 +18,12 @@ import { createRequire } from 'node:module';
 import { generateKeyPairSync } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { parse as parseYaml, parseAllDocuments, stringify as stringifyYaml } from 'yaml';
 import { freePort, log, pollUntil, root, vmStatus, writeBenchmarkSection, manifestNodeOptions } from './lib.mts';
 
 const require = createRequire(import.meta.url);
 const { startCluster, ensureBinaries } = require(path.join(root, 'dist/packages/testenv/lib/index.js'));
+const { KubeClient, resourcePath } = require(path.join(root, 'dist/packages/runtime/lib/index.js'));
 
 const { values: args } = parseArgs({
   options: { 'settle-seconds': { type: 'string', default: '60' }, only: { type: 'string', default: '' } },
@@ -56,13 +59,49 @@ const COMPONENTS: Record<string, (work: string) => string[]> = {
   },
 };
 
+/**
+ * What a component needs in the cluster before it can be Ready, from its shipped manifests: the authnz-webhook
+ * reads AccessRequests in the emergency-access namespace (its readiness waits for that informer), so the
+ * namespace and the CRD are applied and the bench waits until AccessRequests are served.
+ */
+const CLUSTER_SETUP: Record<string, (kc: unknown) => Promise<void>> = {
+  'authnz-webhook': async (kubeConfig) => {
+    const client = new KubeClient({ kubeConfig, component: 'idle-bench' });
+    const plural: Record<string, string> = { Namespace: 'namespaces', CustomResourceDefinition: 'customresourcedefinitions' };
+    let namespace = '';
+    for (const file of ['namespace.yaml', 'crds.yaml']) {
+      for (const doc of parseAllDocuments(fs.readFileSync(path.join(root, 'manifests/authnz-webhook', file), 'utf8'))) {
+        const obj = doc.toJS() as { apiVersion: string; kind: string; metadata: { name: string } } | null;
+        if (!obj) continue;
+        if (obj.kind === 'Namespace') namespace = obj.metadata.name;
+        const [group, version] = obj.apiVersion.includes('/') ? obj.apiVersion.split('/') : ['', obj.apiVersion];
+        await client.apply(resourcePath({ group, version, resource: plural[obj.kind], name: obj.metadata.name }), obj, {
+          force: true,
+          fieldManager: 'idle-bench',
+        });
+      }
+    }
+    await pollUntil('AccessRequests served', 60_000, 250, () =>
+      client.list(`/apis/authnz.kubeaws.io/v1alpha1/namespaces/${namespace}/accessrequests`).then(() => true, () => undefined),
+    );
+  },
+};
 
 interface Result {
   component: string;
   rssMiB: number;
   peakMiB: number;
   heapUsedMiB?: number;
+  /** RssAnon and RssFile of /proc/<pid>/status: anonymous memory (heap, stacks, malloc) and file-backed pages (the node binary, shared libraries). */
+  anonMiB: number;
+  fileMiB: number;
   ready: boolean;
+}
+
+/** A `kB` field of /proc/<pid>/status in MiB. */
+function statusMiB(pid: number, field: string): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
 }
 
 const mib = (v: number) => Math.round(v);
@@ -91,7 +130,9 @@ async function measure(name: string, argv: string[], env: NodeJS.ProcessEnv, met
       const m = /^nodejs_heap_size_used_bytes (\d+(?:\.\d+)?)/m.exec(body);
       if (m) heapUsedMiB = Math.round(Number(m[1]) / 1048576);
     }
-    return { component: name, rssMiB: mib(rss), peakMiB: mib(peak), heapUsedMiB, ready };
+    const anonMiB = mib(statusMiB(child.pid!, 'RssAnon'));
+    const fileMiB = mib(statusMiB(child.pid!, 'RssFile'));
+    return { component: name, rssMiB: mib(rss), peakMiB: mib(peak), heapUsedMiB, anonMiB, fileMiB, ready };
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
@@ -110,6 +151,7 @@ async function main(): Promise<void> {
       const bundle = path.join(root, 'dist/packages', name, 'bundle/main.mjs');
       if (!fs.existsSync(bundle)) throw new Error(`${bundle} missing: run \`npx nx run ${name}:bundle\``);
       const [metrics, health] = [await freePort(), await freePort()];
+      if (CLUSTER_SETUP[name]) await CLUSTER_SETUP[name](cluster.kubeConfig());
       log(`${name}: starting`);
       const r = await measure(
         name,
@@ -141,21 +183,50 @@ async function main(): Promise<void> {
   }
   console.log(JSON.stringify(results, null, 2));
   const commit = require('node:child_process').execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root }).toString().trim();
+  const header = '| process | RSS idle (VmRSS) | anonymous / file-backed | peak RSS (VmHWM) | V8 heap used | Ready |';
+  const row = (r: Result) =>
+    `| ${r.component} | ${r.rssMiB} MiB | ${r.anonMiB} / ${r.fileMiB} MiB | ${r.peakMiB} MiB | ` +
+    `${r.heapUsedMiB === undefined ? '—' : `${r.heapUsedMiB} MiB`} | ${r.ready ? 'yes' : 'no'} |`;
+  const measured = new Set(results.map((r) => r.component));
+  // With --only, the rows of the other components stay as the section held them.
+  const previous = args.only ? previousIdleRows().filter((r) => !measured.has(r.name)) : [];
+  const date = new Date().toISOString().slice(0, 10);
+  const command = `npm run bench -- idle --settle-seconds ${SETTLE_MS / 1000}${args.only ? ` --only ${args.only}` : ''}`;
   writeBenchmarkSection(
     'idle',
     [
-      `Measured ${new Date().toISOString().slice(0, 10)} at ${commit} on the 2-core build machine (${os.cpus().length} CPUs, ` +
-        `${Math.round(os.totalmem() / 2 ** 30)} GiB, shared with other jobs), \`npm run bench -- idle --settle-seconds ${SETTLE_MS / 1000}\`: each component's ` +
-        'bundle (what its image runs) with `NODE_ENV=production` and its manifest\'s `NODE_OPTIONS` against a local cluster with 3 kwok nodes and nothing to do, ' +
-        `Ready and then ${SETTLE_MS / 1000} s idle.`,
+      `Measured ${date} at ${commit} on the 2-core build machine (${os.cpus().length} CPUs, ` +
+        `${Math.round(os.totalmem() / 2 ** 30)} GiB, shared with other jobs), \`${command}\`: each component's ` +
+        'bundle (what its image runs) with `NODE_ENV=production` and its manifest\'s `NODE_OPTIONS` against a local cluster with 3 kwok nodes and nothing to do ' +
+        '(the authnz-webhook with its namespace and AccessRequest CRD applied), ' +
+        `Ready and then ${SETTLE_MS / 1000} s idle. Anonymous memory is the V8 heap, stacks and malloc; file-backed pages are mostly the node binary's.` +
+        (previous.length ? ` Rows of ${previous.map((r) => r.name).join(', ')} are from the run before (${previous[0]!.note}).` : ''),
+      'Budgets (issue targets): pdb-controller and downscaler idle ≤ 80 MiB, authnz-webhook idle ≤ 64 MiB.',
       '',
-      '| process | RSS idle (VmRSS) | peak RSS (VmHWM) | V8 heap used | Ready |',
-      '|---|---|---|---|---|',
-      ...results.map(
-        (r) => `| ${r.component} | ${r.rssMiB} MiB | ${r.peakMiB} MiB | ${r.heapUsedMiB === undefined ? '—' : `${r.heapUsedMiB} MiB`} | ${r.ready ? 'yes' : 'no'} |`,
-      ),
+      header,
+      '|---|---|---|---|---|---|',
+      ...results.filter((r) => r.component === 'bare node').map(row),
+      ...previous.map((r) => r.line),
+      ...results.filter((r) => r.component !== 'bare node').map(row),
     ].join('\n'),
   );
+}
+
+/** The component rows of the idle section in docs/benchmarks.md, with the date and commit of the run that wrote them. */
+function previousIdleRows(): { name: string; line: string; note: string }[] {
+  const text = fs.readFileSync(path.join(root, 'docs/benchmarks.md'), 'utf8');
+  const section = /<!-- idle:begin -->([\s\S]*?)<!-- idle:end -->/.exec(text)?.[1] ?? '';
+  const when = /Measured (\S+) at (\S+)/.exec(section);
+  const note = when ? `${when[1]} at ${when[2]}` : 'an earlier run';
+  return section
+    .split('\n')
+    .filter((l) => l.startsWith('| ') && !l.startsWith('| process') && !l.startsWith('| bare node'))
+    .map((line) => {
+      const cells = line.split('|');
+      // rows written before the anonymous / file-backed column get a dash there
+      if (cells.length === 7) cells.splice(3, 0, ' — ');
+      return { name: cells[1]!.trim(), line: cells.join('|'), note };
+    });
 }
 
 main().catch((err) => {

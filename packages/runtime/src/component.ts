@@ -93,7 +93,7 @@ export type ManagerSettings = Partial<
 
 /** What `setup` gets besides the Manager and the configuration. */
 export interface SetupContext {
-  /** The process environment (downward API: `POD_NAME`, `POD_NAMESPACE`, `POD_UID`, …). */
+  /** The process environment (downward API: `POD_NAME`, `POD_NAMESPACE`, `POD_UID`, ...). */
   env: NodeJS.ProcessEnv;
 }
 
@@ -127,7 +127,7 @@ export interface ComponentDefinition<F extends FlagSpecs, C extends SharedConfig
    * Throw {@link ConfigError} (exit 2, before any API call) naming the flag, the value and what is valid.
    */
   configure?(values: ComponentValues<F>, env: NodeJS.ProcessEnv, ctx: ConfigureContext<F>): C;
-  /** Manager settings taken from the configuration (client write limit, dry run, field manager, …). */
+  /** Manager settings taken from the configuration (client write limit, dry run, field manager, ...). */
   manager?(cfg: C): ManagerSettings;
   /** The configuration as logged in the start line; default the configuration itself. */
   describe?(cfg: C): unknown;
@@ -209,7 +209,7 @@ export interface StartComponentOptions<C> {
   argv?: string[];
   /** Environment; default `process.env`. */
   env?: NodeJS.ProcessEnv;
-  /** Configuration values that replace parsed ones (tests: `{ leaderElect: false, … }`). */
+  /** Configuration values that replace parsed ones (tests: `{ leaderElect: false, ... }`). */
   config?: Partial<C>;
   /**
    * Cluster access; default from `--kubeconfig` or the default loading rules (none configured and

@@ -13,7 +13,7 @@
  *    destroyed.
  *
  * Node's HTTP server closes a connection after an answer that carries `Connection: close` (RFC 9112
- * §9.6, "Tear-down").
+ * section 9.6, "Tear-down").
  */
 import type * as http from 'node:http';
 import * as net from 'node:net';

@@ -42,7 +42,7 @@ function kubeconfigProblem(file: string, err: unknown): string {
  * else the pod's service account. A file named by the flag or by `KUBECONFIG` that is missing, unreadable,
  * a directory, not a kubeconfig, or without a current context throws a {@link ConfigError} naming the flag
  * (or `KUBECONFIG`), the path and what is wrong, so the process exits 2 before any API call, e.g.
- * `invalid value "/nonexistent" for --kubeconfig: /nonexistent does not exist (ENOENT); expected …`. No
+ * `invalid value "/nonexistent" for --kubeconfig: /nonexistent does not exist (ENOENT); expected ...`. No
  * cluster access at all is a ConfigError too; an unusable `~/.kube/config` or service-account mount an
  * {@link ExitError} (exit 1).
  */
@@ -459,7 +459,7 @@ export class Manager {
     return this.waitRequiredSynced(signal);
   }
 
-  /** Declares a controller ({@link ControllerBuilder}): `mgr.builder('name').for(…).owns(…).complete(reconcile)`. */
+  /** Declares a controller ({@link ControllerBuilder}): `mgr.builder('name').for(...).owns(...).complete(reconcile)`. */
   builder(name: string): ControllerBuilder {
     return new ControllerBuilder(this, name);
   }
