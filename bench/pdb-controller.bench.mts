@@ -10,8 +10,12 @@
 //    bundle, NODE_ENV=production, the NODE_OPTIONS of manifests/pdb-controller/deployment.yaml; admin kubeconfig,
 //    leader election on, default flags) and measures the time until every Deployment has its managed PDB, the API
 //    requests it issued (its own kubeaws_pdb_controller_api_requests_total) and its CPU time.
-// 3. Watches a quiet window with no changes and counts the controller's requests in that window from the
-//    kube-apiserver audit log, by verb and resource (target: no write besides the Lease), and from its write counter.
+// 3. Waits until the controller has finished the first pass: its work queue empty, no worker busy and no Event
+//    write in flight (its own kubeaws_pdb_controller_workqueue_depth, _controller_active_workers and
+//    _events_in_flight all 0 on one scrape). The PDBCreated Events of the last creates are written after the PDBs
+//    they follow have reached the cache, so without this wait they land in the quiet window. Then watches a quiet
+//    window with no changes and counts the controller's requests in that window from the kube-apiserver audit log,
+//    by verb and resource (target: no write besides the Lease), and from its write counter.
 // 4. Reaction at steady state: creates --latency-samples Deployments (2 replicas) one every --latency-interval-ms
 //    in a namespace of their own and measures, per Deployment, the time from the watch event in which it is first
 //    fully ready (observedGeneration ≥ generation, readyReplicas ≥ 2) to the watch event that shows its PDB; both
@@ -244,6 +248,18 @@ async function main(): Promise<void> {
     const peakAtConvergence = vmStatus(pid, 'VmHWM');
     log(`converged in ${convergenceS.toFixed(1)} s (VmHWM ${peakAtConvergence.toFixed(0)} MiB); quiet window of ${QUIET_MS / 60_000} min`);
 
+    // The first pass is done once no key is queued or being reconciled and every Event write has finished.
+    const settleStart = Date.now();
+    await pollUntil('work queue, workers and Event writes idle', 5 * 60_000, 250, async () => {
+      const m = await metrics();
+      const idle =
+        sumSamples(m, 'kubeaws_pdb_controller_workqueue_depth') === 0 &&
+        sumSamples(m, 'kubeaws_pdb_controller_controller_active_workers') === 0 &&
+        sumSamples(m, 'kubeaws_pdb_controller_events_in_flight') === 0;
+      return idle ? true : undefined;
+    });
+    const settleS = (Date.now() - settleStart) / 1000;
+
     // Quiet window: nothing changes; every request of the controller is read from the audit log.
     mem.step('quiet');
     const auditBefore = fs.statSync(cluster.auditLogPath).size;
@@ -313,6 +329,7 @@ async function main(): Promise<void> {
       apiRequestsToConvergence: requestsAtConvergence,
       listRequestsToConvergence: listsAtConvergence,
       pdbWritesToConvergence: writesAtConvergence,
+      settleSecondsAfterConvergence: Number(settleS.toFixed(1)),
       peakRssAtConvergenceMiB: Number(peakAtConvergence.toFixed(0)),
       peakRssMiB: Number(peakRss.toFixed(0)),
       rssAfterQuietMiB: Number(rssAfterQuiet.toFixed(0)),
@@ -357,7 +374,7 @@ function writeReport(r: any): void {
     `| Peak RSS (VmHWM) over the run / at convergence | ${r.peakRssMiB} MiB / ${r.peakRssAtConvergenceMiB} MiB | ≤ 150 MiB |`,
     `| RSS after the quiet window (VmRSS) | ${r.rssAfterQuietMiB} MiB | — |`,
     `| At the highest RSS sampled (step ${p?.step}): RSS / V8 heap used (new, old, code) / external | ${p?.rss} MiB / ${p?.heapUsed} MiB (${p?.newSpace}, ${p?.oldSpace}, ${p?.codeSpace}) / ${p?.external} MiB | — |`,
-    `| Writes in ${r.quietMinutes} quiet minutes besides the Lease, audit log by resource / write counter | ${total(r.quietWritesByResource)} (${kv(r.quietWritesByResource)}) / ${r.quietWritesCounter} | 0 |`,
+    `| Writes in ${r.quietMinutes} quiet minutes besides the Lease (the window opens when the work queue, the workers and the Event writes are idle, ${r.settleSecondsAfterConvergence} s after convergence), audit log by resource / write counter | ${total(r.quietWritesByResource)} (${kv(r.quietWritesByResource)}) / ${r.quietWritesCounter} | 0 |`,
     `| Lease requests in the quiet window (audit log) | ${total(r.quietLeaseRequests)} (${kv(r.quietLeaseRequests)}) | leader election: GET + UPDATE every 2 s |`,
     `| Other requests in the quiet window (audit log: watches reopened, no LIST expected) | ${kv(r.quietOtherRequests)} | open watches only |`,
   ].join('\n');

@@ -397,7 +397,13 @@ export class KubeClient {
     req.on('error', onError);
     if (signal) {
       if (signal.aborted) req.destroy(new Error('aborted'));
-      else signal.addEventListener('abort', () => req.destroy(new Error('aborted')), { once: true });
+      else {
+        // The listener holds the request and its response (the body's chunks): removed once the request is
+        // done, so a long-lived signal (an informer's, across all its LIST pages) does not keep every response.
+        const onAbort = () => req.destroy(new Error('aborted'));
+        signal.addEventListener('abort', onAbort, { once: true });
+        req.once('close', () => signal.removeEventListener('abort', onAbort));
+      }
     }
     req.end(body);
     return req;

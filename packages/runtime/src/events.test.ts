@@ -1,5 +1,6 @@
 import type { KubeClient } from './client';
 import { EventAggregator, EventRecorder, objectReference } from './events';
+import { ComponentMetrics } from './metrics';
 
 const ev = (note = 'n') => ({
   regarding: {
@@ -107,5 +108,29 @@ describe('EventRecorder.record', () => {
     expect(r.record(ev('c'))).toBe(false); // over the budget
     await r.flush();
     expect(created).toHaveLength(2);
+  });
+
+  it('counts the Event writes in flight in events_in_flight until each has finished', async () => {
+    const pending: Array<() => void> = [];
+    const client = {
+      create: (_p: string, _body: unknown) => new Promise<void>((resolve) => pending.push(resolve)),
+    } as unknown as KubeClient;
+    const metrics = new ComponentMetrics('rt', { processMetrics: false });
+    const inFlight = async () => {
+      const line = (await metrics.registry.metrics()).split('\n').find((l) => l.startsWith(`${metrics.prefix}events_in_flight `));
+      return line ? Number(line.split(' ').pop()) : NaN;
+    };
+    const r = new EventRecorder({ client, reportingController: 'kubeaws.io/test', reportingInstance: 'test-0', metrics });
+    expect(r.record(ev('a'))).toBe(true);
+    expect(r.record(ev('b'))).toBe(true);
+    expect(await inFlight()).toBe(2);
+    const deadline = Date.now() + 5000;
+    while (pending.length < 2 && Date.now() < deadline) await new Promise((res) => setImmediate(res));
+    pending.shift()!();
+    while ((await inFlight()) !== 1 && Date.now() < deadline) await new Promise((res) => setImmediate(res));
+    expect(await inFlight()).toBe(1);
+    pending.shift()!();
+    await r.flush();
+    expect(await inFlight()).toBe(0);
   });
 });

@@ -181,7 +181,8 @@ function truncate(s: string, max: number): string {
  * Records `events.k8s.io/v1` Events (https://kubernetes.io/docs/reference/kubernetes-api/cluster-resources/event-v1/).
  * Recording never throws and never blocks the caller: writes happen in the background, failures
  * are logged. Repeats are aggregated locally ({@link EventAggregator}); in dry-run mode nothing is
- * written. Metric: `events_total{type,reason,result}` with result created|patched|dropped|failed|dry_run.
+ * written. Metrics: `events_total{type,reason,result}` with result created|patched|dropped|failed|dry_run;
+ * `events_in_flight`, the writes accepted by {@link record} and not yet finished (0 once every Event is written).
  * Needs RBAC `events.k8s.io` `events`: create, patch.
  */
 export class EventRecorder {
@@ -203,6 +204,7 @@ export class EventRecorder {
     const metrics = opts.metrics ?? detachedMetrics();
     this.m = {
       events: metrics.counter('events_total', 'Kubernetes Events recorded', ['type', 'reason', 'result']),
+      inFlight: metrics.gauge('events_in_flight', 'Event writes (creates and series patches) accepted, not yet finished'),
     };
   }
 
@@ -264,8 +266,10 @@ export class EventRecorder {
       const p: Promise<void> = prev.then(() => this.write(key, e, d, now, fields));
       this.chains.set(key, p);
       this.inflight.add(p);
+      this.m.inFlight.set(this.inflight.size);
       void p.finally(() => {
         this.inflight.delete(p);
+        this.m.inFlight.set(this.inflight.size);
         if (this.chains.get(key) === p) this.chains.delete(key);
       });
       return true;

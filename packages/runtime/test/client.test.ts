@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { serviceAccountKubeConfig, testKubeConfig } from '@kubeaws/testenv';
 import { ApiError, type KubeObject, type PolicyRule, classifyError, rbacAllows, resourcePath } from '../src';
 import { adminClient, metricValue, namespace, waitFor } from './support';
@@ -266,6 +267,32 @@ describe('KubeClient against kube-apiserver', () => {
         name: 'kube-root-ca.crt',
       },
     ]);
+  });
+
+  it('keeps no listener on a long-lived signal once its requests are done (the response is not retained)', async () => {
+    const { client } = adminClient();
+    const ac = new AbortController();
+    const path = cmPath();
+    await client.create(path, { metadata: { name: 'signal-a' } });
+    await client.create(path, { metadata: { name: 'signal-b' } });
+    // As an informer lists: every page with the loop's signal, which lives as long as the informer.
+    let cont: string | undefined;
+    let pages = 0;
+    do {
+      const page = await client.list(path, { limit: 1, continue: cont, signal: ac.signal });
+      cont = page.metadata?.continue || undefined;
+      pages++;
+    } while (cont);
+    await client.get(cmPath('signal-a'), { signal: ac.signal });
+    expect(pages).toBeGreaterThanOrEqual(2);
+    await waitFor(() => getEventListeners(ac.signal, 'abort').length === 0, {
+      timeoutMs: 5000,
+      description: 'no abort listener left on the signal',
+    });
+    // A request in flight still ends when the signal aborts.
+    const inFlight = client.list(path, { signal: ac.signal }).catch((e: unknown) => e);
+    ac.abort();
+    expect(await inFlight).toMatchObject({ statusCode: 0 });
   });
 
   it('reports a transport failure as ApiError with statusCode 0 (class network)', async () => {
