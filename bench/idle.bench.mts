@@ -42,10 +42,12 @@ await new Promise<void>((r) => jwks.listen(0, '127.0.0.1', r));
 const jwksUrl = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks`;
 
 /** Extra arguments per component beyond the kubeconfig and the probe addresses; none makes an AWS call. */
-const COMPONENTS: Record<string, (work: string) => string[]> = {
+const COMPONENTS: Record<string, (work: string) => string[] | Promise<string[]>> = {
   'pdb-controller': () => [],
   downscaler: () => [],
   'node-lifecycle-controller': () => ['--cluster-name=idle', '--aws-region=us-east-1', '--rolling-update=false'],
+  // The shipped Deployment's flags: a self-signed serving certificate, the SQS collector enabled, no HPA.
+  'metrics-adapter': async () => [`--secure-port=${await freePort()}`, '--bind-address=127.0.0.1', '--leader-elect=false', '--aws-region=eu-central-1'],
   // The shipped configuration, its issuer's keys served on loopback (as in the bundle smoke test), no access API.
   'authnz-webhook': (work) => {
     const cm = parseYaml(fs.readFileSync(path.join(root, 'manifests/authnz-webhook/configmap.yaml'), 'utf8')) as {
@@ -160,7 +162,7 @@ async function main(): Promise<void> {
           `--kubeconfig=${cluster.kubeconfigPath}`,
           `--metrics-bind-address=127.0.0.1:${metrics}`,
           `--health-probe-bind-address=127.0.0.1:${health}`,
-          ...extra(work),
+          ...(await extra(work)),
         ],
         {
           PATH: process.env.PATH,
@@ -201,7 +203,7 @@ async function main(): Promise<void> {
         '(the authnz-webhook with its namespace and AccessRequest CRD applied), ' +
         `Ready and then ${SETTLE_MS / 1000} s idle. Anonymous memory is the V8 heap, stacks and malloc; file-backed pages are mostly the node binary's.` +
         (previous.length ? ` Rows of ${previous.map((r) => r.name).join(', ')} are from the run before (${previous[0]!.note}).` : ''),
-      'Budgets (issue targets): pdb-controller and downscaler idle ≤ 80 MiB, authnz-webhook idle ≤ 64 MiB.',
+      'Budgets (issue targets): pdb-controller and downscaler idle ≤ 80 MiB, authnz-webhook idle ≤ 64 MiB, metrics-adapter idle < 100 MiB ([MA-BUDGETS](metrics-adapter.md#ma-budgets)).',
       '',
       header,
       '|---|---|---|---|---|---|',

@@ -313,12 +313,13 @@ async function main(): Promise<void> {
     log(`through the aggregator: ${JSON.stringify(aggregator)}`);
     const last = await metrics();
     const sars = sumSamples(last, `${PREFIX}api_requests_total{verb="create",resource="subjectaccessreviews"}`);
+    const getQueueUrl = sumSamples(last, `${PREFIX}backend_requests_total{backend="sqs",operation="GetQueueUrl"}`);
     clearInterval(sampler);
     const result = {
       hpas: HPAS, pods: PODS, deployments: DEPLOYMENTS, scrapedPods: Math.round((PODS / DEPLOYMENTS) * SCRAPED), queues: QUEUES, queries: QUERIES, intervalS: INTERVAL_S,
       readyMs, peakRssMiB: round(Math.max(peakRss, vmStatus(pid, 'VmHWM'))), rssAfterMiB: round(vmStatus(pid, 'VmRSS')),
       steady, editToServedMs: { p50: pct(edits, 50), max: Math.max(...edits), samples: edits.length }, aggregator,
-      subjectAccessReviews: sars, authorizationByCache: Object.fromEntries(['hit', 'wildcard', 'miss'].map((c) => [c, sumSamples(last, `${PREFIX}authorization_total{cache="${c}"}`)])),
+      subjectAccessReviews: sars, getQueueUrl, queuesPolled: QUEUES + Number(args.edits), authorizationByCache: Object.fromEntries(['hit', 'wildcard', 'miss'].map((c) => [c, sumSamples(last, `${PREFIX}authorization_total{cache="${c}"}`)])),
       loadAverage: round(os.loadavg()[0]!, 2),
     };
     process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -352,6 +353,7 @@ function report(r: any): string {
     `| json-path collection of one Deployment's pods (mean) / pod scrapes in the window / collector errors | ${r.steady.jsonPathCollectionS} s / ${r.steady.podScrapes} / ${r.steady.errors} | thousands of pods within one interval at 64 concurrent scrapes |`,
     `| HPA created → its new queue's value served through the aggregator, p50 / max of ${r.editToServedMs.samples} | ${r.editToServedMs.p50} ms / ${r.editToServedMs.max} ms | < 2 s (edit → subscription) |`,
     `| Open loop through the kube-apiserver aggregator, ${r.aggregator.rate} req/s for ${r.aggregator.seconds} s (SQS, Prometheus, pods), p50 / p99, status codes | ${r.aggregator.p50Ms} ms / ${r.aggregator.p99Ms} ms, ${Object.entries(r.aggregator.codes).map(([c, n]) => `${c}: ${n}`).join(', ')} | recorded (no target) |`,
+    `| \`GetQueueUrl\` calls over the whole run / queues polled | ${r.getQueueUrl} / ${r.queuesPolled} | ≤ 1 per queue per process |`,
     `| SubjectAccessReviews created over the whole run / authorizations by cache outcome (hit, wildcard, miss) | ${r.subjectAccessReviews} / ${r.authorizationByCache.hit}, ${r.authorizationByCache.wildcard}, ${r.authorizationByCache.miss} | ≤ 1 per (caller, group, verb) per TTL |`,
   ].join('\n');
 }
