@@ -2,6 +2,10 @@
 //
 //   npm run bench -- node-lifecycle-controller [--messages 50] [--pods 30]
 //     [--scale-nodes 2000] [--pods-per-node 30] [--workloads 5000] [--pdbs 5000] [--draining 50] [--namespaces 50]
+//     [--scale-only]
+//
+// `--scale-only` runs part 2 alone and prints its JSON without touching docs/benchmarks.md (for iterating on the
+// controller's memory at a smaller scale).
 //
 // Part 1, latency (51 kwok nodes backed by moto instances, an SQS queue):
 // 1. The controller as its image runs it (plain `node` on the bundle, NODE_ENV=production, the manifest's NODE_OPTIONS; leader election off, production SLA, 20 s long polls); idle
@@ -59,6 +63,7 @@ const { values: args } = parseArgs({
     pdbs: { type: 'string', default: '5000' },
     draining: { type: 'string', default: '50' },
     namespaces: { type: 'string', default: '50' },
+    'scale-only': { type: 'boolean', default: false },
   },
   allowPositionals: true,
 });
@@ -70,6 +75,7 @@ const WORKLOADS = Number(args.workloads);
 const PDBS = Number(args.pdbs);
 const DRAINING = Number(args.draining);
 const NAMESPACES = Number(args.namespaces);
+const SCALE_ONLY = args['scale-only'] === true;
 const REGION = 'us-east-1';
 
 const pct = (xs: number[], p: number) => {
@@ -105,6 +111,10 @@ async function main(): Promise<void> {
   const sqs = new SQSClient(sdk);
   let child: ReturnType<typeof spawn> | undefined;
   try {
+    if (SCALE_ONLY) {
+      process.stdout.write(`${JSON.stringify({ scale: await scalePart(cluster.kubeconfigPath, kc) })}\n`);
+      return;
+    }
     const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'bench-interruptions' }))).QueueUrl;
     const image = (await ec2.send(new DescribeImagesCommand({}))).Images[0].ImageId;
     const nodes: { name: string; id: string }[] = [];
@@ -231,6 +241,7 @@ async function main(): Promise<void> {
           ? [`| V8 heap in use after sync divided by the cached pods (an upper bound per pod: it includes the fixed heap); the same bound for 60,000 pods. RSS at 60,000 pods is not measured | ${((scale.heapUsed * 1024) / scale.pods).toFixed(1)} KiB; ≤ ${((scale.heapUsed * 60_000) / scale.pods).toFixed(0)} MiB of heap | ≤ 384 MiB RSS at 60,000 pods |`]
           : []),
         `| RSS after sync and ${scale.quietSeconds} s quiet (V8 heap in use) / peak RSS (VmHWM) over the whole part | ${scale.syncedRss.toFixed(0)} (${scale.heapUsed.toFixed(0)}) / ${scale.peakRss.toFixed(0)} MiB | ≤ 384 MiB |`,
+        `| The same RSS: file-backed (node binary, libraries) + anonymous; of the anonymous, V8 heap committed (in use) and memory outside the heap held by ArrayBuffers and external strings | ${scale.memory.rssFile.toFixed(0)} + ${scale.memory.rssAnon.toFixed(0)} MiB; ${scale.memory.heapTotal.toFixed(0)} (${scale.memory.heapUsed.toFixed(0)}) and ${scale.memory.external.toFixed(0)} MiB | — |`,
         `| Process CPU during the start-up (sync and the first reconcile of every Node) | ${scale.startCpu.toFixed(1)} s | — |`,
         `| Process CPU while ${DRAINING} nodes × ${PODS_PER_NODE} pods drain, every Eviction refused (429): per minute / per Eviction call | ${scale.drainCpuPerMin.toFixed(1)} s / ${scale.cpuPerEvictionMs.toFixed(2)} ms (${scale.evictions} Evictions in ${scale.drainWindowSeconds} s) | — |`,
         `| Decision CPU of one round over all ${DRAINING} draining nodes (\`planRound\`, ${DRAINING * PODS_PER_NODE} PDB-blocked pods), drain just started: median / max of ${scale.rounds} | ${scale.roundFresh.median.toFixed(1)} / ${scale.roundFresh.max.toFixed(1)} ms | ≤ 100 ms |`,
@@ -287,6 +298,12 @@ async function scrape(port: number, name: string, labels = ''): Promise<number> 
     .split('\n')
     .filter((l) => l.startsWith(`kubeaws_node_lifecycle_controller_${name}`) && l.includes(labels))
     .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+}
+
+/** A `kB` field of /proc/<pid>/status (RssAnon, RssFile) in MiB. */
+function procStatus(pid: number, field: 'RssAnon' | 'RssFile'): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
 }
 
 function stats(xs: number[]): { median: number; max: number } {
@@ -377,8 +394,18 @@ async function scalePart(kubeconfigPath: string, kc: unknown) {
     const startCpu = cpuSeconds(child.pid!);
     const syncedRss = vmStatus(child.pid!, 'VmRSS');
     const metricsText = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-    const heapUsed = Number(/^nodejs_heap_size_used_bytes (\S+)$/m.exec(metricsText)?.[1] ?? NaN) / 2 ** 20;
-    log(`scale: ready in ${readyMs} ms, RSS ${syncedRss.toFixed(0)} MiB, start-up CPU ${startCpu.toFixed(1)} s`);
+    const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metricsText)?.[1] ?? NaN) / 2 ** 20;
+    const heapUsed = gauge('nodejs_heap_size_used_bytes');
+    // Where the RSS is: anonymous memory (V8 heap committed, memory outside it: ArrayBuffers, external strings,
+    // malloc) and file-backed pages (the node binary and libraries).
+    const memory = {
+      rssAnon: procStatus(child.pid!, 'RssAnon'),
+      rssFile: procStatus(child.pid!, 'RssFile'),
+      heapTotal: gauge('nodejs_heap_size_total_bytes'),
+      heapUsed,
+      external: gauge('nodejs_external_memory_bytes'),
+    };
+    log(`scale: ready in ${readyMs} ms, RSS ${syncedRss.toFixed(0)} MiB (${JSON.stringify(memory)}), start-up CPU ${startCpu.toFixed(1)} s`);
 
     await pool(draining, 16, async (n) => {
       await fast.mergePatch(`/api/v1/nodes/${n}`, { metadata: { labels: { 'kubeaws.io/lifecycle-state': 'decommission-pending' } } });
@@ -444,7 +471,7 @@ async function scalePart(kubeconfigPath: string, kc: unknown) {
     }
     log(`round over ${DRAINING} nodes: fresh median ${pct(fresh, 50).toFixed(1)} ms, 80 h later median ${pct(late, 50).toFixed(1)} ms (${lateForced} nodes force a pod)`);
     return {
-      nodes: SCALE_NODES, pods: pods.length, workloads: WORKLOADS, pdbs: pdbs.length, createMs, readyMs, quietSeconds, syncedRss, heapUsed, startCpu,
+      nodes: SCALE_NODES, pods: pods.length, workloads: WORKLOADS, pdbs: pdbs.length, createMs, readyMs, quietSeconds, syncedRss, heapUsed, memory, startCpu,
       evictions, drainWindowSeconds, drainCpuPerMin: ((cpu1 - cpu0) / drainWindowSeconds) * 60, cpuPerEvictionMs: evictions ? ((cpu1 - cpu0) * 1000) / evictions : NaN,
       peakRss, rounds, roundFresh: stats(fresh), roundLate: stats(late), lateForced,
     };

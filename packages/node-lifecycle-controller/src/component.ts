@@ -1,7 +1,7 @@
 /**
  * The node-lifecycle-controller as a component of the runtime framework: its flags and configuration
  * (`config.ts`, docs/node-lifecycle-controller.md#nlc-flags), the Manager settings derived from them,
- * and its setup (`setup.ts`). Run by `main.ts`; tests start it with `startComponent(nodeLifecycleController, …)`.
+ * and its setup (`setup.ts`). Run by `main.ts`; tests start it with `startComponent(nodeLifecycleController, ...)`.
  */
 import { defineComponent } from '@kubeaws/runtime';
 import { type NlcConfig, configureNlc, nlcFlags } from './config';

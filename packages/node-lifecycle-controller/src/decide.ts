@@ -64,7 +64,7 @@ export type Reason =
 
 /** The SLA timings in milliseconds (docs/node-lifecycle-controller.md#nlc-sla). */
 export interface SlaSettings {
-  /** G1: drain start → forced termination allowed. */
+  /** G1: drain start -> forced termination allowed. */
   gracePeriodMs: number;
   /** G3: minimum age of a pod before it may be forced. */
   minPodLifetimeMs: number;
@@ -178,10 +178,10 @@ export interface ForceInput {
 
 /**
  * The SLA predicate for forced termination of a PDB-blocked pod (docs/node-lifecycle-controller.md#nlc-sla):
- * G1 now ≥ drainStart + grace; G2 now ≥ lastForce + interval (none: passes); G3 now ≥ pod created +
- * min pod lifetime; G4 every sibling created ≥ healthy (Ready) / unhealthy (not Ready) lifetime ago.
+ * G1 now >= drainStart + grace; G2 now >= lastForce + interval (none: passes); G3 now >= pod created +
+ * min pod lifetime; G4 every sibling created >= healthy (Ready) / unhealthy (not Ready) lifetime ago.
  * All boundaries inclusive; gates checked cheapest first. Returns the first failing gate, if any, and
- * the earliest time at which the time-only gates (G1–G3, and G4 for the current siblings) could hold.
+ * the earliest time at which the time-only gates (G1-G3, and G4 for the current siblings) could hold.
  */
 export function forceAllowed(i: ForceInput): { allowed: boolean; gate?: Gate; notBefore: number } {
   const g1 = i.drainStart + i.sla.gracePeriodMs;
@@ -269,8 +269,8 @@ export function byAge(a: PodView, b: PodView): number {
 // Deadlines (docs/node-lifecycle-controller.md#nlc-deadlines)
 
 /**
- * Deadline handling for one pod: with deadline D, once now ≥ D − TGP − margin the pod is deleted with
- * grace max(1, min(TGP, ⌊(D − margin − now)/1 s⌋)) seconds. Returns the grace in seconds, or undefined
+ * Deadline handling for one pod: with deadline D, once now >= D - TGP - margin the pod is deleted with
+ * grace max(1, min(TGP, floor((D - margin - now) / 1 s))) seconds. Returns the grace in seconds, or undefined
  * before that point.
  */
 export function deadlineGrace(pod: PodView, deadline: number, marginMs: number, now: number): number | undefined {
@@ -318,7 +318,7 @@ export interface RoundInput {
   /** Pods of a namespace (the namespace index of the pod cache). */
   podsInNamespace: (ns: string) => PodView[];
   pdbsInNamespace: (ns: string) => PdbView[];
-  /** Pods whose last Eviction in this process was PDB-blocked (uid → time). */
+  /** Pods whose last Eviction in this process was PDB-blocked (uid -> time). */
   pdbBlocked: ReadonlyMap<string, number>;
   /** Last Eviction attempt per pod uid (memory only). */
   lastEviction: ReadonlyMap<string, number>;
@@ -341,7 +341,7 @@ export interface RoundInput {
  * bypass PDBs and blocks), then Evictions for every candidate not tried within the poll interval
  * (do-not-disrupt pods count as PDB-blocked), then at most one SLA-forced termination, oldest first,
  * among pods that were PDB-blocked and pass {@link forceAllowed}. The gates run cheapest first
- * (docs/node-lifecycle-controller.md#nlc-sla): `podsInNamespace` is called only for pods that pass G1–G3, and
+ * (docs/node-lifecycle-controller.md#nlc-sla): `podsInNamespace` is called only for pods that pass G1-G3, and
  * G4 (siblings) runs oldest first only until one pod may be forced; the younger ones are reported as waiting for
  * the force interval (`interval`), which the forced termination restarts.
  */
@@ -367,7 +367,7 @@ export function planRound(i: RoundInput): RoundPlan {
     if (next !== undefined && next < plan.nextAt) plan.nextAt = Math.max(i.now + 1000, next);
   }
   if (i.paused) return plan;
-  // Pods past G1–G3, for G4 (siblings) in age order: at most one is forced per round.
+  // Pods past G1-G3, for G4 (siblings) in age order: at most one is forced per round.
   const pastCheapGates: { pod: PodView; pdbs: PdbView[]; selecting: string[] }[] = [];
   for (const p of remaining) {
     const block = podBlocked(p, i.now);
@@ -380,7 +380,7 @@ export function planRound(i: RoundInput): RoundPlan {
     const pdbs = i.pdbsInNamespace(p.namespace);
     const selecting = pdbs.filter((b) => pdbSelects(b, p)).map((b) => b.name);
     if (selecting.length === 0 && !block.blocked) continue; // nothing selects it: never forced
-    // Cheapest first: G1–G3 need no siblings; the namespace's pods are read only once they hold.
+    // Cheapest first: G1-G3 need no siblings; the namespace's pods are read only once they hold.
     const pre = forceAllowed({ now: i.now, drainStart: i.drainStart, lastForce: i.lastForce, pod: p, siblings: [], sla: i.sla });
     if (pre.allowed) pastCheapGates.push({ pod: p, pdbs, selecting });
     else {
@@ -599,7 +599,7 @@ const RFC3339_EXPECTED = 'RFC 3339 timestamp, at most 5 min in the future';
  * The bad inputs on a Node (docs/node-lifecycle-controller.md#nlc-bad-input): unparsable or far-future
  * `drain-start`/`last-force-termination` (or their CLM aliases), unparsable `interruption`/`replacement`
  * records, a non-bool `do-not-disrupt` (ours or Karpenter's), a non-bool `decrement-desired-capacity`, an
- * unknown `lifecycle-state` value and a priority outside −1000…1000 (ours or the CLC alias). Each names the
+ * unknown `lifecycle-state` value and a priority outside the range -1000 to 1000 (ours or the CLC alias). Each names the
  * key actually read, so an alias problem names the alias.
  */
 export function nodeInputProblems(n: NodeView, m: NodeMarkers): InputProblem[] {
@@ -835,7 +835,7 @@ export function terminationFollowUp(
 /** First and longest delay after a failed terminate call (docs/node-lifecycle-controller.md#nlc-termination). */
 export const TERMINATE_BACKOFF = { initialMs: 10_000, maxMs: 5 * 60_000 };
 
-/** Delay before the next terminate call after `failures` consecutive failed ones (≥ 1): 10 s, 20 s, 40 s, … 5 min. */
+/** Delay before the next terminate call after `failures` consecutive failed ones (>= 1): 10 s, 20 s, 40 s, ... 5 min. */
 export function terminateRetryDelay(failures: number): number {
   return Math.min(TERMINATE_BACKOFF.maxMs, TERMINATE_BACKOFF.initialMs * 2 ** Math.max(0, Math.min(failures - 1, 20)));
 }
@@ -1039,7 +1039,7 @@ function lifecycle(
     eventId: eventId ?? (d.LifecycleActionToken as string),
     instanceIds: [d.EC2InstanceId as string],
     time: clamp(time),
-    deadline: null, // holdUntil − margin, known after DescribeLifecycleHooks
+    deadline: null, // holdUntil - margin, known after DescribeLifecycleHooks
     stopOnly: false,
     reason: 'asg-termination',
     lifecycle: { asg: d.AutoScalingGroupName as string, hook: d.LifecycleHookName as string, token: d.LifecycleActionToken as string },

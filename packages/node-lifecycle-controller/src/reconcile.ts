@@ -88,7 +88,7 @@ interface Memory {
   heartbeats: Map<string, number>;
   paused: Set<string>;
   evented: Map<string, number>;
-  /** Nodes whose last terminate call failed: consecutive failures and when to call again (10 s → 5 min). */
+  /** Nodes whose last terminate call failed: consecutive failures and when to call again (10 s -> 5 min). */
   terminateFailures: Map<string, { failures: number; retryAt: number }>;
   /** PDB-blocked pods of each draining node by first failing gate, from its last round (the `blocked_pods` gauge sums them). */
   blockedPods: Map<string, Map<string, number>>;

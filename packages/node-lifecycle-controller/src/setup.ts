@@ -12,7 +12,7 @@ import { type NlcMetrics, nlcMetrics } from './metrics';
 import { NODE_INDEX, NodeReconciler } from './reconcile';
 import { RollingUpdateSync } from './rolling';
 import { INSTANCE_INDEX, SqsConsumer, instanceIndex } from './sqs';
-import { type NodeObject, type PdbObject, type PodObject, trimPod } from './views';
+import { type NodeObject, type PdbObject, type PodObject, trimPdb, trimPod } from './views';
 
 /** The controller's own Pod (downward API), subject of Events about the controller itself. */
 export interface OwnPod {
@@ -69,7 +69,7 @@ export function setupNlc(mgr: Manager, cfg: NlcConfig, env: NodeJS.ProcessEnv, a
     transform: trimPod,
     indexers: { [NODE_INDEX]: (p) => (p.spec?.nodeName ? [p.spec.nodeName] : []) },
   });
-  const pdbs = mgr.informer<PdbObject>({ path: '/apis/policy/v1/poddisruptionbudgets', transform: dropManagedFields });
+  const pdbs = mgr.informer<PdbObject>({ path: '/apis/policy/v1/poddisruptionbudgets', transform: trimPdb });
   // Optional for the controller's start (an unreadable block counts as blocked, involuntary work goes on,
   // docs/node-lifecycle-controller.md#nlc-blocks); still required for /readyz below.
   const block = mgr.informer<KubeObject>({

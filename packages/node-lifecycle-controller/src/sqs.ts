@@ -3,7 +3,7 @@
  * the EventBridge-fed interruption queue, classifies each message ({@link classifyMessage}), records it
  * on the Node (one PATCH: the fencing PATCH for a new involuntary workflow, else a record merge) and only
  * then deletes it. Invalid and unsupported messages are dead-lettered (through the queue's redrive
- * policy when it has one); receive errors back off 1 s → 60 s and the loop never exits. After
+ * policy when it has one); receive errors back off 1 s -> 60 s and the loop never exits. After
  * aws-node-termination-handler's SQS monitor, without its crash loops and in-memory dedupe.
  */
 import { ApiError, type Logger, type Manager, type Runnable, awsErrorCode, objectReference } from '@kubeaws/runtime';

@@ -1,4 +1,18 @@
-import { intern, INTERN_POOL_MAX, podView, type PodObject, trimPod } from './views';
+import { intern, INTERN_POOL_MAX, type PdbObject, pdbView, podView, type PodObject, trimPdb, trimPod } from './views';
+
+/** Every object (arrays included) reachable from `root`. */
+const objectsOf = (root: unknown, into = new Set<object>()): Set<object> => {
+  if (root === null || typeof root !== 'object' || into.has(root)) return into;
+  into.add(root);
+  for (const v of Object.values(root)) objectsOf(v, into);
+  return into;
+};
+
+/** Objects of `trimmed` that are also objects of `served`: what a cached view would keep of the served object. */
+const shared = (served: unknown, trimmed: unknown) => {
+  const fromServed = objectsOf(served);
+  return [...objectsOf(trimmed)].filter((o) => fromServed.has(o));
+};
 
 const base = (): PodObject =>
   ({
@@ -56,6 +70,11 @@ describe('trimPod keeps exactly what podView reads', () => {
       expect(text).not.toContain(dropped);
   });
 
+  it('holds no object of the served Pod (nothing of the parsed LIST page stays reachable from the cache)', () => {
+    const raw = variant((p) => p.metadata!.ownerReferences!.push({ apiVersion: 'batch/v1', kind: 'Job', name: 'j', uid: 'j' }));
+    expect(shared(raw, trimPod(raw))).toEqual([]);
+  });
+
   it('labels and owner kinds survive unchanged for PDB selection and Job siblings', () => {
     const t = trimPod(variant((p) => p.metadata!.ownerReferences!.push({ apiVersion: 'batch/v1', kind: 'Job', name: 'j', uid: 'j' })));
     expect(t.metadata?.labels).toEqual({ app: 'web', 'pod-template-hash': 'abc' });
@@ -71,5 +90,40 @@ describe('intern', () => {
     for (let i = 0; i < INTERN_POOL_MAX + 10; i++) out.push(intern(`v-${i}`));
     expect(out.every((v, i) => v === `v-${i}`)).toBe(true);
     expect(intern('v-1')).toBe('v-1');
+  });
+});
+
+describe('trimPdb keeps exactly what pdbView reads', () => {
+  const served = (): PdbObject =>
+    ({
+      apiVersion: 'policy/v1',
+      kind: 'PodDisruptionBudget',
+      metadata: {
+        name: 'web',
+        namespace: 'app',
+        uid: 'b-1',
+        resourceVersion: '7',
+        labels: { team: 'a' },
+        annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{"apiVersion":"policy/v1","kind":"PodDisruptionBudget"}' },
+        managedFields: [{ manager: 'kubectl', operation: 'Update' }],
+      },
+      spec: { minAvailable: '100%', selector: { matchLabels: { app: 'web' }, matchExpressions: [{ key: 'tier', operator: 'In', values: ['a'] }] } },
+      status: { currentHealthy: 3, desiredHealthy: 3, disruptionsAllowed: 0, disruptedPods: { 'web-1': '2026-01-01T00:00:00Z' }, conditions: [{ type: 'DisruptionAllowed', status: 'False', message: 'insufficient pods' }] },
+    }) as PdbObject;
+
+  it.each<[string, (b: PdbObject) => void]>([
+    ['selector with labels and expressions', () => {}],
+    ['empty selector (selects every pod)', (b) => (b.spec!.selector = {})],
+    ['null selector (selects nothing)', (b) => (b.spec!.selector = null)],
+    ['no spec', (b) => (b.spec = undefined)],
+  ])('%s', (_name, f) => {
+    const raw = served();
+    f(raw);
+    const trimmed = trimPdb(raw);
+    expect(pdbView(trimmed)).toEqual(pdbView(raw));
+    expect(trimmed.metadata).toEqual({ name: 'web', namespace: 'app', uid: 'b-1', resourceVersion: '7' });
+    const text = JSON.stringify(trimmed);
+    for (const dropped of ['status', 'disruptedPods', 'last-applied', 'managedFields', 'minAvailable', 'team']) expect(text).not.toContain(dropped);
+    expect(shared(raw, trimmed)).toEqual([]);
   });
 });

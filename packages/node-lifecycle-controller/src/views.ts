@@ -56,7 +56,7 @@ const READY_TRUE = Object.freeze({ type: 'Ready', status: 'True' });
 const READY_FALSE = Object.freeze({ type: 'Ready', status: 'False' });
 
 /**
- * Informer transform (docs/node-lifecycle-controller.md#nlc-drain): keeps only what {@link podView} reads —
+ * Informer transform (docs/node-lifecycle-controller.md#nlc-drain): keeps only what {@link podView} reads -
  * name, namespace, UID, resourceVersion (the informer's relist compares it), creation and deletion time,
  * labels (PDB selectors), the do-not-disrupt and mirror annotations, the controller ownerReference's kind and
  * the kinds of the others (Job siblings), node name, priority class, grace period, phase, start time and the
@@ -133,6 +133,23 @@ export function nodeView(n: NodeObject): NodeView {
     providerID: n.spec?.providerID,
     ready: (n.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
   };
+}
+
+/**
+ * PDB informer transform (docs/node-lifecycle-controller.md#nlc-drain): keeps what {@link pdbView} reads - name,
+ * namespace, `spec.selector` - plus UID and resourceVersion (the informer's relist compares it). Status (conditions,
+ * disrupted pods), the other spec fields, labels and annotations (a kubectl `last-applied-configuration` repeats the
+ * whole object) are dropped: the controller learns whether a PDB allows an Eviction from the Eviction's answer.
+ * The selector is copied, so the result holds no object of the served PDB.
+ */
+export function trimPdb(b: PdbObject): PdbObject {
+  const md = b.metadata ?? {};
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: { name: md.name, namespace: intern(md.namespace), uid: md.uid, resourceVersion: md.resourceVersion },
+    spec: { selector: b.spec?.selector ? structuredClone(b.spec.selector) : null },
+  } as PdbObject;
 }
 
 /** The decision view of a PDB (`spec.selector` null/absent = selects nothing). */
