@@ -120,6 +120,8 @@ it.each<[string, (id: string) => object, string, string, string, boolean?]>([
   expect(n.spec?.unschedulable).toBe(true);
   expect(n.spec?.taints).toContainEqual({ key: 'kubeaws.io/decommission-pending', value: reason, effect: 'NoSchedule' });
   expect(JSON.parse(n.metadata.annotations!['kubeaws.io/interruption'])).toMatchObject({ v: 1, kinds: [kind] });
+  // counted once the message is handled, which may be just after the PATCH is visible
+  await waitFor(async () => (await metric(`kind="${kind}",outcome="accepted"`)) >= accepted + 1, { timeoutMs: 30_000, description: `${key}: counted as accepted` });
   expect(await metric(`kind="${kind}",outcome="accepted"`)).toBe(accepted + 1);
   await waitFor(async () => (await queueDepth()) === 0, { timeoutMs: 30_000, description: `${key}: message deleted` });
 });
