@@ -56,21 +56,7 @@ function filesResources(tags: CfnResource['Properties']): Record<string, CfnReso
       DeletionPolicy: 'Delete',
       UpdateReplacePolicy: 'Delete',
       Properties: {
-        BucketEncryption: {
-          ServerSideEncryptionConfiguration: [
-            {
-              ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: getAtt('ClusterKmsKey', 'Arn') },
-              BucketKeyEnabled: true,
-            },
-          ],
-        },
-        PublicAccessBlockConfiguration: {
-          BlockPublicAcls: true,
-          BlockPublicPolicy: true,
-          IgnorePublicAcls: true,
-          RestrictPublicBuckets: true,
-        },
-        OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+        ...privateKmsBucketProperties('ClusterKmsKey'),
         ...tags,
       },
     },
@@ -180,21 +166,7 @@ export function etcdStack(c: ResolvedCluster): RenderedStack {
     UpdateReplacePolicy: 'Retain',
     Properties: {
       VersioningConfiguration: { Status: 'Enabled' },
-      BucketEncryption: {
-        ServerSideEncryptionConfiguration: [
-          {
-            ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: getAtt('EtcdKmsKey', 'Arn') },
-            BucketKeyEnabled: true,
-          },
-        ],
-      },
-      PublicAccessBlockConfiguration: {
-        BlockPublicAcls: true,
-        BlockPublicPolicy: true,
-        IgnorePublicAcls: true,
-        RestrictPublicBuckets: true,
-      },
-      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+      ...privateKmsBucketProperties('EtcdKmsKey'),
       LifecycleConfiguration: {
         Rules: [
           {
@@ -372,5 +344,21 @@ export function etcdStack(c: ResolvedCluster): RenderedStack {
     parameters: values,
     tags: stackTags(c, 'etcd'),
     terminationProtection: c.environment === 'production',
+  };
+}
+
+/**
+ * What every bucket of the etcd stack holds (`AWS::S3::Bucket` properties): SSE-KMS with an S3 bucket key under
+ * the KMS key of logical id `kmsKey`, every kind of public access blocked, objects owned by the bucket owner.
+ */
+function privateKmsBucketProperties(kmsKey: string): Record<string, unknown> {
+  return {
+    BucketEncryption: {
+      ServerSideEncryptionConfiguration: [
+        { ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: getAtt(kmsKey, 'Arn') }, BucketKeyEnabled: true },
+      ],
+    },
+    PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+    OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
   };
 }
