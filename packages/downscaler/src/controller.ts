@@ -120,6 +120,8 @@ export class Downscaler {
   private readonly ltc = new LocalTimeCache();
   /** With `--namespace`: resolves after the first read of the watched Namespaces. */
   private readonly nsRead?: Promise<void>;
+  /** ScaledObject informers whose 403 was logged. */
+  private readonly scaledObjectsForbidden = new Set<string>();
   private resolveNsRead?: () => void;
   /** True while an evaluation Runnable runs (this replica leads, caches synced): evaluate, plan, emit. */
   private evaluating = false;
@@ -329,11 +331,47 @@ export class Downscaler {
       });
       if (!read) return false;
     }
+    if (!(await this.scaledObjectsKnown(signal))) return false;
     if (signal.aborted) return false;
     this.evaluating = true;
     this.lastTickAt = this.clock.now();
     signal.addEventListener('abort', () => this.stopEvaluating(), { once: true });
     return true;
+  }
+
+  /**
+   * Resolves true once every ScaledObject informer has either listed (its cache is complete) or been refused with
+   * 404 (the CRD is not installed: there are no ScaledObjects) or 403 (not granted: logged as a warning with the
+   * missing permission), and false when `signal` aborts first. The ScaledObject informers are optional, so the
+   * Manager does not wait for them; without this wait a KEDA target could be decided on before its ScaledObject is
+   * cached and be scaled once (docs/downscaler.md#ds-keda). Other list errors (5xx, network) keep the wait going,
+   * logged once, as the informer retries with backoff. Checked every 250 ms of real time.
+   */
+  private async scaledObjectsKnown(signal: AbortSignal): Promise<boolean> {
+    let logged = false;
+    for (;;) {
+      const pending = this.informers('ScaledObject').filter((i) => {
+        if (i.hasSynced()) return false;
+        const status = i.lastError instanceof ApiError ? i.lastError.statusCode : undefined;
+        if (status === 403 && !this.scaledObjectsForbidden.has(i.name)) {
+          this.scaledObjectsForbidden.add(i.name);
+          this.log.warn(
+            { err: i.lastError, informer: i.name },
+            'listing ScaledObjects is forbidden: KEDA targets cannot be recognised from their ScaledObjects; grant list and watch on scaledobjects.keda.sh or remove scaledobjects from --include-resources',
+          );
+        }
+        return status !== 404 && status !== 403;
+      });
+      if (!pending.length) return true;
+      if (!logged) {
+        logged = true;
+        this.log.info(
+          { informers: pending.map((i) => i.name), err: pending.find((i) => i.lastError)?.lastError },
+          'waiting for the first list of ScaledObjects before evaluating, so that no KEDA target is written',
+        );
+      }
+      if (!(await pending[0]!.waitForSync(signal, 250)) && signal.aborted) return false;
+    }
   }
 
   /**
