@@ -132,7 +132,8 @@ describe('KEDA ScaledObjects on the local cluster', () => {
       const waiting = () => ctl!.logs.find((l) => /waiting for the first list of ScaledObjects/.test(l.msg)).length > 0;
       // the Deployments are cached and the ScaledObject list is parked: evaluation has either begun (the race) or waits
       await waitFor(
-        async () => proxy.parkedCount() >= 1 && (waiting() || (await ctl!.metric('kubeaws_downscaler_cycles_total')) > 0),
+        async () =>
+          proxy.parkedCount() >= 1 && (waiting() || (await ctl!.metric('kubeaws_downscaler_cycles_total')) > 0),
         { timeoutMs: 30_000, description: 'ScaledObject list parked and evaluation started or waiting' },
       );
       expect(await ctl.metric('kubeaws_downscaler_cycles_total')).toBe(0);
@@ -157,30 +158,36 @@ describe('KEDA ScaledObjects on the local cluster', () => {
   it.each([
     [404, 'the CRD is not installed'],
     [403, 'not granted'],
-  ])('ScaledObject list refused with %i (%s): evaluation does not wait, Deployments are scaled', async (code) => {
-    const ns = await cluster.namespace(`keda-${code}`, { 'downscaler/downtime': 'always' });
-    await cluster.deployment(ns, 'api', { replicas: 2 });
-    const proxy = new ApiProxy(saKc);
-    await proxy.start();
-    try {
-      proxy.refuse('/apis/keda.sh/', code);
-      ctl = await startTestController(proxy.kubeConfig(), {
-        clock: new SettableClock(Date.parse('2030-01-07T20:00:00Z')),
-        settings: { includeResources: new Set(['scaledobjects', 'deployments']) },
-      });
-      const dep = await cluster.waitObj(
-        pathOf('Deployment', ns, 'api'),
-        (o) => o.spec.replicas === 0,
-        'Deployment scaled to 0',
-      );
-      expect(dep.metadata.annotations[ORIG]).toBe('2');
-      expect(ctl.downscaler.informers('ScaledObject').every((i) => !i.hasSynced())).toBe(true);
-      expect(proxy.seen.some((p) => p.startsWith('/apis/keda.sh/v1alpha1/scaledobjects'))).toBe(true);
-      expect(ctl.logs.find((l) => /listing ScaledObjects is forbidden/.test(l.msg)).length).toBe(code === 403 ? 1 : 0);
-    } finally {
-      await ctl?.stop();
-      ctl = undefined;
-      await proxy.stop();
-    }
-  }, 120_000);
+  ])(
+    'ScaledObject list refused with %i (%s): evaluation does not wait, Deployments are scaled',
+    async (code) => {
+      const ns = await cluster.namespace(`keda-${code}`, { 'downscaler/downtime': 'always' });
+      await cluster.deployment(ns, 'api', { replicas: 2 });
+      const proxy = new ApiProxy(saKc);
+      await proxy.start();
+      try {
+        proxy.refuse('/apis/keda.sh/', code);
+        ctl = await startTestController(proxy.kubeConfig(), {
+          clock: new SettableClock(Date.parse('2030-01-07T20:00:00Z')),
+          settings: { includeResources: new Set(['scaledobjects', 'deployments']) },
+        });
+        const dep = await cluster.waitObj(
+          pathOf('Deployment', ns, 'api'),
+          (o) => o.spec.replicas === 0,
+          'Deployment scaled to 0',
+        );
+        expect(dep.metadata.annotations[ORIG]).toBe('2');
+        expect(ctl.downscaler.informers('ScaledObject').every((i) => !i.hasSynced())).toBe(true);
+        expect(proxy.seen.some((p) => p.startsWith('/apis/keda.sh/v1alpha1/scaledobjects'))).toBe(true);
+        expect(ctl.logs.find((l) => /listing ScaledObjects is forbidden/.test(l.msg)).length).toBe(
+          code === 403 ? 1 : 0,
+        );
+      } finally {
+        await ctl?.stop();
+        ctl = undefined;
+        await proxy.stop();
+      }
+    },
+    120_000,
+  );
 });
