@@ -1,9 +1,14 @@
 #!/usr/bin/env node
 // Bundles one service for its image (docs/infra.md#infra-bundle): esbuild, platform node, target node20, ESM with
 // a createRequire banner, every dependency inlined (workspace libraries from their TypeScript sources), linked
-// external source map, no minification. Writes dist/packages/<svc>/bundle/{main.mjs,main.mjs.map,
+// external source maps, no minification. Writes dist/packages/<svc>/bundle/{main.mjs,main.mjs.map,
 // THIRD_PARTY_LICENSES.txt} and keeps the metafile as dist/packages/<svc>/bundle.meta.json. Fails on any native
 // addon (.node) input and when main.mjs exceeds the service's size budget.
+//
+// Code splitting is on: a module the service imports with `import()` (loaded only when first used, e.g. the
+// authnz-webhook's EC2 client) becomes its own file `<name>-<hash>.mjs` (with its `.map`) beside main.mjs, and so does
+// code shared by main.mjs and such a module (`chunk-<hash>.mjs`), so a process reads only the code it runs. Every
+// output carries the banner.
 //
 // With --prune-aws-schemas, the schema module of each AWS SDK client the service imports commands from
 // (@aws-sdk/client-*/dist-es/schemas/schemas_0.js: every operation's schema, evaluated whole at load) keeps only what
@@ -11,6 +16,7 @@
 //
 // Usage: node tools/images/bundle.mjs <service> [--budget-kb N] [--prune-aws-schemas]
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -36,6 +42,62 @@ const workspaceSources = {
       const entry = join(root, 'packages', args.path.slice('@kubeaws/'.length), 'src', 'index.ts');
       return existsSync(entry) ? { path: entry } : undefined;
     });
+  },
+};
+
+/**
+ * Node built-ins through `require` (the banner's createRequire) instead of ESM `import`: importing a built-in as an
+ * ES module evaluates every one of its exports, lazy ones included, while `require` returns the object and nothing
+ * more is loaded until a property is read. `import 'node:http'` alone loads Node's bundled WebSocket client and
+ * costs 16 MiB of RSS against 0.5 MiB for `require('node:http')` (Node 26; docs/benchmarks.md, idle). CommonJS
+ * dependencies already reach built-ins through `require`; this turns the ESM imports of the sources and of ESM
+ * dependencies into a one-line CommonJS module each (`module.exports = require("node:<name>")`).
+ */
+const builtinsViaRequire = {
+  name: 'builtins-via-require',
+  setup(b) {
+    const names = new Set(builtinModules.map((m) => m.replace(/^node:/, '')));
+    b.onResolve({ filter: /^(node:)?[a-z_0-9]+(\/[a-z_0-9]+)?$/ }, (args) => {
+      const name = args.path.replace(/^node:/, '');
+      if (!names.has(name)) return undefined;
+      if (args.kind === 'require-call') return { path: args.path, external: true };
+      return { path: name, namespace: 'node-builtin' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'node-builtin' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(`node:${args.path}`)});`,
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * Modules of dependencies that no service uses and that load costly Node built-ins at start, each replaced by a stub
+ * that throws when used: prom-client's `Pushgateway` (loads `zlib`: 4 MiB of RSS) and `AggregatorRegistry` (loads
+ * `cluster`). The build fails when a service's sources name one of them.
+ */
+const LEFT_OUT = [
+  { file: /[\\/]prom-client[\\/]lib[\\/]pushgateway\.js$/, name: 'Pushgateway' },
+  { file: /[\\/]prom-client[\\/]lib[\\/]cluster\.js$/, name: 'AggregatorRegistry' },
+];
+const leftOutModules = {
+  name: 'left-out-modules',
+  setup(b) {
+    const used = new Set();
+    const walk = (dir) => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const f = join(dir, e.name);
+        if (e.isDirectory()) walk(f);
+        else if (e.name.endsWith('.ts') && !e.name.endsWith('.test.ts'))
+          for (const { name } of LEFT_OUT) if (new RegExp(`\\b${name}\\b`).test(readFileSync(f, 'utf8'))) used.add(`${name} (${relative(root, f)})`);
+      }
+    };
+    for (const pkg of [service, 'runtime']) walk(join(root, 'packages', pkg, 'src'));
+    if (used.size) throw new Error(`left out of every bundle by tools/images/bundle.mjs but used: ${[...used].join(', ')}`);
+    for (const { file, name } of LEFT_OUT)
+      b.onLoad({ filter: file }, () => ({
+        contents: `module.exports = function ${name}() { throw new Error('${name}: left out of this bundle (tools/images/bundle.mjs)'); };`,
+        loader: 'js',
+      }));
   },
 };
 
@@ -148,8 +210,11 @@ rmSync(outDir, { recursive: true, force: true });
 mkdirSync(outDir, { recursive: true });
 const result = await build({
   absWorkingDir: root,
-  entryPoints: [join(root, 'packages', service, 'src', 'main.ts')],
-  outfile: join(outDir, 'main.mjs'),
+  entryPoints: { main: join(root, 'packages', service, 'src', 'main.ts') },
+  outdir: outDir,
+  outExtension: { '.js': '.mjs' },
+  splitting: true,
+  chunkNames: '[name]-[hash]',
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -162,10 +227,12 @@ const result = await build({
   metafile: true,
   legalComments: 'none',
   logLevel: 'warning',
-  plugins: [workspaceSources, noNativeAddons, ...(pruneAwsSchemas ? [awsSchemaPruning] : [])],
+  plugins: [workspaceSources, builtinsViaRequire, leftOutModules, noNativeAddons, ...(pruneAwsSchemas ? [awsSchemaPruning] : [])],
 });
 if (pruneAwsSchemas) {
-  const used = [...readFileSync(join(outDir, 'main.mjs'), 'utf8').matchAll(/__kubeawsPrunedSchema\("([\w$]+)"\)/g)].map((m) => m[1]);
+  const used = readdirSync(outDir)
+    .filter((f) => f.endsWith('.mjs'))
+    .flatMap((f) => [...readFileSync(join(outDir, f), 'utf8').matchAll(/__kubeawsPrunedSchema\("([\w$]+)"\)/g)].map((m) => m[1]));
   if (used.length) {
     console.error(`${service}: the bundle uses schemas left out by --prune-aws-schemas: ${used.join(', ')} (import their commands by name in packages/${service}/src)`);
     process.exit(1);
@@ -209,6 +276,9 @@ if (bytes > budgetKb * 1024) {
   console.error(`${service}: main.mjs is ${Math.round(bytes / 1024)} KiB, over its budget of ${budgetKb} KiB`);
   process.exit(1);
 }
+const chunks = Object.entries(result.metafile.outputs).filter(([f]) => f.endsWith('.mjs') && !f.endsWith('/main.mjs'));
 console.log(
-  `${service}: main.mjs ${Math.round(bytes / 1024)} KiB (budget ${budgetKb} KiB), ${entries.length} third-party packages`,
+  `${service}: main.mjs ${Math.round(bytes / 1024)} KiB (budget ${budgetKb} KiB)` +
+    chunks.map(([f, o]) => `, ${f.split('/').pop()} ${Math.round(o.bytes / 1024)} KiB`).join('') +
+    `, ${entries.length} third-party packages`,
 );

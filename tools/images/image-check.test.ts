@@ -163,12 +163,26 @@ describe(`packages/${SERVICE}/Dockerfile`, () => {
   it('has a bundle target, and the bundle holds main.mjs (the CMD), its map and the licenses, no native addon', () => {
     const project = JSON.parse(fs.readFileSync(path.join(ROOT, 'packages', SERVICE, 'project.json'), 'utf8'));
     expect(Object.keys(project.targets)).toEqual(expect.arrayContaining(['bundle', 'bundle-smoke', 'image-check']));
-    expect(fs.readdirSync(path.join(ROOT, BUNDLE)).sort()).toEqual([
-      'THIRD_PARTY_LICENSES.txt',
-      'main.mjs',
-      'main.mjs.map',
-    ]);
+    const files = fs.readdirSync(path.join(ROOT, BUNDLE)).sort();
+    // main.mjs, and each chunk split off by code splitting (tools/images/bundle.mjs), with their maps
+    const chunks = files.filter((f) => /^[\w.-]+-[A-Z0-9]{8}\.mjs$/.test(f));
+    expect(files).toEqual(
+      ['THIRD_PARTY_LICENSES.txt', 'main.mjs', 'main.mjs.map', ...chunks.flatMap((c) => [c, `${c}.map`])].sort(),
+    );
+    for (const c of chunks) {
+      const code = fs.readFileSync(path.join(ROOT, BUNDLE, c), 'utf8');
+      expect(code.split('\n')[0]).toMatch(/^import \{ createRequire as \w+ \} from 'node:module';$/);
+      expect(code.trimEnd().split('\n').pop()).toBe(`//# sourceMappingURL=${c}.map`);
+    }
     const main = fs.readFileSync(path.join(ROOT, BUNDLE, 'main.mjs'), 'utf8');
+    // Node built-ins are reached through require, never an ESM import (which evaluates every export: docs/infra.md#infra-bundle);
+    // only the banner imports node:module, node:url and node:path
+    for (const f of files.filter((x) => x.endsWith('.mjs'))) {
+      const code = fs.readFileSync(path.join(ROOT, BUNDLE, f), 'utf8');
+      expect([f, [...code.matchAll(/^import\b[^;]*?from\s*["'](?!\.\/)([^"']+)["'];?$/gm)].map((m) => m[1]).filter((x) => !/^node:(module|url|path)$/.test(x!))]).toEqual([f, []]);
+    }
+    // every file main.mjs imports or loads is in the bundle
+    for (const m of main.matchAll(/(?:from |import\()"\.\/([\w.-]+\.mjs)"/g)) expect(files).toContain(m[1]);
     expect(main.split('\n')[0]).toMatch(/^import \{ createRequire as \w+ \} from 'node:module';$/);
     expect(main.trimEnd().split('\n').pop()).toBe('//# sourceMappingURL=main.mjs.map');
     const meta = JSON.parse(fs.readFileSync(path.join(ROOT, 'dist/packages', SERVICE, 'bundle.meta.json'), 'utf8')) as {
@@ -181,12 +195,39 @@ describe(`packages/${SERVICE}/Dockerfile`, () => {
     expect(Object.keys(meta.inputs).filter((f) => f.includes('node_modules/@kubernetes/client-node/'))).toEqual([]);
   });
 
-  it('maps a position in main.mjs back to its TypeScript source with tools/images/symbolize.mjs', () => {
-    // The message of an unusable --kubeconfig is written in packages/runtime/src/manager.ts.
-    const lines = fs.readFileSync(path.join(ROOT, BUNDLE, 'main.mjs'), 'utf8').split('\n');
+  it('loads at start only the files main.mjs imports statically; what a service needs later is in chunks', () => {
+    // Dependencies a service loads only when first used (`import()`): the authnz-webhook's AWS SDK serves node tokens
+    // only (docs/authnz-webhook.md#authnz-budgets).
+    const LAZY: Record<string, RegExp[]> = { 'authnz-webhook': [/node_modules\/@aws-sdk\//, /node_modules\/@smithy\//] };
+    const meta = JSON.parse(fs.readFileSync(path.join(ROOT, 'dist/packages', SERVICE, 'bundle.meta.json'), 'utf8')) as {
+      outputs: Record<string, { inputs: Record<string, unknown>; imports: { path: string; kind: string }[] }>;
+    };
+    const eager = new Set<string>();
+    const visit = (out: string) => {
+      if (eager.has(out) || !meta.outputs[out]) return;
+      eager.add(out);
+      for (const i of meta.outputs[out]!.imports) if (i.kind === 'import-statement') visit(i.path);
+    };
+    visit(`${BUNDLE}/main.mjs`);
+    const inputs = [...eager].flatMap((o) => Object.keys(meta.outputs[o]!.inputs));
+    expect(inputs.length).toBeGreaterThan(0);
+    expect(inputs.filter((f) => (LAZY[SERVICE] ?? []).some((re) => re.test(f)))).toEqual([]);
+    // and every lazily loaded dependency is still in the bundle
+    const all = Object.values(meta.outputs).flatMap((o) => Object.keys(o.inputs));
+    for (const re of LAZY[SERVICE] ?? []) expect(all.some((f) => re.test(f))).toBe(true);
+  });
+
+  it('maps a position in the bundle back to its TypeScript source with tools/images/symbolize.mjs', () => {
+    // The message of an unusable --kubeconfig is written in packages/runtime/src/manager.ts; it is in main.mjs or in a
+    // chunk main.mjs imports (code splitting), whose map lies beside it.
+    const file = fs
+      .readdirSync(path.join(ROOT, BUNDLE))
+      .filter((f) => f.endsWith('.mjs'))
+      .find((f) => fs.readFileSync(path.join(ROOT, BUNDLE, f), 'utf8').includes('does not exist (ENOENT)'))!;
+    const lines = fs.readFileSync(path.join(ROOT, BUNDLE, file), 'utf8').split('\n');
     const line = lines.findIndex((l) => l.includes('does not exist (ENOENT)'));
     const column = lines[line]!.indexOf('does not exist (ENOENT)');
-    const trace = `Error: x\n    at kubeconfigProblem (file:///app/main.mjs:${line + 1}:${column + 1})\n    at other (node:internal/x:1:1)\n`;
+    const trace = `Error: x\n    at kubeconfigProblem (file:///app/${file}:${line + 1}:${column + 1})\n    at other (node:internal/x:1:1)\n`;
     const out = execFileSync(process.execPath, [path.join(ROOT, 'tools/images/symbolize.mjs'), path.join(ROOT, BUNDLE, 'main.mjs.map')], {
       input: trace,
       encoding: 'utf8',

@@ -11,8 +11,7 @@
  * `{{EC2PrivateDNSName}}` mapping does (pkg/server/server.go: the session name must be an instance id, the
  * name comes from EC2 `DescribeInstances`).
  */
-import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
-import { awsClientConfig, awsErrorCode } from '@kubeaws/runtime';
+import { awsErrorCode } from '@kubeaws/runtime';
 import { TokenRejected, Unavailable } from './errors.js';
 import { FetchError, boundedGet, statusResult } from './fetch.js';
 import type { WebhookMetrics } from './metrics.js';
@@ -230,36 +229,32 @@ export interface InstanceDirectory {
 }
 
 /**
- * {@link InstanceDirectory} over EC2 `DescribeInstances`, one client per region (endpoint from the SDK settings).
- * The client and the command are imported by name, not lazily: the image's bundle then keeps only this command's
- * part of the EC2 client (under 0.1 MiB), while a lazy import kept all of it (2.8 MiB), which every process parsed
- * at start.
+ * {@link InstanceDirectory} over EC2 `DescribeInstances` ({@link Ec2InstanceDirectory} of `ec2-instances.ts`), whose
+ * module, with the AWS SDK it imports, is loaded on the first lookup rather than at start: a webhook that never sees
+ * a node token never holds the SDK in memory (docs/authnz-webhook.md#authnz-node-tokens). A failed load is retried on
+ * the next lookup.
  */
-export class Ec2InstanceDirectory implements InstanceDirectory {
-  private readonly clients = new Map<string, EC2Client>();
+export class LazyEc2InstanceDirectory implements InstanceDirectory {
+  private loading?: Promise<InstanceDirectory & { destroy(): void }>;
   constructor(private readonly timeoutMs: number) {}
 
   async privateDnsName(instanceId: string, region: string): Promise<string | undefined> {
-    let client = this.clients.get(region);
-    if (!client) {
-      client = new EC2Client({ ...awsClientConfig({ component: 'authnz-webhook', region, maxAttempts: 2 }) });
-      this.clients.set(region, client);
-    }
-    try {
-      const out = await client.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }), {
-        abortSignal: AbortSignal.timeout(this.timeoutMs),
-      });
-      const inst = out.Reservations?.flatMap((r) => r.Instances ?? []).find((i) => i.InstanceId === instanceId);
-      return inst?.PrivateDnsName || undefined;
-    } catch (e) {
-      if (awsErrorCode(e).startsWith('InvalidInstanceID')) return undefined;
-      throw e;
-    }
+    this.loading ??= import('./ec2-instances.js').then(
+      (m) => new m.Ec2InstanceDirectory(this.timeoutMs),
+      (err: unknown) => {
+        this.loading = undefined;
+        throw err;
+      },
+    );
+    return (await this.loading).privateDnsName(instanceId, region);
   }
 
-  /** Releases the clients' sockets. */
+  /** Releases the EC2 clients' sockets, if the module was loaded. */
   destroy(): void {
-    for (const c of this.clients.values()) c.destroy();
+    void this.loading?.then(
+      (d) => d.destroy(),
+      () => undefined,
+    );
   }
 }
 
@@ -287,7 +282,7 @@ export class NodeAuthenticator {
   private readonly instances: InstanceDirectory;
   constructor(private readonly opts: NodeAuthenticatorOptions) {
     this.origins = stsOrigins(opts.config.regions, opts.env);
-    this.instances = opts.instances ?? new Ec2InstanceDirectory(opts.config.timeoutMs);
+    this.instances = opts.instances ?? new LazyEc2InstanceDirectory(opts.config.timeoutMs);
   }
 
   get config(): NodesConfig {
@@ -296,7 +291,7 @@ export class NodeAuthenticator {
 
   /** Releases AWS clients. */
   stop(): void {
-    if (this.instances instanceof Ec2InstanceDirectory) this.instances.destroy();
+    if (this.instances instanceof LazyEc2InstanceDirectory) this.instances.destroy();
   }
 
   /**
