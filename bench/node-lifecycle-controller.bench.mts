@@ -87,7 +87,11 @@ const rfc3339 = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOStri
 
 async function main(): Promise<void> {
   log('bundling the node-lifecycle-controller');
-  execFileSync(process.execPath, [path.join(root, 'tools/images/bundle.mjs'), 'node-lifecycle-controller', '--budget-kb', '6144'], { cwd: root, stdio: 'ignore' });
+  // the project's own bundle command (packages/node-lifecycle-controller/project.json), as the image build runs it
+  const bundleCommand: string = JSON.parse(fs.readFileSync(path.join(root, 'packages/node-lifecycle-controller/project.json'), 'utf8'))
+    .targets.bundle.options.command;
+  const [, script, ...bundleArgs] = bundleCommand.split(' ');
+  execFileSync(process.execPath, [path.join(root, script!), ...bundleArgs], { cwd: root, stdio: 'ignore' });
   const binaries = await ensureBinaries({ onProgress: log });
   const cluster = await startCluster({
     binaries,
