@@ -2,7 +2,7 @@ import { KeyObject, createHash, sign as cryptoSign, type webcrypto } from 'node:
 import { FakeClock, silentLogger } from '@kubeaws/runtime';
 import { SignJWT, base64url, generateSecret } from 'jose';
 import { type TestKey, TestIssuer, TestTokeninfo, configYaml, makeKey } from '../test/helpers';
-import { Authenticator } from './authenticator';
+import { Authenticator, hygieneGroups } from './authenticator';
 import { parseConfig } from './config';
 import { Unavailable } from './errors';
 import { type AccessRequest, StaticGrants } from './grants';
@@ -592,5 +592,28 @@ describe('node tokens (AUTHNZ-NODE-TOKENS)', () => {
     s.auth.reload(cfg);
     const r = await s.auth.review('k8s-aws-v1.!!', []);
     expect(r).toMatchObject({ authenticated: false, error: 'malformed node token: not base64url', source: 'node' });
+  });
+});
+
+describe('hygieneGroups', () => {
+  it.each<[string, string[], { groups: string[]; systemPrefix: number; roleName: number }, boolean]>([
+    // name, groups, result, same array returned
+    ['none', [], { groups: [], systemPrefix: 0, roleName: 0 }, true],
+    ['sorted and clean', ['oidc:a', 'oidc:b'], { groups: ['oidc:a', 'oidc:b'], systemPrefix: 0, roleName: 0 }, true],
+    ['unsorted', ['oidc:b', 'oidc:a'], { groups: ['oidc:a', 'oidc:b'], systemPrefix: 0, roleName: 0 }, false],
+    ['duplicates', ['oidc:a', 'oidc:a'], { groups: ['oidc:a'], systemPrefix: 0, roleName: 0 }, false],
+    [
+      'system: prefix and role names dropped',
+      ['Administrator', 'oidc:a', 'system:masters', 'system:x', 'ReadOnly'],
+      { groups: ['oidc:a'], systemPrefix: 2, roleName: 2 },
+      false,
+    ],
+    ['a role name only', ['PowerUser'], { groups: [], systemPrefix: 0, roleName: 1 }, false],
+    ['case matters for role names', ['poweruser'], { groups: ['poweruser'], systemPrefix: 0, roleName: 0 }, true],
+    ['code-unit order', ['Z', 'a', 'É'], { groups: ['Z', 'a', 'É'], systemPrefix: 0, roleName: 0 }, true],
+  ])('%s', (_name, groups, expected, same) => {
+    const r = hygieneGroups(groups);
+    expect(r).toEqual(expected);
+    expect(r.groups === groups).toBe(same);
   });
 });

@@ -82,6 +82,82 @@ function sha256hex(s: string): string {
   return createHash('sha256').update(s).digest('hex');
 }
 
+/**
+ * Fills the decision-log fields of a token that was decoded without trust (docs/authnz-webhook.md#authnz-decision-log):
+ * `unverified`, then `iss`, `sub`, `kid` and `jti` when they are strings (at most 256 characters each).
+ */
+function untrustedFields(
+  fields: Record<string, unknown>,
+  header: Readonly<Record<string, unknown>>,
+  payload: Record<string, unknown>,
+  unverified: boolean,
+): void {
+  fields.unverified = unverified;
+  fields.iss = typeof payload.iss === 'string' ? payload.iss.slice(0, 256) : undefined;
+  fields.sub = typeof payload.sub === 'string' ? payload.sub.slice(0, 256) : undefined;
+  fields.kid = typeof header.kid === 'string' ? header.kid.slice(0, 256) : undefined;
+  fields.jti = typeof payload.jti === 'string' ? payload.jti.slice(0, 256) : undefined;
+}
+
+/**
+ * A {@link ReviewOutcome} whose token fingerprint is hashed when first read (the token is held in a private field:
+ * it is neither enumerable nor serialised).
+ */
+class Outcome implements ReviewOutcome {
+  error?: string;
+  user?: UserInfo;
+  audiences?: string[];
+  role?: Role;
+  mappedRole?: Role;
+  grant?: AccessRequest;
+  identity?: CachedIdentity;
+  readonly #token: string;
+  #digest: string | undefined;
+
+  constructor(
+    readonly authenticated: boolean,
+    readonly source: ReviewOutcome['source'],
+    readonly issuer: string,
+    readonly log: Record<string, unknown>,
+    readonly cache: ReviewOutcome['cache'],
+    token: string,
+    digest: string | undefined,
+  ) {
+    this.#token = token;
+    this.#digest = digest;
+  }
+
+  get tokenSha256(): string {
+    return (this.#digest ??= sha256hex(this.#token)).slice(0, 12);
+  }
+}
+
+/**
+ * Identity hygiene (docs/authnz-webhook.md#authnz-identity) of prefixed IdP groups: the groups to keep (sorted,
+ * deduplicated) and how many were dropped for a `system:` prefix or for being a role name. Returns `groups` itself when
+ * nothing is dropped and it is already strictly sorted (the usual case), else a new array.
+ */
+export function hygieneGroups(groups: string[]): { groups: string[]; systemPrefix: number; roleName: number } {
+  let clean = true;
+  for (let i = 0; i < groups.length; i++) {
+    const g = groups[i]!;
+    if (g.startsWith('system:') || ROLE_SET.has(g) || (i > 0 && !(groups[i - 1]! < g))) {
+      clean = false;
+      break;
+    }
+  }
+  if (clean) return { groups, systemPrefix: 0, roleName: 0 };
+  const out = new Set<string>();
+  let systemPrefix = 0;
+  let roleName = 0;
+  for (const g of groups) {
+    if (g.startsWith('system:')) systemPrefix++;
+    else if (ROLE_SET.has(g)) roleName++;
+    else out.add(g);
+  }
+  return { groups: [...out].sort(), systemPrefix, roleName };
+}
+
 /** See the module docs. */
 export class Authenticator {
   private snap: AuthSnapshot;
@@ -178,12 +254,25 @@ export class Authenticator {
    * Reviews one token (TokenReview `spec.token`, `spec.audiences`).
    * @throws Unavailable for upstream outages (the caller answers 503).
    */
-  async review(token: string, audiences: readonly string[]): Promise<ReviewOutcome> {
+  review(token: string, audiences: readonly string[]): Promise<ReviewOutcome> {
+    try {
+      return this.reviewOrThrow(token, audiences);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * {@link review} as a promise chain rather than an async function (one step per token on a cache miss, none on a
+   * hit); may throw at once, which {@link review} turns into a rejection.
+   */
+  private reviewOrThrow(token: string, audiences: readonly string[]): Promise<ReviewOutcome> {
     const snap = this.snap;
     const cfg = snap.config.authentication;
     const now = this.clock.now();
-    if (Buffer.byteLength(token, 'utf8') > cfg.tokenMaxBytes) {
-      return {
+    // a string holds at most 3 UTF-8 bytes per UTF-16 unit: most tokens need no byte count
+    if (token.length * 3 > cfg.tokenMaxBytes && Buffer.byteLength(token, 'utf8') > cfg.tokenMaxBytes) {
+      return Promise.resolve({
         authenticated: false,
         error: 'token too large',
         source: 'none',
@@ -191,53 +280,31 @@ export class Authenticator {
         log: {},
         cache: 'none',
         tokenSha256: '',
-      };
+      });
     }
     // SHA-256 of the token: the cache key, and the fingerprint in logs; hashed only when one of them is used
-    let digest: string | undefined;
-    const fingerprint = (): string => (digest ??= sha256hex(token)).slice(0, 12);
     const cacheOn = cfg.cache.maxEntries > 0;
-    const key = cacheOn ? TokenCache.key((digest ??= sha256hex(token)), audiences) : '';
+    const digest = cacheOn ? sha256hex(token) : undefined;
+    const key = cacheOn ? TokenCache.key(digest!, audiences) : '';
     const hit = cacheOn ? this.cache.get(key, now) : undefined;
-    let identity: CachedIdentity | undefined;
-    let cacheResult: ReviewOutcome['cache'] = 'miss';
     const logFields: Record<string, unknown> = {};
     if (hit && hit.ok && snap.sourceHash.get(hit.identity.issuer) === hit.sourceHash) {
-      identity = hit.identity;
-      cacheResult = 'hit';
-    } else if (hit && !hit.ok) {
-      this.metrics?.cacheLookups.inc({ result: 'negative_hit' });
-      return {
-        authenticated: false,
-        error: hit.error,
-        source: 'none',
-        issuer: hit.issuer,
-        log: logFields,
-        cache: 'negative_hit',
-        get tokenSha256() {
-          return fingerprint();
-        },
-      };
+      this.metrics?.cacheLookupsBy.child('hit').inc();
+      const id = hit.identity;
+      return Promise.resolve(this.finish(id, snap, now, id.source, id.issuer, 'hit', token, digest));
     }
-    this.metrics?.cacheLookups.inc({ result: cacheResult });
-    let source: ReviewOutcome['source'] = identity?.source ?? 'none';
-    let issuerName = identity?.issuer ?? 'none';
-    if (!identity) {
-      try {
-        const r = await this.verify(token, audiences, snap, now, logFields);
-        identity = r.identity;
-        source = identity.source;
-        issuerName = identity.issuer;
-        this.cache.set(key, {
-          ok: true,
-          identity,
-          expiresAtMs: Math.min(now + cfg.cache.ttlMs, r.expiresAtMs),
-          sourceHash: snap.sourceHash.get(identity.issuer) ?? '',
-        });
-      } catch (e) {
-        if (e instanceof TokenRejected) {
-          source = (logFields.source as ReviewOutcome['source']) ?? 'none';
-          issuerName = (logFields.issuer as string) ?? 'none';
+    if (hit && !hit.ok) {
+      this.metrics?.cacheLookupsBy.child('negative_hit').inc();
+      const o = new Outcome(false, 'none', hit.issuer, logFields, 'negative_hit', token, digest);
+      o.error = hit.error;
+      return Promise.resolve(o);
+    }
+    this.metrics?.cacheLookupsBy.child('miss').inc();
+    const failed = (e: unknown): ReviewOutcome => {
+      if (e instanceof TokenRejected) {
+        const source = (logFields.source as ReviewOutcome['source']) ?? 'none';
+        const issuerName = (logFields.issuer as string) ?? 'none';
+        if (cacheOn) {
           this.cache.set(key, {
             ok: false,
             error: e.error,
@@ -245,27 +312,36 @@ export class Authenticator {
             issuer: issuerName,
           });
           this.metrics?.cacheEntries.set(this.cache.size);
-          return {
-            authenticated: false,
-            error: e.error,
-            source,
-            issuer: issuerName,
-            log: logFields,
-            cache: cacheResult,
-            get tokenSha256() {
-              return fingerprint();
-            },
-          };
         }
-        if (e instanceof Unavailable) {
-          (e as Unavailable & { source?: string; issuer?: string }).source = (logFields.source as string) ?? 'none';
-          (e as Unavailable & { source?: string; issuer?: string }).issuer = (logFields.issuer as string) ?? 'none';
-        }
-        throw e;
+        const o = new Outcome(false, source, issuerName, logFields, 'miss', token, digest);
+        o.error = e.error;
+        return o;
       }
-      this.metrics?.cacheEntries.set(this.cache.size);
+      if (e instanceof Unavailable) {
+        (e as Unavailable & { source?: string; issuer?: string }).source = (logFields.source as string) ?? 'none';
+        (e as Unavailable & { source?: string; issuer?: string }).issuer = (logFields.issuer as string) ?? 'none';
+      }
+      throw e;
+    };
+    let verified: Promise<{ identity: CachedIdentity; expiresAtMs: number }>;
+    try {
+      verified = this.verify(token, audiences, snap, now, logFields);
+    } catch (e) {
+      verified = Promise.reject(e);
     }
-    return this.finish(identity, snap, now, source, issuerName, cacheResult, fingerprint);
+    return verified.then((r) => {
+      const identity = r.identity;
+      if (cacheOn) {
+        this.cache.set(key, {
+          ok: true,
+          identity,
+          expiresAtMs: Math.min(now + cfg.cache.ttlMs, r.expiresAtMs),
+          sourceHash: snap.sourceHash.get(identity.issuer) ?? '',
+        });
+        this.metrics?.cacheEntries.set(this.cache.size);
+      }
+      return this.finish(identity, snap, now, identity.source, identity.issuer, 'miss', token, digest);
+    }, failed);
   }
 
   /** Applies roles and grants to a verified identity (never cached). */
@@ -276,47 +352,49 @@ export class Authenticator {
     source: ReviewOutcome['source'],
     issuer: string,
     cache: ReviewOutcome['cache'],
-    fingerprint: () => string,
+    token: string,
+    digest: string | undefined,
   ): ReviewOutcome {
     const mapped = mapRole(snap.config.roles.mapping, identity.username, identity.groups);
     const grant = this.grants.synced() ? this.grants.activeGrant(identity.username, identity.uid, now) : undefined;
     const role = higherRole(mapped, grant?.spec.type);
     const extra: Record<string, string[]> = { 'kubeaws.io/authenticator': [identity.authenticator] };
     if (grant?.metadata.name) extra['kubeaws.io/access-request'] = [grant.metadata.name];
-    const groups = role ? [role, ...identity.groups] : [...identity.groups];
-    return {
-      authenticated: true,
-      user: { username: identity.username, uid: identity.uid, groups, extra },
-      audiences: identity.audiences,
-      role,
-      mappedRole: mapped,
-      grant,
-      identity,
+    const groups: string[] = role ? [role as string].concat(identity.groups) : identity.groups.slice();
+    const o = new Outcome(
+      true,
       source,
       issuer,
-      log: { sub: identity.sub, kid: identity.kid, jti: identity.jti },
+      { sub: identity.sub, kid: identity.kid, jti: identity.jti },
       cache,
-      get tokenSha256() {
-        return fingerprint();
-      },
-    };
+      token,
+      digest,
+    );
+    o.user = { username: identity.username, uid: identity.uid, groups, extra };
+    o.audiences = identity.audiences;
+    o.role = role;
+    o.mappedRole = mapped;
+    o.grant = grant;
+    o.identity = identity;
+    return o;
   }
 
   /**
    * Identity hygiene (docs/authnz-webhook.md#authnz-identity): drop `system:` groups and role names from IdP groups;
-   * sort and dedupe.
+   * sort and dedupe ({@link hygieneGroups}); counts the dropped groups.
    */
-  private hygiene(groups: readonly string[]): string[] {
-    const out = new Set<string>();
-    for (const g of groups) {
-      if (g.startsWith('system:')) this.metrics?.groupsDropped.inc({ reason: 'system_prefix' });
-      else if (ROLE_SET.has(g)) this.metrics?.groupsDropped.inc({ reason: 'role_name' });
-      else out.add(g);
-    }
-    return [...out].sort();
+  private hygiene(groups: string[]): string[] {
+    const h = hygieneGroups(groups);
+    if (h.systemPrefix) this.metrics?.groupsDropped.inc({ reason: 'system_prefix' }, h.systemPrefix);
+    if (h.roleName) this.metrics?.groupsDropped.inc({ reason: 'role_name' }, h.roleName);
+    return h.groups;
   }
 
-  private async verify(
+  /**
+   * Routes and verifies a token that missed the cache. Throws {@link TokenRejected} either at once (routing) or through
+   * the promise; the caller awaits it inside one `try`, which handles both alike.
+   */
+  private verify(
     token: string,
     audiences: readonly string[],
     snap: AuthSnapshot,
@@ -331,47 +409,56 @@ export class Authenticator {
       return this.viaTokeninfo(token, snap.opaque, logFields, now);
     }
     const { header, payload } = routed;
-    logFields.unverified = true;
-    logFields.iss = typeof payload.iss === 'string' ? payload.iss.slice(0, 256) : undefined;
-    logFields.sub = typeof payload.sub === 'string' ? payload.sub.slice(0, 256) : undefined;
-    logFields.kid = typeof header.kid === 'string' ? header.kid.slice(0, 256) : undefined;
-    logFields.jti = typeof payload.jti === 'string' ? payload.jti.slice(0, 256) : undefined;
-    if (payload.iss !== undefined && typeof payload.iss !== 'string') throw new TokenRejected('invalid claim: iss');
+    if (payload.iss !== undefined && typeof payload.iss !== 'string') {
+      untrustedFields(logFields, header, payload, true);
+      throw new TokenRejected('invalid claim: iss');
+    }
     const iss = payload.iss as string | undefined;
     const store = iss !== undefined ? snap.byIssuer.get(iss) : undefined;
     if (!store) {
+      untrustedFields(logFields, header, payload, true);
       const ti = iss !== undefined ? snap.tokeninfoByIssuer.get(iss) : undefined;
       if (ti) return this.viaTokeninfo(token, ti, logFields, now);
       throw new TokenRejected('issuer not trusted');
     }
     const cfg: IssuerConfig = store.cfg;
-    logFields.source = 'oidc';
-    logFields.issuer = cfg.name;
-    const { claims } = await verifyJwt(token, header, store, {
+    // the log fields are filled only when the token is rejected (or its issuer is unavailable): an accepted token's
+    // fields come from its verified claims. A promise chain rather than an async function: one step per token.
+    const rejected = (e: unknown, verified: boolean): never => {
+      untrustedFields(logFields, header, payload, !verified);
+      logFields.source = 'oidc';
+      logFields.issuer = cfg.name;
+      throw e;
+    };
+    return verifyJwt(token, header, store, {
       nowMs: now,
       clockToleranceSeconds: snap.config.authentication.clockToleranceSeconds,
-    });
-    logFields.unverified = false;
-    let statusAudiences: string[] | undefined;
-    if (audiences.length > 0 && cfg.kubernetesAudiences.length > 0) {
-      statusAudiences = audiences.filter((a) => cfg.kubernetesAudiences.includes(a));
-      if (statusAudiences.length === 0) throw new TokenRejected('token not valid for the requested audiences');
-    }
-    return {
-      identity: {
-        username: claims.username,
-        uid: claims.uid,
-        groups: this.hygiene(claims.groups),
-        authenticator: `oidc/${cfg.name}`,
-        source: 'oidc',
-        issuer: cfg.name,
-        audiences: statusAudiences,
-        sub: claims.sub,
-        kid: logFields.kid as string | undefined,
-        jti: claims.jti,
+    }).then(
+      ({ claims }) => {
+        let statusAudiences: string[] | undefined;
+        if (audiences.length > 0 && cfg.kubernetesAudiences.length > 0) {
+          statusAudiences = audiences.filter((a) => cfg.kubernetesAudiences.includes(a));
+          if (statusAudiences.length === 0)
+            rejected(new TokenRejected('token not valid for the requested audiences'), true);
+        }
+        return {
+          identity: {
+            username: claims.username,
+            uid: claims.uid,
+            groups: this.hygiene(claims.groups),
+            authenticator: `oidc/${cfg.name}`,
+            source: 'oidc' as const,
+            issuer: cfg.name,
+            audiences: statusAudiences,
+            sub: claims.sub,
+            kid: typeof header.kid === 'string' ? header.kid.slice(0, 256) : undefined,
+            jti: claims.jti,
+          },
+          expiresAtMs: claims.exp * 1000,
+        };
       },
-      expiresAtMs: claims.exp * 1000,
-    };
+      (e: unknown) => rejected(e, false),
+    );
   }
 
   /**

@@ -81,11 +81,15 @@ export function compilePolicy(cfg: AuthnzConfig): Policy {
   };
 }
 
-/** A request view with the wildcard-aware predicates of deny rows. */
+/**
+ * A request view with the wildcard-aware predicates of deny rows. The predicates take up to three values as
+ * arguments (no array per call on the request path) or a list (`...InList`).
+ */
 class Req {
   constructor(readonly a: ResourceAttributes) {}
-  verbIn(...vs: string[]): boolean {
-    return this.a.verb === '*' || vs.includes(this.a.verb);
+  verbIn(x: string, y?: string, z?: string): boolean {
+    const v = this.a.verb;
+    return v === '*' || v === x || v === y || v === z;
   }
   get write(): boolean {
     return this.a.verb === '*' || WRITE.has(this.a.verb);
@@ -93,14 +97,24 @@ class Req {
   get read(): boolean {
     return this.a.verb === '*' || READ.has(this.a.verb);
   }
-  groupIn(...gs: string[]): boolean {
-    return this.a.group === '*' || gs.includes(this.a.group);
+  groupIn(x: string, y?: string): boolean {
+    const g = this.a.group;
+    return g === '*' || g === x || g === y;
   }
-  resIn(...rs: string[]): boolean {
+  resIn(x: string, y?: string): boolean {
+    const r = this.a.resource;
+    return r === '*' || r === x || r === y;
+  }
+  resInList(rs: readonly string[]): boolean {
     return this.a.resource === '*' || rs.includes(this.a.resource);
   }
+  /** The request covers the given subresource. */
+  subIn(x: string): boolean {
+    const s = this.a.subresource;
+    return s === '*' || s === x || (this.a.resource === '*' && s === '');
+  }
   /** The request covers one of the given subresources. */
-  subIn(...ss: string[]): boolean {
+  subInList(ss: readonly string[]): boolean {
     const s = this.a.subresource;
     return s === '*' || ss.includes(s) || (this.a.resource === '*' && s === '');
   }
@@ -111,7 +125,7 @@ class Req {
   get execClass(): boolean {
     return (
       this.groupIn('') &&
-      ((this.resIn('pods') && this.subIn(...EXEC_POD_SUBS)) || (this.resIn('services') && this.subIn('proxy')))
+      ((this.resIn('pods') && this.subInList(EXEC_POD_SUBS)) || (this.resIn('services') && this.subIn('proxy')))
     );
   }
   get clusterScoped(): boolean {
@@ -185,7 +199,7 @@ type OverlayHit = { rule: string; sentence: string };
 /** Overlay rows 15, 14, 10, 9, 11, 12, 8, 3, 5/6 (every non-Administrator principal), in that order. */
 function overlayAll(r: Req, policy: Policy): OverlayHit | undefined {
   const a = r.a;
-  if (a.verb.startsWith('impersonate') || (a.verb === '*' && r.resIn(...IMPERSONATION_RESOURCES)))
+  if (a.verb.startsWith('impersonate') || (a.verb === '*' && r.resInList(IMPERSONATION_RESOURCES)))
     return {
       rule: 'impersonate',
       sentence: `impersonation (${what(a)}) is for Administrators only; ask an Administrator`,
@@ -288,8 +302,14 @@ function overlayReadOnly(r: Req): OverlayHit | undefined {
   return undefined;
 }
 
-function reasonText(kind: DecisionKind, rule: string, role: string, user: string, sentence: string): string {
-  return `${kind} rule=${rule} role=${role} user=${user}: ${sentence}`;
+function decisionOf(
+  kind: DecisionKind,
+  rule: string,
+  role: Decision['role'],
+  user: string,
+  sentence: string,
+): Decision {
+  return { decision: kind, rule, role, reason: `${kind} rule=${rule} role=${role} user=${user}: ${sentence}` };
 }
 
 function extraAppliesTo(rule: ExtraDenyRule, role: Role | undefined): boolean {
@@ -306,12 +326,8 @@ function extraAppliesTo(rule: ExtraDenyRule, role: Role | undefined): boolean {
  */
 export function authorize(input: SarInput, policy: Policy): Decision {
   const user = input.user;
-  const mk = (kind: DecisionKind, rule: string, role: Decision['role'], sentence: string): Decision => ({
-    decision: kind,
-    rule,
-    role,
-    reason: reasonText(kind, rule, role, user, sentence),
-  });
+  const mk = (kind: DecisionKind, rule: string, role: Decision['role'], sentence: string): Decision =>
+    decisionOf(kind, rule, role, user, sentence);
   if (user.startsWith('system:'))
     return mk(
       'no-opinion',

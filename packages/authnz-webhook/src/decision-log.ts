@@ -47,9 +47,12 @@ export class DecisionLog {
     return true;
   }
 
-  /** True when a decision line of this kind would be written at all (avoids building its fields). */
+  /**
+   * True when a decision line of this kind would be written at all (avoids building its fields): info lines when the
+   * logger's level lets info through, debug lines when it lets debug through.
+   */
   wants(privileged: boolean): boolean {
-    return this.mode === 'all' || privileged || this.log.isLevelEnabled('debug');
+    return this.log.isLevelEnabled(this.mode === 'all' || privileged ? 'info' : 'debug');
   }
 
   /**
@@ -58,7 +61,7 @@ export class DecisionLog {
    */
   decision(fields: Record<string, unknown>, privileged: boolean, reason: string): void {
     const info = this.mode === 'all' || privileged;
-    if (!info && !this.log.isLevelEnabled('debug')) return;
+    if (!this.log.isLevelEnabled(info ? 'info' : 'debug')) return;
     if (!this.allow(reason)) return;
     if (info) this.log.info(fields, 'decision');
     else this.log.debug(fields, 'decision');

@@ -4,30 +4,37 @@
  * make. Every rejection is a {@link TokenRejected} carrying the exact error string of
  * docs/authnz-webhook.md#authnz-rejections.
  */
-import {
-  type JWTPayload,
-  type JWTVerifyOptions,
-  type JWTHeaderParameters,
-  errors as joseErrors,
-  jwtVerify,
-} from 'jose';
+import { type JWTPayload, type JWTVerifyOptions, errors as joseErrors, jwtVerify } from 'jose';
 import type { IssuerConfig } from './config.js';
 import { TokenRejected, Unavailable } from './errors.js';
-import { KeyFetchError, type KeyStore } from './keystore.js';
+import { KeyFetchError, type KeySetFn, type KeyStore } from './keystore.js';
+
+/** Claims every token must carry (docs/authnz-webhook.md#authnz-token-time). */
+const REQUIRED_CLAIMS = ['exp', 'iat'];
 
 /** Result of the untrusted decode of a token (docs/authnz-webhook.md#authnz-token-routing). */
 export type RoutedToken =
-  | { kind: 'jws'; header: Record<string, unknown>; payload: Record<string, unknown> }
+  | { kind: 'jws'; header: Readonly<Record<string, unknown>>; payload: Record<string, unknown> }
   | { kind: 'jwe' }
   | { kind: 'opaque' };
 
 const B64URL = /^[A-Za-z0-9_-]+$/;
 
+/** Reused for decoding segments of at most its size (one thread, and nothing awaits while it is in use). */
+const scratch = Buffer.allocUnsafeSlow(4096);
+
+/** The UTF-8 text of a base64url segment, decoded without allocating a buffer for the usual sizes. */
+function base64urlText(s: string): string {
+  if (s.length > (scratch.length / 3) * 4) return Buffer.from(s, 'base64url').toString('utf8');
+  const n = scratch.write(s, 0, 'base64url');
+  return scratch.toString('utf8', 0, n);
+}
+
 function decodeSegment(s: string): Record<string, unknown> {
   if (!B64URL.test(s) || s.length % 4 === 1) throw new TokenRejected('malformed token');
   let v: unknown;
   try {
-    v = JSON.parse(Buffer.from(s, 'base64url').toString('utf8'));
+    v = JSON.parse(base64urlText(s));
   } catch {
     throw new TokenRejected('malformed token');
   }
@@ -35,23 +42,52 @@ function decodeSegment(s: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
+/** Decoded headers by their base64url text (see {@link decodeHeader}). */
+const headerCache = new Map<string, Readonly<Record<string, unknown>>>();
+/** Entries of the header cache; it is emptied when full. */
+export const HEADER_CACHE_ENTRIES = 256;
+/** Longest header segment (characters) that is cached. */
+export const HEADER_CACHE_MAX_CHARS = 1024;
+
+/**
+ * Decodes a JWS header segment like the payload ({@link routeToken}'s rules), remembering the result by its text: the
+ * tokens of an issuer carry a handful of distinct headers (one per signing key), so most requests find theirs. The
+ * result is frozen (shared between requests).
+ * @throws TokenRejected `malformed token` (not remembered).
+ */
+export function decodeHeader(segment: string): Readonly<Record<string, unknown>> {
+  const known = headerCache.get(segment);
+  if (known) return known;
+  const header = Object.freeze(decodeSegment(segment));
+  if (segment.length <= HEADER_CACHE_MAX_CHARS) {
+    if (headerCache.size >= HEADER_CACHE_ENTRIES) headerCache.clear();
+    headerCache.set(segment, header);
+  }
+  return header;
+}
+
 /**
  * Decodes a token without trust to route it (docs/authnz-webhook.md#authnz-token-routing): 3 segments = compact JWS
  * (header and payload must be base64url JSON objects), 5 = JWE, anything else = opaque. Signatures are not checked
- * here.
+ * here. The header is shared between requests ({@link decodeHeader}) and frozen.
  * @throws TokenRejected `malformed token` for an empty token or an undecodable JWS.
  */
 export function routeToken(token: string): RoutedToken {
   if (token === '') throw new TokenRejected('malformed token');
-  const parts = token.split('.');
-  if (parts.length === 5) return { kind: 'jwe' };
-  if (parts.length !== 3) return { kind: 'opaque' };
-  const header = decodeSegment(parts[0]!);
-  const payload = decodeSegment(parts[1]!);
-  if (parts[2] === '' || !B64URL.test(parts[2]!)) {
-    // An unsigned token (`alg: none`) has an empty signature: decided by the algorithm check.
-    if (parts[2] !== '') throw new TokenRejected('malformed token');
+  const d1 = token.indexOf('.');
+  const d2 = d1 < 0 ? -1 : token.indexOf('.', d1 + 1);
+  if (d2 < 0) return { kind: 'opaque' };
+  const d3 = token.indexOf('.', d2 + 1);
+  if (d3 >= 0) {
+    // 4 segments: opaque; 5: JWE; more: opaque
+    const d4 = token.indexOf('.', d3 + 1);
+    return d4 >= 0 && token.indexOf('.', d4 + 1) < 0 ? { kind: 'jwe' } : { kind: 'opaque' };
   }
+  const header = decodeHeader(token.slice(0, d1));
+  const payload = decodeSegment(token.slice(d1 + 1, d2));
+  const signature = token.slice(d2 + 1);
+  // An unsigned token (`alg: none`) has an empty signature: decided by the algorithm check.
+  if (signature !== '' && !B64URL.test(signature)) throw new TokenRejected('malformed token');
   return { kind: 'jws', header, payload };
 }
 
@@ -159,29 +195,36 @@ export interface VerifyJwtOptions {
   clockToleranceSeconds: number;
 }
 
-async function verifyWith(
-  token: string,
-  keyFn: Parameters<typeof jwtVerify>[1],
-  opts: JWTVerifyOptions,
-): Promise<JWTPayload> {
-  try {
-    return (await jwtVerify(token, keyFn as never, opts)).payload;
-  } catch (e) {
-    if (e instanceof joseErrors.JWKSMultipleMatchingKeys) {
-      // Several keys match (no kid, or duplicate kids): try each; the first that verifies decides.
-      let last: unknown = new joseErrors.JWSSignatureVerificationFailed();
-      for await (const key of e as unknown as AsyncIterable<CryptoKey>) {
-        try {
-          return (await jwtVerify(token, key, opts)).payload;
-        } catch (inner) {
-          last = inner;
-          if (!(inner instanceof joseErrors.JWSSignatureVerificationFailed)) break;
-        }
-      }
-      throw last;
+/**
+ * Continues a failed `jwtVerify` call: when several keys of the set matched the token (no `kid`, or duplicate kids),
+ * tries each; the first that verifies decides. Any other error is thrown again.
+ */
+async function tryEachKey(token: string, e: unknown, opts: JWTVerifyOptions): Promise<JWTPayload> {
+  if (!(e instanceof joseErrors.JWKSMultipleMatchingKeys)) throw e;
+  let last: unknown = new joseErrors.JWSSignatureVerificationFailed();
+  for await (const key of e as unknown as AsyncIterable<CryptoKey>) {
+    try {
+      return (await jwtVerify(token, key, opts)).payload;
+    } catch (inner) {
+      last = inner;
+      if (!(inner instanceof joseErrors.JWSSignatureVerificationFailed)) break;
     }
-    throw e;
   }
+  throw last;
+}
+
+async function verifyWith(token: string, keySet: KeySetFn, opts: JWTVerifyOptions): Promise<JWTPayload> {
+  try {
+    return (await jwtVerify(token, keySet, opts)).payload;
+  } catch (e) {
+    return tryEachKey(token, e, opts);
+  }
+}
+
+/** A jose error as the rejection it means ({@link mapJoseError}); a missing key and other errors unchanged. */
+function rejection(e: unknown): unknown {
+  if (e instanceof joseErrors.JWKSNoMatchingKey) return e;
+  return mapJoseError(e) ?? e;
 }
 
 /**
@@ -191,61 +234,70 @@ async function verifyWith(
  * @throws TokenRejected for invalid tokens; Unavailable when the key set is unusable or a needed
  *   refetch failed.
  */
-export async function verifyJwt(
+export function verifyJwt(
   token: string,
-  header: Record<string, unknown>,
+  header: Readonly<Record<string, unknown>>,
   store: KeyStore,
   opts: VerifyJwtOptions,
 ): Promise<{ claims: VerifiedClaims; payload: JWTPayload; kid?: string }> {
   const cfg = store.cfg;
   if (typeof header.alg !== 'string' || !cfg.algorithms.includes(header.alg))
-    throw new TokenRejected('signing algorithm not allowed');
-  if (header.crit !== undefined) throw new TokenRejected('token header not accepted');
-  if (header.b64 !== undefined) throw new TokenRejected('token header not accepted');
+    return Promise.reject(new TokenRejected('signing algorithm not allowed'));
+  if (header.crit !== undefined || header.b64 !== undefined)
+    return Promise.reject(new TokenRejected('token header not accepted'));
   const keySet = store.current();
-  if (!keySet) throw new Unavailable(store.problem() ?? `issuer ${cfg.name} unusable`);
+  if (!keySet) return Promise.reject(new Unavailable(store.problem() ?? `issuer ${cfg.name} unusable`));
   const verifyOpts: JWTVerifyOptions = {
     algorithms: cfg.algorithms,
     issuer: cfg.issuer,
     audience: cfg.audiences,
-    requiredClaims: ['exp', 'iat'],
+    requiredClaims: REQUIRED_CLAIMS,
     clockTolerance: opts.clockToleranceSeconds,
     maxTokenAge: Math.floor(cfg.maxTokenAgeMs / 1000),
     currentDate: new Date(opts.nowMs),
-    ...(cfg.typ ? { typ: cfg.typ } : {}),
+    typ: cfg.typ,
   };
-  const attempt = async (fn: typeof keySet): Promise<JWTPayload> => {
-    try {
-      return await verifyWith(token, (h: JWTHeaderParameters) => fn(h), verifyOpts);
-    } catch (e) {
-      if (e instanceof joseErrors.JWKSNoMatchingKey) throw e;
-      const mapped = mapJoseError(e);
-      if (mapped) throw mapped;
-      throw e;
-    }
-  };
-  let payload: JWTPayload;
+  const kid = typeof header.kid === 'string' ? header.kid : undefined;
+  // a promise chain rather than an async function: the usual case (one matching key, valid token) is one step
+  return jwtVerify(token, keySet, verifyOpts).then(
+    (r) => ({ claims: mapClaims(r.payload, cfg), payload: r.payload, kid }),
+    async (e: unknown) => {
+      const payload = await verifyAfterFailure(token, e, store, verifyOpts);
+      return { claims: mapClaims(payload, cfg), payload, kid };
+    },
+  );
+}
+
+/**
+ * The rest of {@link verifyJwt} after jose's first attempt failed with `e`: several matching keys are tried one by one,
+ * an unknown `kid` triggers a key refetch (docs/authnz-webhook.md#authnz-kid-miss), and errors become rejections.
+ */
+async function verifyAfterFailure(
+  token: string,
+  e: unknown,
+  store: KeyStore,
+  verifyOpts: JWTVerifyOptions,
+): Promise<JWTPayload> {
+  const cfg = store.cfg;
   try {
-    payload = await attempt(keySet);
-  } catch (e) {
-    if (!(e instanceof joseErrors.JWKSNoMatchingKey)) throw e;
-    let outcome: 'refetched' | 'cooldown';
-    try {
-      outcome = await store.onKidMiss();
-    } catch (fe) {
-      if (fe instanceof KeyFetchError)
-        throw new Unavailable(`issuer ${cfg.name}: refetch after an unknown kid failed: ${fe.message}`);
-      throw fe;
-    }
-    const fresh = store.current();
-    if (outcome === 'cooldown' || !fresh) throw new TokenRejected('unknown signing key');
-    try {
-      payload = await attempt(fresh);
-    } catch (e2) {
-      if (e2 instanceof joseErrors.JWKSNoMatchingKey) throw new TokenRejected('unknown signing key');
-      throw e2;
-    }
+    return await tryEachKey(token, e, verifyOpts);
+  } catch (e1) {
+    if (!(e1 instanceof joseErrors.JWKSNoMatchingKey)) throw rejection(e1);
   }
-  const claims = mapClaims(payload, cfg);
-  return { claims, payload, kid: typeof header.kid === 'string' ? header.kid : undefined };
+  let outcome: 'refetched' | 'cooldown';
+  try {
+    outcome = await store.onKidMiss();
+  } catch (fe) {
+    if (fe instanceof KeyFetchError)
+      throw new Unavailable(`issuer ${cfg.name}: refetch after an unknown kid failed: ${fe.message}`);
+    throw fe;
+  }
+  const fresh = store.current();
+  if (outcome === 'cooldown' || !fresh) throw new TokenRejected('unknown signing key');
+  try {
+    return await verifyWith(token, fresh, verifyOpts);
+  } catch (e2) {
+    if (e2 instanceof joseErrors.JWKSNoMatchingKey) throw new TokenRejected('unknown signing key');
+    throw rejection(e2);
+  }
 }

@@ -70,12 +70,17 @@ export function mapRole(
 ): Role | undefined {
   let best: Role | undefined;
   const set = groups.length > 8 ? new Set(groups) : undefined;
-  const has = (g: string) => (set ? set.has(g) : groups.includes(g));
   for (const m of mapping) {
     let match = false;
-    if (m.group !== undefined) match = has(m.group);
-    else if (m.allOf !== undefined) match = m.allOf.length > 0 && m.allOf.every(has);
-    else if (m.user !== undefined) match = m.user === username;
+    if (m.group !== undefined) match = set ? set.has(m.group) : groups.includes(m.group);
+    else if (m.allOf !== undefined) {
+      match = m.allOf.length > 0;
+      for (const g of m.allOf)
+        if (!(set ? set.has(g) : groups.includes(g))) {
+          match = false;
+          break;
+        }
+    } else if (m.user !== undefined) match = m.user === username;
     if (match && roleRank(m.role) > roleRank(best)) best = m.role;
   }
   return best;

@@ -91,7 +91,17 @@ export interface WebhookServerOptions {
   access?: AccessApi;
 }
 
-type Endpoint = 'authenticate' | 'authorize' | 'access' | 'other';
+/** The `endpoint` label of a request. */
+export type Endpoint = 'authenticate' | 'authorize' | 'access' | 'other';
+
+/** The endpoint of a webhook listener's request target (`/authenticate`, `/authorize`, a query allowed). */
+export function webhookEndpoint(url: string): Endpoint {
+  if (url === '/authenticate') return 'authenticate';
+  if (url === '/authorize') return 'authorize';
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  return path === '/authenticate' ? 'authenticate' : path === '/authorize' ? 'authorize' : 'other';
+}
 
 /** See the module docs. */
 export class WebhookServer {
@@ -111,12 +121,13 @@ export class WebhookServer {
   }
 
   private listen(l: ListenOptions, kind: Listener['kind']): Promise<AddressInfo> {
-    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
-      void (kind === 'webhook' ? this.handleWebhook(req, res) : this.handleAccess(req, res)).catch((err) => {
-        this.o.logger.error({ err }, 'request handler failed');
-        if (!res.headersSent) this.sendStatus(res, 503, 'internal error', 'other');
-      });
-    };
+    // the webhook handler answers every error itself (see failed()); it returns nothing to wait for
+    const handler =
+      kind === 'webhook'
+        ? (req: http.IncomingMessage, res: http.ServerResponse) => this.handleWebhook(req, res)
+        : (req: http.IncomingMessage, res: http.ServerResponse) => {
+            void this.handleAccess(req, res).catch((err) => this.handlerFailed(res, err));
+          };
     let server: http.Server;
     let tlsHash: string | undefined;
     if (l.tls) {
@@ -200,16 +211,18 @@ export class WebhookServer {
     code: number,
     body: unknown,
     endpoint: Endpoint,
-    extraHeaders: Record<string, string> = {},
+    extraHeaders?: Record<string, string>,
   ): void {
     const text = JSON.stringify(body);
-    res.writeHead(code, {
-      'Content-Type': 'application/json',
-      'Content-Length': Buffer.byteLength(text),
-      ...extraHeaders,
-    });
+    const length = Buffer.byteLength(text);
+    res.writeHead(
+      code,
+      extraHeaders
+        ? { 'Content-Type': 'application/json', 'Content-Length': length, ...extraHeaders }
+        : { 'Content-Type': 'application/json', 'Content-Length': length },
+    );
     res.end(text);
-    this.o.metrics?.httpRequests.inc({ endpoint, code: String(code) });
+    this.o.metrics?.httpRequestsBy.child(endpoint, code === 200 ? '200' : String(code)).inc();
   }
 
   private sendStatus(
@@ -217,91 +230,94 @@ export class WebhookServer {
     code: number,
     message: string,
     endpoint: Endpoint,
-    extraHeaders: Record<string, string> = {},
+    extraHeaders?: Record<string, string>,
   ): void {
     this.sendJson(res, code, statusBody(code, message), endpoint, extraHeaders);
   }
 
-  /** Reads the body up to `max` bytes; answers 413 (and closes) when larger. Returns undefined when answered. */
-  private readBody(
+  /** Answers 413 for a body above `--max-request-bytes` and closes the connection once the answer is sent. */
+  private tooLarge(req: http.IncomingMessage, res: http.ServerResponse, endpoint: Endpoint): void {
+    this.sendStatus(res, 413, `body larger than ${this.o.maxRequestBytes} bytes (--max-request-bytes)`, endpoint, {
+      Connection: 'close',
+    });
+    res.on('finish', () => req.socket.destroy());
+  }
+
+  /** Reads the body up to `max` bytes; answers 413 (and closes) when larger. Resolves undefined when answered. */
+  private readBodyAsync(
     req: http.IncomingMessage,
     res: http.ServerResponse,
     endpoint: Endpoint,
   ): Promise<string | undefined> {
+    return new Promise((resolve) => this.readBody(req, res, endpoint, resolve));
+  }
+
+  /**
+   * Reads the body up to `max` bytes and hands it to `done`; answers 413 (and closes) when larger, and then, or when
+   * the request fails, hands over undefined.
+   */
+  private readBody(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    endpoint: Endpoint,
+    done: (text: string | undefined) => void,
+  ): void {
     const max = this.o.maxRequestBytes;
-    const tooLarge = () => {
-      this.sendStatus(res, 413, `body larger than ${max} bytes (--max-request-bytes)`, endpoint, {
-        Connection: 'close',
-      });
-      res.on('finish', () => req.socket.destroy());
-    };
     const len = Number(req.headers['content-length']);
     if (Number.isFinite(len) && len > max) {
-      tooLarge();
-      return Promise.resolve(undefined);
+      this.tooLarge(req, res, endpoint);
+      done(undefined);
+      return;
     }
-    return new Promise((resolve) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let done = false;
-      req.on('data', (c: Buffer) => {
-        if (done) return;
-        size += c.length;
-        if (size > max) {
-          done = true;
-          req.pause();
-          tooLarge();
-          resolve(undefined);
-          return;
-        }
-        chunks.push(c);
-      });
-      req.on('end', () => {
-        if (done) return;
-        done = true;
-        // a small body arrives in one chunk: decode it without copying it first
-        resolve((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8'));
-      });
-      req.on('error', () => {
-        if (done) return;
-        done = true;
-        resolve(undefined);
-      });
+    let first: Buffer | undefined;
+    let more: Buffer[] | undefined;
+    let size = 0;
+    let finished = false;
+    req.on('data', (c: Buffer) => {
+      if (finished) return;
+      size += c.length;
+      if (size > max) {
+        finished = true;
+        req.pause();
+        this.tooLarge(req, res, endpoint);
+        done(undefined);
+        return;
+      }
+      if (first === undefined) first = c;
+      else (more ??= [first]).push(c);
+    });
+    req.on('end', () => {
+      if (finished) return;
+      finished = true;
+      // a small body arrives in one chunk: decode it without copying it first
+      done(more ? Buffer.concat(more).toString('utf8') : first ? first.toString('utf8') : '');
+    });
+    req.on('error', () => {
+      if (finished) return;
+      finished = true;
+      done(undefined);
     });
   }
 
-  private async handleWebhook(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const started = performance.now();
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const path = q < 0 ? url : url.slice(0, q);
-    const endpoint: Endpoint =
-      path === '/authenticate' ? 'authenticate' : path === '/authorize' ? 'authorize' : 'other';
+  /** Records the latency of a webhook request. */
+  private observe(endpoint: Endpoint, started: number): void {
+    const m = this.o.metrics;
+    if (!m) return;
+    const seconds = (performance.now() - started) / 1000;
+    if (endpoint === 'authenticate') m.authenticateDuration.observe(seconds);
+    else if (endpoint === 'authorize') m.authorizeDuration.observe(seconds);
+    else m.httpDuration.observe({ endpoint }, seconds);
+  }
+
+  /** The last resort of a handler that threw while answering: logged, and a 503 when nothing was sent yet. */
+  private handlerFailed(res: http.ServerResponse, err: unknown): void {
+    this.o.logger.error({ err }, 'request handler failed');
+    if (!res.headersSent) this.sendStatus(res, 503, 'internal error', 'other');
+  }
+
+  /** Answers an error of a webhook request: 400 for bad input, 503 for outages and anything unexpected. */
+  private failed(res: http.ServerResponse, endpoint: Endpoint, e: unknown): void {
     try {
-      if (endpoint === 'other')
-        return this.sendStatus(
-          res,
-          404,
-          `path ${JSON.stringify(path.slice(0, 100))} not found; expected /authenticate or /authorize`,
-          endpoint,
-        );
-      if (req.method !== 'POST')
-        return this.sendStatus(res, 405, `method ${req.method} not allowed on ${path}; expected POST`, endpoint, {
-          Allow: 'POST',
-        });
-      if (!isJsonContentType(req.headers['content-type']))
-        return this.sendStatus(
-          res,
-          415,
-          `Content-Type ${JSON.stringify(req.headers['content-type'] ?? '')} not supported; expected application/json`,
-          endpoint,
-        );
-      const text = await this.readBody(req, res, endpoint);
-      if (text === undefined) return;
-      const body = parseBody(text);
-      if (endpoint === 'authenticate') await this.tokenReview(body, res);
-      else this.sar(body, res);
-    } catch (e) {
       if (e instanceof BadRequest) return this.sendStatus(res, 400, e.message, endpoint);
       if (e instanceof Unavailable) {
         this.o.logger.warn({ error: e.message }, 'upstream unavailable; answering 503');
@@ -309,87 +325,153 @@ export class WebhookServer {
       }
       this.o.logger.error({ err: e }, 'unexpected error; answering 503');
       return this.sendStatus(res, 503, 'internal error', endpoint);
-    } finally {
-      this.o.metrics?.httpDuration.observe({ endpoint }, (performance.now() - started) / 1000);
+    } catch (err) {
+      this.handlerFailed(res, err);
     }
   }
 
-  private async tokenReview(body: Record<string, unknown>, res: http.ServerResponse): Promise<void> {
+  /**
+   * A request on the webhook listener: path, method and `Content-Type` checks, then the body is read and answered by
+   * {@link webhookBody}. Answers every error itself; the latency is recorded once per request.
+   */
+  private handleWebhook(req: http.IncomingMessage, res: http.ServerResponse): void {
     const started = performance.now();
-    const tr = parseTokenReview(body);
-    let out;
+    const url = req.url ?? '/';
+    const endpoint = webhookEndpoint(url);
     try {
-      out = await this.o.authenticator.review(tr.token, tr.audiences);
+      if (endpoint === 'other') {
+        const q = url.indexOf('?');
+        const path = q < 0 ? url : url.slice(0, q);
+        this.sendStatus(
+          res,
+          404,
+          `path ${JSON.stringify(path.slice(0, 100))} not found; expected /authenticate or /authorize`,
+          endpoint,
+        );
+      } else if (req.method !== 'POST') {
+        this.sendStatus(res, 405, `method ${req.method} not allowed on /${endpoint}; expected POST`, endpoint, {
+          Allow: 'POST',
+        });
+      } else if (!isJsonContentType(req.headers['content-type'])) {
+        this.sendStatus(
+          res,
+          415,
+          `Content-Type ${JSON.stringify(req.headers['content-type'] ?? '')} not supported; expected application/json`,
+          endpoint,
+        );
+      } else {
+        this.readBody(req, res, endpoint, (text) => this.webhookBody(res, endpoint, started, text));
+        return;
+      }
     } catch (e) {
-      if (e instanceof Unavailable) {
-        const fp = tokenFingerprint(tr.token);
-        const x = e as Unavailable & { source?: string; issuer?: string };
-        this.o.metrics?.tokenReviews.inc({ result: 'error', source: x.source ?? 'none', issuer: x.issuer ?? 'none' });
+      this.failed(res, endpoint, e);
+    }
+    this.observe(endpoint, started);
+  }
+
+  /** Answers a webhook request whose body was read (`text` undefined: already answered). */
+  private webhookBody(res: http.ServerResponse, endpoint: Endpoint, started: number, text: string | undefined): void {
+    if (text !== undefined) {
+      try {
+        const body = parseBody(text);
+        if (endpoint === 'authenticate') {
+          void this.tokenReview(body, res, started);
+          return;
+        }
+        this.sar(body, res);
+      } catch (e) {
+        this.failed(res, endpoint, e);
+      }
+    }
+    this.observe(endpoint, started);
+  }
+
+  /** Answers a TokenReview; never rejects (errors are answered by {@link failed}); records the request's latency. */
+  private async tokenReview(
+    body: Record<string, unknown>,
+    res: http.ServerResponse,
+    requestStarted: number,
+  ): Promise<void> {
+    try {
+      const started = performance.now();
+      const tr = parseTokenReview(body);
+      let out;
+      try {
+        out = await this.o.authenticator.review(tr.token, tr.audiences);
+      } catch (e) {
+        if (e instanceof Unavailable) {
+          const fp = tokenFingerprint(tr.token);
+          const x = e as Unavailable & { source?: string; issuer?: string };
+          this.o.metrics?.tokenReviewsBy.child('error', x.source ?? 'none', x.issuer ?? 'none').inc();
+          this.o.log.decision(
+            {
+              event: 'authn',
+              result: 'error',
+              reason: e.message,
+              issuer: x.issuer,
+              token_sha256: fp,
+              duration_ms: Math.round(performance.now() - started),
+            },
+            true,
+            'upstream_unavailable',
+          );
+        }
+        throw e;
+      }
+      const duration_ms = Math.round((performance.now() - started) * 1000) / 1000;
+      // keys in the order of the answer; JSON leaves out the undefined ones
+      const status = out.authenticated
+        ? { authenticated: true, user: out.user, audiences: out.audiences }
+        : { authenticated: false, error: out.error };
+      if (!out.authenticated) this.o.metrics?.tokenReviewFailures.inc({ reason: reasonLabel(out.error!) });
+      this.o.metrics?.tokenReviewsBy
+        .child(out.authenticated ? 'authenticated' : 'unauthenticated', out.source, out.issuer)
+        .inc();
+      this.sendJson(res, 200, { apiVersion: tr.apiVersion, kind: 'TokenReview', status }, 'authenticate');
+      const privileged =
+        !out.authenticated || out.role === 'Administrator' || out.role === 'Manual' || out.role === 'Emergency';
+      const issued = out.grant !== undefined && out.role === out.grant.spec.type;
+      const wanted = this.o.log.wants(privileged);
+      if (!issued && !wanted) return;
+      // the fingerprint is a SHA-256 of the token: computed only for a line that is written
+      const fp = out.tokenSha256 || tokenFingerprint(tr.token);
+      if (wanted)
         this.o.log.decision(
           {
             event: 'authn',
-            result: 'error',
-            reason: e.message,
-            issuer: x.issuer,
+            result: out.authenticated ? 'authenticated' : 'unauthenticated',
+            reason: out.error,
+            issuer: out.issuer,
             token_sha256: fp,
-            duration_ms: Math.round(performance.now() - started),
+            ...out.log,
+            username: out.user?.username,
+            role: out.role ?? 'none',
+            audiences: tr.audiences.length ? tr.audiences : undefined,
+            cache: out.cache,
+            duration_ms,
           },
-          true,
-          'upstream_unavailable',
+          privileged,
+          out.error ?? 'authenticated',
         );
+      if (issued) {
+        const grant = out.grant!;
+        this.o.log.audit('access.role_issued', {
+          request: grant.metadata.name,
+          type: grant.spec.type,
+          requester: { username: grant.spec.user, uid: grant.spec.uid },
+          approver: grant.status?.approvedBy
+            ? { username: grant.status.approvedBy, uid: grant.status.approvedByUid }
+            : undefined,
+          reason: grant.spec.reason,
+          incident: grant.spec.incident,
+          expiresAt: grant.status?.expiresAt,
+          token_sha256: fp,
+        });
       }
-      throw e;
-    }
-    const duration_ms = Math.round((performance.now() - started) * 1000) / 1000;
-    const status: Record<string, unknown> = { authenticated: out.authenticated };
-    if (out.authenticated) {
-      status.user = out.user;
-      if (out.audiences) status.audiences = out.audiences;
-    } else {
-      status.error = out.error;
-      this.o.metrics?.tokenReviewFailures.inc({ reason: reasonLabel(out.error!) });
-    }
-    this.o.metrics?.tokenReviews.inc({
-      result: out.authenticated ? 'authenticated' : 'unauthenticated',
-      source: out.source,
-      issuer: out.issuer,
-    });
-    this.sendJson(res, 200, { apiVersion: tr.apiVersion, kind: 'TokenReview', status }, 'authenticate');
-    const privileged =
-      !out.authenticated || out.role === 'Administrator' || out.role === 'Manual' || out.role === 'Emergency';
-    // the fingerprint is a SHA-256 of the token: computed only for a line that is written
-    const fp = (): string => out.tokenSha256 || tokenFingerprint(tr.token);
-    if (this.o.log.wants(privileged))
-      this.o.log.decision(
-        {
-          event: 'authn',
-          result: out.authenticated ? 'authenticated' : 'unauthenticated',
-          reason: out.error,
-          issuer: out.issuer,
-          token_sha256: fp(),
-          ...out.log,
-          username: out.user?.username,
-          role: out.role ?? 'none',
-          audiences: tr.audiences.length ? tr.audiences : undefined,
-          cache: out.cache,
-          duration_ms,
-        },
-        privileged,
-        out.error ?? 'authenticated',
-      );
-    if (out.grant && out.role === out.grant.spec.type) {
-      this.o.log.audit('access.role_issued', {
-        request: out.grant.metadata.name,
-        type: out.grant.spec.type,
-        requester: { username: out.grant.spec.user, uid: out.grant.spec.uid },
-        approver: out.grant.status?.approvedBy
-          ? { username: out.grant.status.approvedBy, uid: out.grant.status.approvedByUid }
-          : undefined,
-        reason: out.grant.spec.reason,
-        incident: out.grant.spec.incident,
-        expiresAt: out.grant.status?.expiresAt,
-        token_sha256: fp(),
-      });
+    } catch (e) {
+      this.failed(res, 'authenticate', e);
+    } finally {
+      this.observe('authenticate', requestStarted);
     }
   }
 
@@ -397,24 +479,23 @@ export class WebhookServer {
     const started = performance.now();
     const { apiVersion, input } = parseSar(body);
     const d: Decision = authorize(input, this.o.policy());
-    const status: Record<string, unknown> =
+    const status =
       d.decision === 'allow'
         ? { allowed: true, reason: d.reason }
         : d.decision === 'deny'
           ? { allowed: false, denied: true, reason: d.reason }
           : { allowed: false, reason: d.reason };
     this.sendJson(res, 200, { apiVersion, kind: 'SubjectAccessReview', status }, 'authorize');
-    this.o.metrics?.sars.inc({
-      decision: d.decision === 'no-opinion' ? 'no_opinion' : d.decision,
-      rule: d.rule.startsWith('system-user:') ? 'system-user' : d.rule,
-      role: d.role,
-    });
+    const systemUser = d.rule.startsWith('system-user:');
+    this.o.metrics?.sarsBy
+      .child(d.decision === 'no-opinion' ? 'no_opinion' : d.decision, systemUser ? 'system-user' : d.rule, d.role)
+      .inc();
     const privileged =
       d.decision === 'deny' ||
       d.role === 'Administrator' ||
       d.role === 'Manual' ||
       d.role === 'Emergency' ||
-      d.rule.startsWith('system-user:');
+      systemUser;
     const audit = d.role === 'Manual' || d.role === 'Emergency';
     if (!audit && !this.o.log.wants(privileged)) return;
     const a = input.resource;
@@ -484,7 +565,7 @@ export class WebhookServer {
             `Content-Type ${JSON.stringify(req.headers['content-type'] ?? '')} not supported; expected application/json`,
             'access',
           );
-        const t = await this.readBody(req, res, 'access');
+        const t = await this.readBodyAsync(req, res, 'access');
         if (t === undefined) return;
         text = t;
       }
