@@ -77,8 +77,8 @@ describe('KEDA ScaledObjects on the local cluster', () => {
     await cluster.api.delete(CRD).catch(() => undefined);
   });
 
-  it('a paused ScaledObject without HPA: its Deployment is left alone, the ScaledObject is paused at 0', async () => {
-    const ns = await cluster.namespace('keda', { 'downscaler/downtime': 'always' });
+  /** A Deployment `worker` at 3 replicas and a ScaledObject `worker` targeting it, paused at 3 by annotation. */
+  async function pausedScaledObject(ns: string): Promise<void> {
     await cluster.deployment(ns, 'worker', { replicas: 3 });
     await cluster.api.create(`/apis/keda.sh/v1alpha1/namespaces/${ns}/scaledobjects`, {
       apiVersion: 'keda.sh/v1alpha1',
@@ -86,6 +86,11 @@ describe('KEDA ScaledObjects on the local cluster', () => {
       metadata: { name: 'worker', annotations: { [PAUSED]: '3' } },
       spec: { scaleTargetRef: { name: 'worker' }, triggers: [{ type: 'cpu', metadata: { value: '50' } }] },
     });
+  }
+
+  it('a paused ScaledObject without HPA: its Deployment is left alone, the ScaledObject is paused at 0', async () => {
+    const ns = await cluster.namespace('keda', { 'downscaler/downtime': 'always' });
+    await pausedScaledObject(ns);
     ctl = await startTestController(saKc, {
       // years after creation: past any grace period
       clock: new SettableClock(Date.parse('2030-01-07T20:00:00Z')),
@@ -108,15 +113,6 @@ describe('KEDA ScaledObjects on the local cluster', () => {
     expect([dep.spec.replicas, dep.metadata.annotations?.[ORIG]]).toEqual([3, undefined]);
     expect(deniedAccesses(ctl.accesses())).toEqual([]);
   }, 120_000);
-  async function pausedScaledObject(ns: string): Promise<void> {
-    await cluster.deployment(ns, 'worker', { replicas: 3 });
-    await cluster.api.create(`/apis/keda.sh/v1alpha1/namespaces/${ns}/scaledobjects`, {
-      apiVersion: 'keda.sh/v1alpha1',
-      kind: 'ScaledObject',
-      metadata: { name: 'worker', annotations: { [PAUSED]: '3' } },
-      spec: { scaleTargetRef: { name: 'worker' }, triggers: [{ type: 'cpu', metadata: { value: '50' } }] },
-    });
-  }
 
   it('evaluation waits for the first list of ScaledObjects: a target listed late is still never written', async () => {
     const ns = await cluster.namespace('keda-late', { 'downscaler/downtime': 'always' });

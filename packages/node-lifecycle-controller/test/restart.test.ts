@@ -228,6 +228,8 @@ it('killed while SetDesiredCapacity is in flight after the replacement write-ahe
   // The call the killed process sent reaches AWS after all.
   proxy.release('SetDesiredCapacity');
   await waitFor(async () => (await describe()).DesiredCapacity === 2, { timeoutMs: 30_000, description: 'desired capacity 2' });
+  // the proxy records a call when moto's answer comes back, which can be after moto applied it
+  await waitFor(() => proxy.of('SetDesiredCapacity').length > 0 || undefined, { timeoutMs: 10_000, description: 'SetDesiredCapacity recorded' });
   expect(proxy.of('SetDesiredCapacity')).toHaveLength(1);
   const before = proxy.of('DescribeAutoScalingGroups').length;
   startController(flags);
