@@ -45,6 +45,15 @@ const workspaceSources = {
   },
 };
 
+/** The TypeScript sources under `dir`, recursively, without the `*.test.ts` files (paths). */
+function sourceFiles(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const f = join(dir, e.name);
+    if (e.isDirectory()) return sourceFiles(f);
+    return e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') ? [f] : [];
+  });
+}
+
 /**
  * Node built-ins through `require` (the banner's createRequire) instead of ESM `import`: importing a built-in as an
  * ES module evaluates every one of its exports, lazy ones included, while `require` returns the object and nothing
@@ -83,15 +92,9 @@ const leftOutModules = {
   name: 'left-out-modules',
   setup(b) {
     const used = new Set();
-    const walk = (dir) => {
-      for (const e of readdirSync(dir, { withFileTypes: true })) {
-        const f = join(dir, e.name);
-        if (e.isDirectory()) walk(f);
-        else if (e.name.endsWith('.ts') && !e.name.endsWith('.test.ts'))
-          for (const { name } of LEFT_OUT) if (new RegExp(`\\b${name}\\b`).test(readFileSync(f, 'utf8'))) used.add(`${name} (${relative(root, f)})`);
-      }
-    };
-    for (const pkg of [service, 'runtime']) walk(join(root, 'packages', pkg, 'src'));
+    for (const pkg of [service, 'runtime'])
+      for (const f of sourceFiles(join(root, 'packages', pkg, 'src')))
+        for (const { name } of LEFT_OUT) if (new RegExp(`\\b${name}\\b`).test(readFileSync(f, 'utf8'))) used.add(`${name} (${relative(root, f)})`);
     if (used.size) throw new Error(`left out of every bundle by tools/images/bundle.mjs but used: ${[...used].join(', ')}`);
     for (const { file, name } of LEFT_OUT)
       b.onLoad({ filter: file }, () => ({
@@ -118,20 +121,13 @@ const noNativeAddons = {
 /** `<Operation>` names per `@aws-sdk/client-*` package from the `*Command` imports of the service's own sources. */
 function awsOperations() {
   const ops = new Map();
-  const walk = (dir) => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const f = join(dir, e.name);
-      if (e.isDirectory()) walk(f);
-      else if (e.name.endsWith('.ts') && !e.name.endsWith('.test.ts')) {
-        for (const m of readFileSync(f, 'utf8').matchAll(/import\s*(?:type\s*)?\{([^}]*)\}\s*from\s*'@aws-sdk\/(client-[a-z0-9-]+)'/g)) {
-          const set = ops.get(m[2]) ?? new Set();
-          for (const name of m[1].matchAll(/\b(\w+)Command\b/g)) set.add(name[1]);
-          ops.set(m[2], set);
-        }
-      }
+  for (const f of sourceFiles(join(root, 'packages', service, 'src'))) {
+    for (const m of readFileSync(f, 'utf8').matchAll(/import\s*(?:type\s*)?\{([^}]*)\}\s*from\s*'@aws-sdk\/(client-[a-z0-9-]+)'/g)) {
+      const set = ops.get(m[2]) ?? new Set();
+      for (const name of m[1].matchAll(/\b(\w+)Command\b/g)) set.add(name[1]);
+      ops.set(m[2], set);
     }
-  };
-  walk(join(root, 'packages', service, 'src'));
+  }
   return ops;
 }
 
