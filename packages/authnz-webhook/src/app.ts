@@ -26,7 +26,7 @@ import { Housekeeper, KubeAccessRepo, USER_INDEX, accessRequestsPath } from './a
 import { Authenticator } from './authenticator.js';
 import { type Policy, compilePolicy } from './authorize.js';
 import { emergencyAccessSettings } from './cluster-access.js';
-import { type AuthnzConfig, ConfigFileError, parseConfig, readConfigFile } from './config.js';
+import { type AuthnzConfig, ConfigFileError, configContentHash, parseConfig, readConfigFile } from './config.js';
 import { DecisionLog } from './decision-log.js';
 import { type AccessRequest, StaticGrants } from './grants.js';
 import { WebhookMetrics } from './metrics.js';
@@ -271,6 +271,8 @@ export class AuthnzWebhook {
       );
       return 'rejected';
     }
+    // the common case: the file in use, unchanged; YAML parsing and validation run only for new content
+    if (!force && configContentHash(text) === this.cfg.contentHash) return 'unchanged';
     let next: AuthnzConfig;
     try {
       next = parseConfig(text, path);
@@ -280,7 +282,6 @@ export class AuthnzWebhook {
       this.logger.error({ problems }, 'configuration rejected; keeping the previous configuration');
       return 'rejected';
     }
-    if (!force && next.contentHash === this.cfg.contentHash) return 'unchanged';
     const needsCluster = emergencyAccessSettings(next);
     if (this.mgr.standalone && needsCluster.length) {
       this.metrics.configReloads.inc({ result: 'failure' });

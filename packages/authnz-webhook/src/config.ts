@@ -113,7 +113,7 @@ export interface AuthnzConfig {
     retentionMs: number;
   };
   logging: { decisions: 'privileged' | 'all' };
-  /** SHA-256 of the file content. */
+  /** SHA-256 of the file content ({@link configContentHash}). */
   contentHash: string;
 }
 
@@ -394,6 +394,14 @@ function sha256(s: string): string {
   return createHash('sha256').update(s).digest('hex');
 }
 
+/**
+ * The content hash of configuration text (hex SHA-256 of its UTF-8 bytes), as {@link parseConfig} records it in
+ * `contentHash`: equal hashes mean the file did not change (docs/authnz-webhook.md#authnz-reload).
+ */
+export function configContentHash(text: string): string {
+  return sha256(text);
+}
+
 /** A duration of the file (the schema admits `<n>(ms|s|m|h)`, a subset of `parseDuration`'s grammar) in ms. */
 function d(v: string | undefined, dflt: string): number {
   return parseDuration(v ?? dflt);
@@ -531,7 +539,7 @@ export function parseConfig(text: string, file = 'config.yaml'): AuthnzConfig {
   }
   const problems = validateSemantics(doc);
   if (problems.length) throw new ConfigFileError(file, problems);
-  return normalizeConfig(doc, sha256(text));
+  return normalizeConfig(doc, configContentHash(text));
 }
 
 function normalizeNodes(n: any): NodesConfig {

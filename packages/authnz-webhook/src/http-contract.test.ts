@@ -503,6 +503,13 @@ describe('probes, metrics and hot reload', () => {
     expect(m).toMatch(/kubeaws_authnz_webhook_config_reloads_total\{result="failure"\} 1/);
     writeFileSync(f.config, standaloneConfig());
     expect(await app.reload()).toBe('reloaded');
+    // the same content again: nothing swapped, no success counted, no line logged
+    const lines = logLines.length;
+    expect(await app.reload()).toBe('unchanged');
+    expect(logLines.length).toBe(lines);
+    const after = await (await fetch(`${app.addresses.metrics}/metrics`)).text();
+    expect(after).toMatch(/kubeaws_authnz_webhook_config_reloads_total\{result="success"\} 3/);
+    expect(after).toMatch(/kubeaws_authnz_webhook_config_reloads_total\{result="failure"\} 1/);
   });
 
   it('SIGHUP forces a reload, and the reload Runnable polls the file (AUTHNZ-RELOAD)', async () => {
