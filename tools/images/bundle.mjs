@@ -80,27 +80,46 @@ const builtinsViaRequire = {
 };
 
 /**
- * Modules of dependencies that no service uses and that load costly Node built-ins at start, each replaced by a stub
- * that throws when used: prom-client's `Pushgateway` (loads `zlib`: 4 MiB of RSS) and `AggregatorRegistry` (loads
- * `cluster`). The build fails when a service's sources name one of them.
+ * Modules of dependencies that no service uses and that cost memory at start, each replaced by a stub that throws
+ * when used: prom-client's `Pushgateway` (loads `zlib`: 4 MiB of RSS) and `AggregatorRegistry` (loads `cluster`), and
+ * `@opentelemetry/api` (63 KB of source), which prom-client's `process_cpu_seconds_total` loads for exemplars only.
+ * The build fails when a service's sources name what would reach one of them (`names`).
  */
+const stub = (what) => `throw new Error('${what}: left out of this bundle (tools/images/bundle.mjs)');`;
 const LEFT_OUT = [
-  { file: /[\\/]prom-client[\\/]lib[\\/]pushgateway\.js$/, name: 'Pushgateway' },
-  { file: /[\\/]prom-client[\\/]lib[\\/]cluster\.js$/, name: 'AggregatorRegistry' },
+  {
+    file: /[\\/]prom-client[\\/]lib[\\/]pushgateway\.js$/,
+    names: ['Pushgateway'],
+    contents: `module.exports = function Pushgateway() { ${stub('Pushgateway')} };`,
+  },
+  {
+    file: /[\\/]prom-client[\\/]lib[\\/]cluster\.js$/,
+    names: ['AggregatorRegistry'],
+    contents: `module.exports = function AggregatorRegistry() { ${stub('AggregatorRegistry')} };`,
+  },
+  {
+    // read by processCpuTotal.js only when exemplars are enabled
+    file: /[\\/]@opentelemetry[\\/]api[\\/]/,
+    names: ['enableExemplars', '@opentelemetry/api'],
+    contents:
+      `module.exports = { get trace() { ${stub('@opentelemetry/api (prom-client exemplars)')} }, ` +
+      `get context() { ${stub('@opentelemetry/api (prom-client exemplars)')} } };`,
+  },
 ];
+const escapeRegExp = (t) => t.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 const leftOutModules = {
   name: 'left-out-modules',
   setup(b) {
     const used = new Set();
     for (const pkg of [service, 'runtime'])
-      for (const f of sourceFiles(join(root, 'packages', pkg, 'src')))
-        for (const { name } of LEFT_OUT) if (new RegExp(`\\b${name}\\b`).test(readFileSync(f, 'utf8'))) used.add(`${name} (${relative(root, f)})`);
+      for (const f of sourceFiles(join(root, 'packages', pkg, 'src'))) {
+        const text = readFileSync(f, 'utf8');
+        for (const { names } of LEFT_OUT)
+          for (const name of names)
+            if (new RegExp(`(?<![\\w@/])${escapeRegExp(name)}(?![\\w/])`).test(text)) used.add(`${name} (${relative(root, f)})`);
+      }
     if (used.size) throw new Error(`left out of every bundle by tools/images/bundle.mjs but used: ${[...used].join(', ')}`);
-    for (const { file, name } of LEFT_OUT)
-      b.onLoad({ filter: file }, () => ({
-        contents: `module.exports = function ${name}() { throw new Error('${name}: left out of this bundle (tools/images/bundle.mjs)'); };`,
-        loader: 'js',
-      }));
+    for (const { file, contents } of LEFT_OUT) b.onLoad({ filter: file }, () => ({ contents, loader: 'js' }));
   },
 };
 

@@ -193,6 +193,15 @@ describe(`packages/${SERVICE}/Dockerfile`, () => {
     expect(fs.readFileSync(path.join(ROOT, BUNDLE, 'THIRD_PARTY_LICENSES.txt'), 'utf8')).toMatch(/^pino@[0-9.]+ \(MIT\)$/m);
     // No component process loads @kubernetes/client-node (docs/adr/0005-own-kubeconfig-loader.md).
     expect(Object.keys(meta.inputs).filter((f) => f.includes('node_modules/@kubernetes/client-node/'))).toEqual([]);
+    // Left out (docs/infra.md#infra-bundle): prom-client's exemplar support reaches @opentelemetry/api through its stub only
+    expect(Object.keys(meta.inputs).filter((f) => f.includes('node_modules/@opentelemetry/'))).toEqual([
+      'node_modules/@opentelemetry/api/dist/index.cjs',
+    ]);
+    expect(
+      Object.entries(meta.inputs as Record<string, { bytes: number }>)
+        .filter(([f]) => /node_modules\/prom-client\/lib\/(pushgateway|cluster)\.js$|node_modules\/@opentelemetry\//.test(f))
+        .every(([, v]) => v.bytes < 400),
+    ).toBe(true);
   });
 
   it('loads at start only the files main.mjs imports statically; what a service needs later is in chunks', () => {
