@@ -31,6 +31,7 @@ export {
   isNamespaceTerminating,
 } from './errors.js';
 export { ComponentMetrics, detachedMetrics } from './metrics.js';
+export { BatchedHistogram, CounterChild, CounterChildren, HistogramChild } from './batched-metrics.js';
 export { type Logger, type LogLevel, type LoggerOptions, LOG_LEVELS, createLogger, silentLogger } from './logging.js';
 export {
   type RateLimiter,

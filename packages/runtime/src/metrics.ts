@@ -1,4 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { BatchedHistogram } from './batched-metrics.js';
+
+/** Histogram buckets in seconds when none are given. */
+const DEFAULT_BUCKETS: readonly number[] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 /**
  * The prom-client registry of one component plus get-or-create helpers, so several runtime parts
@@ -68,9 +72,27 @@ export class ComponentMetrics {
       name: full,
       help,
       labelNames: [...labelNames],
-      buckets: buckets ?? [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      buckets: buckets ?? [...DEFAULT_BUCKETS],
       registers: [this.registry],
     });
+  }
+
+  /**
+   * Returns the {@link BatchedHistogram} `<prefix><name>` (seconds buckets unless given), creating it on first use: for
+   * request paths, whose children are resolved once with `labels(...)` (at most three label names).
+   * @throws Error when a metric of that name exists and is not a BatchedHistogram.
+   */
+  batchedHistogram<L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[] = [],
+    buckets: readonly number[] = DEFAULT_BUCKETS,
+  ): BatchedHistogram<L> {
+    const full = this.prefix + name;
+    const existing = this.registry.getSingleMetric(full);
+    if (existing instanceof BatchedHistogram) return existing as BatchedHistogram<L>;
+    if (existing) throw new Error(`metric ${full} exists and is not a BatchedHistogram`);
+    return new BatchedHistogram<L>(full, help, labelNames, buckets, this.registry);
   }
 }
 
