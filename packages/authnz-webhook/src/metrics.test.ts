@@ -4,6 +4,10 @@ import { WebhookMetrics } from './metrics';
 describe('WebhookMetrics', () => {
   it("WebhookMetrics' request-path handles feed the documented families", async () => {
     const w = new WebhookMetrics(new ComponentMetrics('authnz-webhook', { processMetrics: false }));
+    // both webhook endpoints' latency series are there before the first request (AUTHNZ-METRICS)
+    const before = await w.base.registry.metrics();
+    for (const endpoint of ['authenticate', 'authorize'])
+      expect(before).toContain(`kubeaws_authnz_webhook_http_request_duration_seconds_count{endpoint="${endpoint}"} 0`);
     w.httpRequestsBy.child('authorize', '200').inc();
     w.sarsBy.child('deny', 'protected-secrets', 'PowerUser').inc();
     w.tokenReviewsBy.child('authenticated', 'oidc', 'corp').inc();
