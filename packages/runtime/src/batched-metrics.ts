@@ -1,7 +1,7 @@
 /**
  * Metric handles for request paths: a label set is resolved once into a child whose `inc()` / `observe()` only adds to
  * numbers. prom-client's own `inc` and `observe` build a label object, validate it and hash it on every call (prom-client
- * lib/counter.js, lib/histogram.js), about 2 µs per observation, which an authnz-webhook SubjectAccessReview of 25 µs
+ * lib/counter.js, lib/histogram.js), about 2 us per observation, which an authnz-webhook SubjectAccessReview of 25 us
  * feels (docs/benchmarks.md, authnz-webhook).
  *
  * - {@link CounterChildren} keeps a prom-client `Counter` as the family and adds the pending increments to it when the
@@ -129,7 +129,7 @@ export class HistogramChild {
   }
 
   /**
-   * Records one value (in the family's unit, usually seconds) in the first bucket whose upper bound is ≥ it, as
+   * Records one value (in the family's unit, usually seconds) in the first bucket whose upper bound is >= it, as
    * Prometheus' `le` means. A value that is not a finite number is ignored (prom-client throws instead).
    */
   observe(value: number): void {
