@@ -15,13 +15,15 @@
 // 4. SubjectAccessReview (a mix of allow, deny and no-opinion) over plain HTTP and mutual TLS.
 // Closed-loop load: `connections` keep-alive connections each send the next request when the previous one
 // answered, after `--warmup` seconds of the same load that are not measured: V8 compiles the request path with
-// TurboFan in the first seconds under load, on the server's one core, and with a 1 s warm-up that compiling fell into
-// the measured window (docs/benchmarks.md, authnz-webhook, run 13). Every scenario runs `rounds` times, each baseline next to the webhook scenario it is compared with
-// and the order reversed every other round, so that the load of other jobs on a shared machine falls on both
-// sides of a ratio; the tables give the median round and every round's ratio. Then an open-loop run at a fixed
-// rate below saturation (`--tr-rate`, `--sar-rate`, `--tr-mtls-rate`, `--sar-mtls-rate`: half the throughput
-// targets of AUTHNZ-BUDGETS, plain HTTP and mTLS) of the webhook and of the plain-HTTP baselines, each after the same closed-loop warm-up and 1 s at the rate, measured for
-// `--rate-seconds`, with latency counted from the moment each request was due (no coordinated omission). Results (requests/s, p50/p99 latency, server CPU time per request, peak RSS of the server) are
+// TurboFan in the first seconds under load, on the server's one core, and with a 1 s warm-up that compiling fell
+// into the measured window (docs/benchmarks.md, authnz-webhook, runs 13 and 14). Every scenario runs `rounds`
+// times, each baseline next to the webhook scenario it is compared with and the order reversed every other round,
+// so that the load of other jobs on a shared machine falls on both sides of a ratio; the tables give the median
+// round and every round's ratio. Then an open-loop run at a fixed rate below saturation (`--tr-rate`,
+// `--sar-rate`, `--tr-mtls-rate`, `--sar-mtls-rate`: half the throughput targets of AUTHNZ-BUDGETS, plain HTTP and
+// mTLS) of the webhook and of the plain-HTTP baselines, each after the same closed-loop warm-up and 1 s at the
+// rate, measured for `--rate-seconds`, with latency counted from the moment each request was due (no coordinated
+// omission). Results (requests/s, p50/p99/p99.9 latency, server CPU time per request, peak RSS of the server) are
 // printed as JSON and written into docs/benchmarks.md between the authnz-webhook markers.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
