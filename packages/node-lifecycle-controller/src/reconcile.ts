@@ -92,6 +92,13 @@ interface Memory {
   terminateFailures: Map<string, { failures: number; retryAt: number }>;
   /** PDB-blocked pods of each draining node by first failing gate, from its last round (the `blocked_pods` gauge sums them). */
   blockedPods: Map<string, Map<string, number>>;
+  /**
+   * Nodes given a voluntary slot by this process, by name, with the resourceVersion they were fenced from: while the
+   * informer cache still shows that version, the fence (or replacement write-ahead) is on its way and the node counts
+   * as running, so that a reconcile reading the cache between the PATCH and its watch event cannot hand the same
+   * slot to a second node. Any newer version in the cache ends the entry (the cache then tells the truth).
+   */
+  granted: Map<string, string | undefined>;
 }
 
 /** Annotations the controller owns on a Node (cleared by an abort). */
@@ -104,6 +111,7 @@ export class NodeReconciler {
     pdbBlocked: new Map(),
     heartbeats: new Map(),
     paused: new Set(),
+    granted: new Map(),
     evented: new Map(),
     terminateFailures: new Map(),
     blockedPods: new Map(),
@@ -177,6 +185,7 @@ export class NodeReconciler {
   forget(): void {
     for (const m of [this.mem.lastEviction, this.mem.pdbBlocked, this.mem.heartbeats, this.mem.evented, this.mem.terminateFailures, this.mem.blockedPods]) m.clear();
     this.mem.paused.clear();
+    this.mem.granted.clear();
     this.publishBlockedPods();
   }
 
@@ -200,7 +209,7 @@ export class NodeReconciler {
       now,
       blocked,
       // Only a pending request asks for a slot; counting them walks every node, so only then.
-      slotFree: m.state === 'decommission-pending' && !blocked ? this.slotFree(n, m) : false,
+      slotFree: m.state === 'decommission-pending' && !blocked ? this.slotFree(obj, n, m) : false,
       terminateInstances: this.o.cfg.terminateInstances,
     });
     const ref = objectReference(obj, 'v1', 'Node');
@@ -238,6 +247,8 @@ export class NodeReconciler {
         return { requeueAfter: 0 };
       }
       case 'fence': {
+        // The slot is this node's from now on, before the cache shows it (Memory.granted).
+        this.mem.granted.set(name, obj.metadata?.resourceVersion);
         // An unparsable replacement record (reported above) fences without a replacement.
         if (!m.replacementInvalid && this.o.cfg.nodeReplacementPrepare && !this.o.cfg.dryRun) {
           const waiting = await this.prepareReplacement(obj, n, m, now, log);
@@ -379,21 +390,31 @@ export class NodeReconciler {
     return this.client.mergePatch<NodeObject>(`/api/v1/nodes/${obj.metadata!.name}`, body);
   }
 
-  private slotFree(n: NodeView, m: NodeMarkers): boolean {
-    if (holdsSlot(m)) return true;
+  private slotFree(obj: NodeObject, n: NodeView, m: NodeMarkers): boolean {
+    if (holdsSlot(m) || this.stillGranted(obj)) return true;
     const now = this.o.mgr.clock.now();
     let running = 0;
     const pending: { name: string; createdAt: number; priority: number }[] = [];
     for (const o of this.o.caches.nodes.cache.list()) {
       const v = nodeView(o);
       const mm = readMarkers(v, now);
-      if (holdsSlot(mm)) running++;
+      if (holdsSlot(mm) || this.stillGranted(o)) running++;
       else if (mm.state === 'decommission-pending' && mm.pendingTaint && !nodeBlocked(v.annotations).blocked)
         pending.push({ name: v.name, createdAt: v.createdAt, priority: mm.priority });
     }
+    for (const g of this.mem.granted.keys()) if (!this.o.caches.nodes.cache.get(g)) this.mem.granted.delete(g);
     const free = this.o.cfg.maxConcurrentDrains - running;
     if (free <= 0) return false;
     return startOrder(pending).slice(0, free).includes(n.name);
+  }
+
+  /** Whether this process fenced `obj` from the version the cache still shows (Memory.granted); ends stale entries. */
+  private stillGranted(obj: NodeObject): boolean {
+    const name = obj.metadata?.name ?? '';
+    if (!this.mem.granted.has(name)) return false;
+    if (this.mem.granted.get(name) === obj.metadata?.resourceVersion) return true;
+    this.mem.granted.delete(name);
+    return false;
   }
 
   private async round(obj: NodeObject, n: NodeView, m: NodeMarkers, paused: boolean, now: number, log: Logger): Promise<ReconcileResult> {

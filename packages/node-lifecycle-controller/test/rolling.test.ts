@@ -171,8 +171,33 @@ it('steady state: no Kubernetes write in the audit log, no AWS write, one long p
   expect(await metric('outdated_nodes', '')).toBe(0);
 }, 60_000);
 
+/**
+ * Watches this suite's Nodes from the current resourceVersion and records every change of
+ * `kubeaws.io/lifecycle-state`, in the apiserver's order (watch events of one resource come in resourceVersion order).
+ */
+async function recordStates(): Promise<{ transitions: { node: string; state: string | undefined }[]; stop: () => void }> {
+  const names = new Set(nodes.map((n) => n.name));
+  const list = await kube.list<NodeObj>('/api/v1/nodes');
+  const last = new Map<string, string | undefined>(list.items.filter((o) => names.has(o.metadata.name)).map((o) => [o.metadata.name, o.metadata.labels?.['kubeaws.io/lifecycle-state']]));
+  const transitions: { node: string; state: string | undefined }[] = [];
+  const ac = new AbortController();
+  void kube
+    .watch<NodeObj>('/api/v1/nodes', { resourceVersion: list.metadata.resourceVersion }, (ev) => {
+      if (ev.type !== 'ADDED' && ev.type !== 'MODIFIED') return;
+      const o = ev.object as NodeObj;
+      if (!names.has(o.metadata.name)) return;
+      const s = o.metadata.labels?.['kubeaws.io/lifecycle-state'];
+      if (last.get(o.metadata.name) === s) return;
+      last.set(o.metadata.name, s);
+      transitions.push({ node: o.metadata.name, state: s });
+    }, ac.signal)
+    .catch((err: unknown) => transitions.push({ node: '', state: `watch failed: ${String(err)}` }));
+  return { transitions, stop: () => ac.abort() };
+}
+
 it('an ASG pinned to a new launch template version: outdated nodes are marked, retired one at a time and terminated through the ASG', async () => {
   const offset = await auditEnd();
+  const recorder = await recordStates();
   await ec2.send(new CreateLaunchTemplateVersionCommand({ LaunchTemplateId: templateId, SourceVersion: '1', LaunchTemplateData: { InstanceType: 't3.small' } }));
   await asg.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: ASG, LaunchTemplate: { LaunchTemplateId: templateId, Version: '2' } }));
   // Both nodes are requested by the next sync (request label + rolling-update taint in one PATCH each).
@@ -188,11 +213,19 @@ it('an ASG pinned to a new launch template version: outdated nodes are marked, r
   for (const c of terminations) expect(c.params).toMatchObject({ ShouldDecrementDesiredCapacity: 'false' });
   expect(terminations.every((c) => c.status === 200)).toBe(true);
   expect(proxy.of('TerminateInstances')).toEqual([]);
-  // One at a time: the second node was fenced (drain-start) only once the first had left the voluntary slot
-  // (termination-requested, written when it turned terminating).
-  const marks = await Promise.all(nodes.map(async (n) => (await getNode(n.name)).metadata.annotations ?? {}));
-  const [first, second] = [...marks].sort((a, b) => Date.parse(a['kubeaws.io/termination-requested']) - Date.parse(b['kubeaws.io/termination-requested']));
-  expect(Date.parse(second['kubeaws.io/drain-start'])).toBeGreaterThanOrEqual(Date.parse(first['kubeaws.io/termination-requested']));
+  // One at a time: in the apiserver's order of changes, a node turned draining only once the other had left the
+  // voluntary slot (draining and drained hold it), and both went through the whole workflow.
+  recorder.stop();
+  const inSlot = new Set<string>();
+  const overlaps: string[] = [];
+  for (const [i, t] of recorder.transitions.entries()) {
+    if (t.state === 'draining' || t.state === 'drained') inSlot.add(t.node);
+    else inSlot.delete(t.node);
+    if (inSlot.size > 1) overlaps.push(`change ${i} (${t.node} ${t.state}): ${[...inSlot].join(', ')} in the slot`);
+  }
+  expect(overlaps).toEqual([]);
+  for (const n of nodes)
+    expect(recorder.transitions.filter((t) => t.node === n.name).map((t) => t.state)).toEqual(['decommission-pending', 'draining', 'drained', 'terminating', 'terminated']);
   const inst = await ec2.send(new DescribeInstancesCommand({ InstanceIds: nodes.map((n) => n.instanceId) }));
   for (const r of inst.Reservations ?? []) for (const i of r.Instances ?? []) expect(i.State?.Name).toBe('terminated');
   // The ASG keeps its size: moto launched replacements for both.
