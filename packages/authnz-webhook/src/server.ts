@@ -133,7 +133,7 @@ export class WebhookServer {
     if (l.tls) {
       const { opts, hash } = readTls(l.tls);
       tlsHash = hash;
-      server = https.createServer(opts, handler);
+      server = https.createServer(opts);
       const allowed = l.tls.allowedClientNames ?? [];
       if (l.tls.clientCaFile && allowed.length > 0) {
         server.on('secureConnection', (sock: TLSSocket) => {
@@ -147,12 +147,12 @@ export class WebhookServer {
       }
       server.on('tlsClientError', (err) => this.o.logger.debug({ error: err.message }, 'TLS handshake refused'));
     } else {
-      server = http.createServer(handler);
+      server = http.createServer();
     }
     server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
     server.headersTimeout = 60_000;
     server.requestTimeout = 120_000;
-    const drain = new ConnectionDrain(server);
+    const drain = new ConnectionDrain(server, handler);
     if (this.draining) drain.beginDrain();
     return new Promise((resolve, reject) => {
       server.once('error', reject);

@@ -578,9 +578,8 @@ export async function setupAdapter(mgr: Manager, cfg: AdapterConfig, env: NodeJS
       } else serving = await selfSignedServing({ namespace: svcNs, name: svcName });
       server = https.createServer(
         { ...secureContext(), requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2', keepAliveTimeout: 120_000, headersTimeout: 125_000 },
-        handler,
       );
-      const drain = new ConnectionDrain(server);
+      const drain = new ConnectionDrain(server, handler);
       await new Promise<void>((resolve, reject) => {
         server!.once('error', reject);
         server!.listen(cfg.securePort, cfg.secureBindAddress, () => resolve());

@@ -71,7 +71,8 @@ async function waitUntil(cond: () => boolean, timeoutMs: number, what: string): 
 describe('ConnectionDrain', () => {
   it('4 keep-alive clients looping POSTs through drain and close: no request the server read is lost, slow ones complete', async () => {
     let slowArrived = false;
-    const server = http.createServer((req, res) => {
+    const server = http.createServer();
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
       const slow = req.headers['x-slow'] === '1';
       if (slow) slowArrived = true;
       outcome.read.add(String(req.headers['x-id']));
@@ -81,9 +82,9 @@ describe('ConnectionDrain', () => {
         if (slow) setTimeout(answer, 300);
         else setImmediate(answer);
       });
-    });
+    };
     const outcome: Outcome = { ok: 0, closeHeaders: 0, refused: 0, failures: [], unread: 0, read: new Set() };
-    const drain = new ConnectionDrain(server);
+    const drain = new ConnectionDrain(server, handler);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
     let stopAll = false;
@@ -126,10 +127,10 @@ describe('ConnectionDrain', () => {
   }, 60_000);
 
   it('after the grace, a request that is still running is cut and close resolves', async () => {
-    const server = http.createServer(() => {
+    const server = http.createServer();
+    const drain = new ConnectionDrain(server, () => {
       /* never answers */
     });
-    const drain = new ConnectionDrain(server);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
     const hung = new Promise<string>((resolve) => {

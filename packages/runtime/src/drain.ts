@@ -19,12 +19,28 @@ import type * as http from 'node:http';
 import * as net from 'node:net';
 import type { Socket } from 'node:net';
 
-/** Per-connection state: requests being answered, and whether an answer was sent on it before the drain. */
+/** Per-connection state: the drain, requests being answered, and whether an answer kept it open before the drain. */
+const DRAIN = Symbol('kubeaws.drain');
 const ACTIVE = Symbol('kubeaws.activeRequests');
 const KEPT_ALIVE = Symbol('kubeaws.keptAlive');
-type TrackedSocket = Socket & { [ACTIVE]?: number; [KEPT_ALIVE]?: boolean };
+type TrackedSocket = Socket & { [DRAIN]?: ConnectionDrain; [ACTIVE]?: number; [KEPT_ALIVE]?: boolean };
 
-/** See the module docs. One per server; attach before the server listens. */
+/**
+ * A response's `close` listener, shared by every response (no closure per request). Node emits `close` once per
+ * response: after `finish` when the answer was sent, or when the connection ended first.
+ */
+function responseClosed(this: http.ServerResponse): void {
+  const sock = this.req.socket as TrackedSocket;
+  const drain = sock[DRAIN];
+  if (!drain) return;
+  sock[ACTIVE] = (sock[ACTIVE] ?? 1) - 1;
+  // An answer without `Connection: close` leaves the connection open for the client's next request: checked until
+  // the first such answer on a connection.
+  if (!sock[KEPT_ALIVE] && !this.getHeader('Connection')?.toString().toLowerCase().includes('close')) sock[KEPT_ALIVE] = true;
+  drain.answered();
+}
+
+/** See the module docs. One per server, created before the server listens. */
 export class ConnectionDrain {
   private draining = false;
   private readonly sockets = new Set<TrackedSocket>();
@@ -32,11 +48,17 @@ export class ConnectionDrain {
   private onEmpty?: () => void;
 
   /**
-   * @param server an `http.Server` or `https.Server`; the drain's `request` listener runs before the
-   *   server's own handler so that it can add `Connection: close` to the answer
+   * @param server an `http.Server` or `https.Server` created without a request listener
+   * @param handler the server's request handler: the drain installs it as the server's only `request` listener,
+   *   called after the drain's bookkeeping (which adds `Connection: close` to the answer while draining), so that
+   *   Node calls one listener per request
    */
-  constructor(private readonly server: http.Server) {
+  constructor(
+    private readonly server: http.Server,
+    handler: (req: http.IncomingMessage, res: http.ServerResponse) => void,
+  ) {
     const track = (s: TrackedSocket) => {
+      s[DRAIN] = this;
       this.sockets.add(s);
       s.on('close', () => {
         this.sockets.delete(s);
@@ -45,23 +67,22 @@ export class ConnectionDrain {
     };
     // A TLS server's requests arrive on the TLS socket of 'secureConnection', not on the TCP socket.
     server.on('setSecureContext' in server ? 'secureConnection' : 'connection', track);
-    server.prependListener('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
       const sock = req.socket as TrackedSocket;
+      // A request on a socket the drain has not seen (one handed to the server by `emit('connection')` before the
+      // drain was attached) is tracked from its first request on.
+      if (sock[DRAIN] !== this) track(sock);
       sock[ACTIVE] = (sock[ACTIVE] ?? 0) + 1;
       this.inFlight++;
       if (this.draining) res.setHeader('Connection', 'close');
-      let done = false;
-      const finish = () => {
-        if (done) return;
-        done = true;
-        sock[ACTIVE] = (sock[ACTIVE] ?? 1) - 1;
-        // An answer without `Connection: close` leaves the connection open for the client's next request.
-        if (!res.getHeader('Connection')?.toString().toLowerCase().includes('close')) sock[KEPT_ALIVE] = true;
-        this.inFlight--;
-      };
-      res.on('finish', finish);
-      res.on('close', finish);
+      res.on('close', responseClosed);
+      handler(req, res);
     });
+  }
+
+  /** An answer was sent or its connection ended: called by {@link responseClosed} only. @internal */
+  answered(): void {
+    this.inFlight--;
   }
 
   /** True once {@link beginDrain} was called. */

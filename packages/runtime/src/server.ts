@@ -184,9 +184,9 @@ export class ProbeServer {
   }
 
   private listen(addr: BindAddress, paths: Set<string>): Promise<{ host: string; port: number; url: string }> {
-    const server = http.createServer((req, res) => void this.handle(req, res, paths));
+    const server = http.createServer();
     server.keepAliveTimeout = 5000;
-    const drain = new ConnectionDrain(server);
+    const drain = new ConnectionDrain(server, (req, res) => void this.handle(req, res, paths));
     if (this.draining) drain.beginDrain();
     this.servers.push({ server, drain });
     return new Promise((resolve, reject) => {
