@@ -182,7 +182,7 @@ async function recordStates(): Promise<{ transitions: { node: string; state: str
   const transitions: { node: string; state: string | undefined }[] = [];
   const ac = new AbortController();
   void kube
-    .watch<NodeObj>('/api/v1/nodes', { resourceVersion: list.metadata.resourceVersion }, (ev) => {
+    .watch<NodeObj>('/api/v1/nodes', { resourceVersion: list.metadata?.resourceVersion }, (ev) => {
       if (ev.type !== 'ADDED' && ev.type !== 'MODIFIED') return;
       const o = ev.object as NodeObj;
       if (!names.has(o.metadata.name)) return;
