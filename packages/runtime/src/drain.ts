@@ -69,9 +69,6 @@ export class ConnectionDrain {
     server.on('setSecureContext' in server ? 'secureConnection' : 'connection', track);
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
       const sock = req.socket as TrackedSocket;
-      // A request on a socket the drain has not seen (one handed to the server by `emit('connection')` before the
-      // drain was attached) is tracked from its first request on.
-      if (sock[DRAIN] !== this) track(sock);
       sock[ACTIVE] = (sock[ACTIVE] ?? 0) + 1;
       this.inFlight++;
       if (this.draining) res.setHeader('Connection', 'close');
