@@ -110,11 +110,17 @@ async function serveWebhook(spec: ServeSpec): Promise<void> {
   process.stdout.write(`${JSON.stringify({ port })}\n`);
 }
 
-/** Status code of a GET over node:http (0 when the connection failed). */
+/**
+ * Status code of a GET over node:http (0 when the connection failed). The webhook's server process polls its own
+ * `/readyz` with this, so the connection closes right after the answer, as kubelet's probes do: with Node's default
+ * keep-alive agent the idle probe socket closed 5 s later, in the middle of the warm-up, and that first run of the
+ * connection close path de-optimized the request path, which V8 compiled again inside the measured window
+ * (docs/benchmarks.md, authnz-webhook, the probe connection).
+ */
 function fetchStatus(url: string): Promise<number> {
   return new Promise((resolve) => {
     http
-      .get(url, (res) => {
+      .get(url, { agent: false }, (res) => {
         res.resume();
         resolve(res.statusCode ?? 0);
       })
