@@ -115,7 +115,7 @@ async function serveWebhook(spec: ServeSpec): Promise<void> {
  * `/readyz` with this, so the connection closes right after the answer, as kubelet's probes do: with Node's default
  * keep-alive agent the idle probe socket closed 5 s later, in the middle of the warm-up, and that first run of the
  * connection close path de-optimized the request path, which V8 compiled again inside the measured window
- * (docs/benchmarks.md, authnz-webhook, the probe connection).
+ * (docs/benchmarks.md, authnz-webhook: "The readiness probe de-optimized the request path").
  */
 function fetchStatus(url: string): Promise<number> {
   return new Promise((resolve) => {
