@@ -1,5 +1,14 @@
 import fc from 'fast-check';
-import { BadRequest, MAX_JSON_DEPTH, fewOpeningBrackets, jsonDepth, parseBody } from './wire';
+import {
+  BODY_FIELD_NAMES,
+  BadRequest,
+  MAX_JSON_DEPTH,
+  fewOpeningBrackets,
+  jsonDepth,
+  parseBody,
+  parseSar,
+  parseTokenReview,
+} from './wire';
 
 /** The error message parseBody gives for `text`, or 'ok'. */
 function outcome(text: string): string {
@@ -77,5 +86,89 @@ describe('parseBody nesting limit', () => {
       ),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('review bodies and Object.prototype', () => {
+  const sar = {
+    apiVersion: 'authorization.k8s.io/v1',
+    kind: 'SubjectAccessReview',
+    spec: {
+      user: 'oidc:a',
+      uid: '1',
+      groups: ['ReadOnly'],
+      extra: { scopes: ['x'] },
+      resourceAttributes: {
+        namespace: 'a',
+        verb: 'get',
+        group: '',
+        version: 'v1',
+        resource: 'pods',
+        subresource: '',
+        name: 'p',
+      },
+    },
+  };
+  const sarV1beta1 = {
+    apiVersion: 'authorization.k8s.io/v1beta1',
+    kind: 'SubjectAccessReview',
+    spec: { user: 'oidc:a', group: ['ReadOnly'], nonResourceAttributes: { path: '/metrics', verb: 'get' } },
+  };
+  const tr = { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token: 't', audiences: ['k'] } };
+
+  /** `o` with every object below it (not arrays, not `spec.extra`'s values) behind a Proxy that records the names read. */
+  function recording(o: Record<string, unknown>, read: Set<string>, path = ''): Record<string, unknown> {
+    const copy: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(o))
+      copy[k] =
+        v !== null && typeof v === 'object' && !Array.isArray(v) && path !== 'spec.extra'
+          ? recording(v as Record<string, unknown>, read, path ? `${path}.${k}` : k)
+          : v;
+    if (path === 'spec.extra') return copy;
+    return new Proxy(copy, {
+      get(t, k, r) {
+        if (typeof k === 'string') read.add(k);
+        return Reflect.get(t, k, r);
+      },
+    });
+  }
+
+  it('reads no field name outside BODY_FIELD_NAMES, which the prototype check covers', () => {
+    const read = new Set<string>();
+    parseSar(recording(sar, read));
+    parseSar(recording(sarV1beta1, read));
+    parseTokenReview(recording(tr, read));
+    expect([...read].filter((k) => !(BODY_FIELD_NAMES as readonly string[]).includes(k))).toEqual([]);
+    expect([...read].sort()).toEqual([...BODY_FIELD_NAMES].sort());
+  });
+
+  it.each(BODY_FIELD_NAMES.map((n) => [n]))(
+    'refuses to read bodies while Object.prototype carries %s, naming it',
+    (name) => {
+      Object.defineProperty(Object.prototype, name, { value: 'polluted', configurable: true, writable: true });
+      try {
+        for (const parse of [() => parseSar(sar), () => parseTokenReview(tr)]) {
+          let err: unknown;
+          try {
+            parse();
+          } catch (e) {
+            err = e;
+          }
+          expect(err).toBeInstanceOf(Error);
+          expect(err).not.toBeInstanceOf(BadRequest);
+          expect((err as Error).message).toContain(`Object.prototype carries "${name}"`);
+        }
+      } finally {
+        delete (Object.prototype as Record<string, unknown>)[name];
+      }
+      expect(parseSar(sar).input.user).toBe('oidc:a');
+    },
+  );
+
+  it('takes a field named __proto__ in the JSON as an own field, never as the prototype', () => {
+    const body = parseBody(
+      '{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"__proto__":{"user":"admin"},"resourceAttributes":{"verb":"get"}}}',
+    );
+    expect(parseSar(body).input.user).toBe('');
   });
 });

@@ -119,17 +119,79 @@ export function parseBody(text: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
-function own(o: Record<string, unknown>, k: string): unknown {
-  return Object.prototype.hasOwnProperty.call(o, k) ? o[k] : undefined;
+/**
+ * Every name the parsers read from a request body. The parsers read a field by its literal name (`spec.user`), which V8
+ * compiles for the few shapes review bodies have; a helper taking the name as an argument made every such read a
+ * generic (megamorphic) property lookup. `JSON.parse` gives every object `Object.prototype` as its prototype, so such a
+ * read returns the object's own field, or nothing, unless `Object.prototype` carries the name:
+ * {@link assertPrototypeClean} refuses to parse a body then.
+ */
+export const BODY_FIELD_NAMES = [
+  'kind',
+  'apiVersion',
+  'spec',
+  'token',
+  'audiences',
+  'resourceAttributes',
+  'nonResourceAttributes',
+  'groups',
+  'group',
+  'extra',
+  'user',
+  'uid',
+  'namespace',
+  'verb',
+  'version',
+  'resource',
+  'subresource',
+  'name',
+  'path',
+] as const;
+
+const PROTO = Object.prototype as Record<string, unknown>;
+
+/**
+ * Throws when `Object.prototype` carries one of {@link BODY_FIELD_NAMES} (prototype pollution: code in the process
+ * added it), so that an inherited value never stands in for a field the request left out. Each name is read literally:
+ * V8 compiles the check to almost nothing while the prototype is unchanged.
+ * @throws Error (not {@link BadRequest}: the request is fine, the process is not; answered 503) naming the field.
+ */
+function assertPrototypeClean(): void {
+  if (
+    PROTO.kind !== undefined ||
+    PROTO.apiVersion !== undefined ||
+    PROTO.spec !== undefined ||
+    PROTO.token !== undefined ||
+    PROTO.audiences !== undefined ||
+    PROTO.resourceAttributes !== undefined ||
+    PROTO.nonResourceAttributes !== undefined ||
+    PROTO.groups !== undefined ||
+    PROTO.group !== undefined ||
+    PROTO.extra !== undefined ||
+    PROTO.user !== undefined ||
+    PROTO.uid !== undefined ||
+    PROTO.namespace !== undefined ||
+    PROTO.verb !== undefined ||
+    PROTO.version !== undefined ||
+    PROTO.resource !== undefined ||
+    PROTO.subresource !== undefined ||
+    PROTO.name !== undefined ||
+    PROTO.path !== undefined
+  ) {
+    const k = BODY_FIELD_NAMES.find((n) => PROTO[n] !== undefined);
+    throw new Error(
+      `Object.prototype carries "${k}", a field of review bodies: code in this process modified the built-in objects (prototype pollution); request bodies are not read until the webhook restarts`,
+    );
+  }
 }
 
 function checkEnvelope(body: Record<string, unknown>, kind: string, versions: readonly string[], path: string): string {
-  const k = own(body, 'kind');
+  const k = body.kind;
   if (k !== kind)
     throw new BadRequest(
       `kind: expected "${kind}" for ${path}, got ${k === undefined ? 'nothing' : JSON.stringify(k)}`,
     );
-  const v = own(body, 'apiVersion');
+  const v = body.apiVersion;
   if (typeof v !== 'string' || !versions.includes(v))
     throw new BadRequest(
       `apiVersion: ${v === undefined ? 'missing' : JSON.stringify(v)} is not supported; expected one of ${versions.join(', ')}`,
@@ -138,21 +200,21 @@ function checkEnvelope(body: Record<string, unknown>, kind: string, versions: re
 }
 
 function specOf(body: Record<string, unknown>): Record<string, unknown> {
-  const spec = own(body, 'spec');
+  const spec = body.spec;
   if (spec === null || typeof spec !== 'object' || Array.isArray(spec))
     throw new BadRequest(`spec: expected object, got ${typeName(spec)}`);
   return spec as Record<string, unknown>;
 }
 
-function optString(o: Record<string, unknown>, k: string, path: string): string {
-  const v = own(o, k);
+/** `v`, the field `k` under `path`, as a string; `''` when absent or null. @throws BadRequest for another type. */
+function optString(v: unknown, k: string, path: string): string {
   if (v === undefined || v === null) return '';
   if (typeof v !== 'string') throw new BadRequest(`${path}.${k}: expected string, got ${typeName(v)}`);
   return v;
 }
 
-function optStringArray(o: Record<string, unknown>, k: string, path: string): string[] {
-  const v = own(o, k);
+/** A copy of `v`, the field `k` under `path`, as strings; `[]` when absent or null. @throws BadRequest otherwise. */
+function optStringArray(v: unknown, k: string, path: string): string[] {
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) throw new BadRequest(`${path}.${k}: expected array of strings, got ${typeName(v)}`);
   for (let i = 0; i < v.length; i++) {
@@ -174,11 +236,12 @@ export interface TokenReviewRequest {
  * @throws BadRequest (wrong kind or apiVersion, missing spec, `spec.token` not a string, …).
  */
 export function parseTokenReview(body: Record<string, unknown>, path = '/authenticate'): TokenReviewRequest {
+  assertPrototypeClean();
   const apiVersion = checkEnvelope(body, 'TokenReview', TOKENREVIEW_VERSIONS, path);
   const spec = specOf(body);
-  const token = own(spec, 'token');
+  const token = spec.token;
   if (typeof token !== 'string') throw new BadRequest(`spec.token: expected string, got ${typeName(token)}`);
-  return { apiVersion, token, audiences: optStringArray(spec, 'audiences', 'spec') };
+  return { apiVersion, token, audiences: optStringArray(spec.audiences, 'audiences', 'spec') };
 }
 
 /** A validated SubjectAccessReview request. */
@@ -200,32 +263,33 @@ function isPresent(v: unknown): boolean {
  * @throws BadRequest naming the field.
  */
 export function parseSar(body: Record<string, unknown>, path = '/authorize'): SarRequest {
+  assertPrototypeClean();
   const apiVersion = checkEnvelope(body, 'SubjectAccessReview', SAR_VERSIONS, path);
   const spec = specOf(body);
-  const ra = own(spec, 'resourceAttributes');
-  const nra = own(spec, 'nonResourceAttributes');
+  const ra = spec.resourceAttributes;
+  const nra = spec.nonResourceAttributes;
   if (isPresent(ra) && isPresent(nra))
     throw new BadRequest('spec: expected exactly one of resourceAttributes and nonResourceAttributes, got both');
   if (!isPresent(ra) && !isPresent(nra))
     throw new BadRequest('spec: expected exactly one of resourceAttributes and nonResourceAttributes, got neither');
-  const hasGroups = Object.prototype.hasOwnProperty.call(spec, 'groups');
-  const hasGroup = Object.prototype.hasOwnProperty.call(spec, 'group');
+  const hasGroups = spec.groups !== undefined;
+  const hasGroup = spec.group !== undefined;
   if (hasGroups && hasGroup) throw new BadRequest('spec: expected either groups (v1) or group (v1beta1), got both');
-  const groups = optStringArray(spec, hasGroup ? 'group' : 'groups', 'spec');
-  const extraRaw = own(spec, 'extra');
+  const groups = hasGroup ? optStringArray(spec.group, 'group', 'spec') : optStringArray(spec.groups, 'groups', 'spec');
+  const extraRaw = spec.extra;
   let extra: Record<string, string[]> = NO_EXTRA;
   if (isPresent(extraRaw)) {
     extra = Object.create(null);
     if (typeof extraRaw !== 'object' || Array.isArray(extraRaw))
       throw new BadRequest(`spec.extra: expected object of string arrays, got ${typeName(extraRaw)}`);
     for (const k of Object.keys(extraRaw as object)) {
-      extra[k] = optStringArray(extraRaw as Record<string, unknown>, k, 'spec.extra');
+      extra[k] = optStringArray((extraRaw as Record<string, unknown>)[k], k, 'spec.extra');
     }
   }
   const input: SarInput = {
-    user: optString(spec, 'user', 'spec'),
+    user: optString(spec.user, 'user', 'spec'),
     groups,
-    uid: optString(spec, 'uid', 'spec'),
+    uid: optString(spec.uid, 'uid', 'spec'),
     extra,
   };
   if (isPresent(ra)) {
@@ -234,13 +298,13 @@ export function parseSar(body: Record<string, unknown>, path = '/authorize'): Sa
     const r = ra as Record<string, unknown>;
     const p = 'spec.resourceAttributes';
     const attrs: ResourceAttributes = {
-      namespace: optString(r, 'namespace', p),
-      verb: optString(r, 'verb', p),
-      group: optString(r, 'group', p),
-      version: optString(r, 'version', p),
-      resource: optString(r, 'resource', p),
-      subresource: optString(r, 'subresource', p),
-      name: optString(r, 'name', p),
+      namespace: optString(r.namespace, 'namespace', p),
+      verb: optString(r.verb, 'verb', p),
+      group: optString(r.group, 'group', p),
+      version: optString(r.version, 'version', p),
+      resource: optString(r.resource, 'resource', p),
+      subresource: optString(r.subresource, 'subresource', p),
+      name: optString(r.name, 'name', p),
     };
     input.resource = attrs;
   } else {
@@ -248,7 +312,7 @@ export function parseSar(body: Record<string, unknown>, path = '/authorize'): Sa
       throw new BadRequest(`spec.nonResourceAttributes: expected object, got ${typeName(nra)}`);
     const n = nra as Record<string, unknown>;
     const p = 'spec.nonResourceAttributes';
-    const attrs: NonResourceAttributes = { path: optString(n, 'path', p), verb: optString(n, 'verb', p) };
+    const attrs: NonResourceAttributes = { path: optString(n.path, 'path', p), verb: optString(n.verb, 'verb', p) };
     input.nonResource = attrs;
   }
   return { apiVersion, input };
