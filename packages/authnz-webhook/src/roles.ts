@@ -15,16 +15,35 @@ export const MAPPABLE_ROLES = ['ReadOnly', 'PowerUser', 'Administrator'] as cons
 /** Roles obtained through the emergency-access API (docs/authnz-webhook.md#authnz-access). */
 export type GrantRole = 'Manual' | 'Emergency';
 
-const RANK: Record<string, number> = { ReadOnly: 1, PowerUser: 2, Manual: 3, Emergency: 4, Administrator: 5 };
+/**
+ * Rank of a group name: 1 = ReadOnly … 5 = Administrator, 0 for any other name. A `switch` of string comparisons: the
+ * lookup in an object keyed by the name it replaces was a generic (megamorphic) property lookup on every review.
+ */
+function rankOf(g: string): number {
+  switch (g) {
+    case 'ReadOnly':
+      return 1;
+    case 'PowerUser':
+      return 2;
+    case 'Manual':
+      return 3;
+    case 'Emergency':
+      return 4;
+    case 'Administrator':
+      return 5;
+    default:
+      return 0;
+  }
+}
 
 /** True when `g` is exactly one of the role group names. */
 export function isRole(g: string): g is Role {
-  return Object.prototype.hasOwnProperty.call(RANK, g);
+  return rankOf(g) > 0;
 }
 
 /** Rank of a role (1 = ReadOnly … 5 = Administrator); 0 for no role. */
 export function roleRank(r: Role | undefined): number {
-  return r ? RANK[r]! : 0;
+  return r ? rankOf(r) : 0;
 }
 
 /** The higher of two roles (undefined = no role). */
@@ -37,7 +56,15 @@ export function higherRole(a: Role | undefined, b: Role | undefined): Role | und
  */
 export function effectiveRole(groups: readonly string[]): Role | undefined {
   let best: Role | undefined;
-  for (const g of groups) if (isRole(g) && roleRank(g) > roleRank(best)) best = g;
+  let bestRank = 0;
+  for (let i = 0; i < groups.length; i++) {
+    const g = groups[i]!;
+    const rank = rankOf(g);
+    if (rank > bestRank) {
+      best = g as Role;
+      bestRank = rank;
+    }
+  }
   return best;
 }
 
