@@ -75,7 +75,7 @@ interface ServeSpec {
 async function serveWebhook(spec: ServeSpec): Promise<void> {
   // the image's bundle (dist/packages/authnz-webhook/bundle/main.mjs) as the container runs it: its own flags,
   // NODE_ENV=production, standalone (no cluster access); its logs at error level so that stdout carries the port
-  // line only. Ready when /readyz answers 200 (listeners bound, issuer keys fetched).
+  // line only. Ready when /readyz answers 200 (listeners bound, issuer keys fetched): see waitReady.
   const bundle = path.join(root, 'dist/packages/authnz-webhook/bundle/main.mjs');
   if (!fs.existsSync(bundle)) throw new Error(`${bundle} missing: run \`npx nx run authnz-webhook:bundle\``);
   const [port, health] = [await freePort(), await freePort()];
@@ -100,22 +100,17 @@ async function serveWebhook(spec: ServeSpec): Promise<void> {
     '--log-level=error',
   ];
   await import(pathToFileURL(bundle).href);
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const r = await fetchStatus(`http://127.0.0.1:${health}/readyz`);
-    if (r === 200) break;
-    if (Date.now() > deadline) throw new Error(`webhook bundle not ready after 20 s (/readyz ${r})`);
-    await new Promise((res) => setTimeout(res, 20));
-  }
-  process.stdout.write(`${JSON.stringify({ port })}\n`);
+  // the load generator polls /readyz from its own process, as kubelet does from outside the container
+  process.stdout.write(`${JSON.stringify({ port, health })}\n`);
 }
 
 /**
- * Status code of a GET over node:http (0 when the connection failed). The webhook's server process polls its own
- * `/readyz` with this, so the connection closes right after the answer, as kubelet's probes do: with Node's default
- * keep-alive agent the idle probe socket closed 5 s later, in the middle of the warm-up, and that first run of the
- * connection close path de-optimized the request path, which V8 compiled again inside the measured window
- * (docs/benchmarks.md, authnz-webhook: "The readiness probe de-optimized the request path").
+ * Status code of a GET over node:http (0 when the connection failed). The load generator polls the webhook's
+ * `/readyz` with this, from its own process and closing the connection right after the answer, as kubelet's probes
+ * do from outside the container (the baselines run no probe client either). With Node's default keep-alive agent the
+ * idle probe socket closed 5 s later, in the middle of the warm-up, and that first run of the connection close path
+ * de-optimized the request path, which V8 compiled again inside the measured window (docs/benchmarks.md,
+ * authnz-webhook: "The readiness probe de-optimized the request path").
  */
 function fetchStatus(url: string): Promise<number> {
   return new Promise((resolve) => {
@@ -126,6 +121,17 @@ function fetchStatus(url: string): Promise<number> {
       })
       .on('error', () => resolve(0));
   });
+}
+
+/** Polls a webhook's `/readyz` until it answers 200. @throws after 20 s. */
+async function waitReady(health: number): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const r = await fetchStatus(`http://127.0.0.1:${health}/readyz`);
+    if (r === 200) return;
+    if (Date.now() > deadline) throw new Error(`webhook bundle not ready after 20 s (/readyz ${r})`);
+    await new Promise((res) => setTimeout(res, 20));
+  }
 }
 
 async function serveBare(spec: ServeSpec): Promise<void> {
@@ -414,15 +420,16 @@ async function startServer(mode: Mode, spec: ServeSpec): Promise<{ child: ChildP
   const child = hasTaskset
     ? spawn('taskset', ['-c', '0', process.execPath, ...nodeArgs], { stdio: ['ignore', 'pipe', 'inherit'] })
     : spawn(process.execPath, nodeArgs, { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve, reject) => {
+  const { port, health } = await new Promise<{ port: number; health?: number }>((resolve, reject) => {
     let buf = '';
     child.stdout!.on('data', (d) => {
       buf += d;
       const line = buf.split('\n')[0];
-      if (buf.includes('\n')) resolve(JSON.parse(line!).port);
+      if (buf.includes('\n')) resolve(JSON.parse(line!));
     });
     child.once('exit', (c) => reject(new Error(`server exited with ${c}`)));
   });
+  if (health !== undefined) await waitReady(health);
   return { child, port };
 }
 
