@@ -1,6 +1,6 @@
 // Benchmark of the authnz-webhook (docs/authnz-webhook.md#authnz-budgets) with a load generator on loopback.
 //
-//   npm run bench -- authnz-webhook [--seconds 3] [--warmup 5] [--connections 32] [--tokens 2000] [--rounds 2]
+//   npm run bench -- authnz-webhook [--seconds 3] [--warmup 5] [--connections 32] [--tokens 2000] [--rounds 2] [--slices 6]
 //                                   [--tr-rate 2500] [--sar-rate 4000] [--tr-mtls-rate 2000] [--sar-mtls-rate 3200]
 //                                   [--rate-seconds 10]
 //
@@ -17,9 +17,10 @@
 // answered, after `--warmup` seconds of the same load that are not measured: V8 compiles the request path with
 // TurboFan in the first seconds under load, on the server's one core, and with a 1 s warm-up that compiling fell
 // into the measured window (docs/benchmarks.md, authnz-webhook, runs 13 and 14). Every scenario runs `rounds`
-// times, each baseline next to the webhook scenario it is compared with and the order reversed every other round,
-// so that the load of other jobs on a shared machine falls on both sides of a ratio; the tables give the median
-// round and every round's ratio. Then an open-loop run at a fixed rate below saturation (`--tr-rate`,
+// times, each against fresh server processes. A plain-HTTP webhook row and its baseline run as a pair: both servers
+// at once, each warmed up, then `--slices` alternating slices of `seconds / slices` each (the order reversed every
+// other pair and every other round), so that the load of other jobs on a shared machine falls on both sides of a
+// ratio; the tables give the median round and every round's ratio. Then an open-loop run at a fixed rate below saturation (`--tr-rate`,
 // `--sar-rate`, `--tr-mtls-rate`, `--sar-mtls-rate`: half the throughput targets of AUTHNZ-BUDGETS, plain HTTP and
 // mTLS) of the webhook and of the plain-HTTP baselines, each after the same closed-loop warm-up and 1 s at the
 // rate, measured for `--rate-seconds`, with latency counted from the moment each request was due (no coordinated
@@ -48,6 +49,7 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '32' },
     tokens: { type: 'string', default: '2000' },
     rounds: { type: 'string', default: '2' },
+    slices: { type: 'string', default: '6' },
     'tr-rate': { type: 'string', default: '2500' },
     'sar-rate': { type: 'string', default: '4000' },
     'tr-mtls-rate': { type: 'string', default: '2000' },
@@ -274,9 +276,13 @@ async function load(o: {
   durationMs: number;
   /** Called when the measured window starts and when it ends. */
   onWindow?: (edge: 'start' | 'end') => void;
+  /** Connections already open (left open at the end); otherwise `connections` are opened and closed. */
+  conns?: RawConnection[];
+  /** Receives every latency of the measured window (ms). */
+  latencies?: number[];
 }): Promise<LoadResult> {
   const raws = o.bodies.map((b) => rawRequest(o.path, b));
-  const conns = await Promise.all(Array.from({ length: o.connections }, () => RawConnection.open(o.port, o.tls)));
+  const conns = o.conns ?? (await openConnections(o.port, o.connections, o.tls));
   const lat: number[] = [];
   let non200 = 0;
   let next = 0;
@@ -307,9 +313,18 @@ async function load(o: {
     }),
   );
   o.onWindow?.('end');
-  for (const c of conns) c.close();
+  if (!o.conns) for (const c of conns) c.close();
+  o.latencies?.push(...lat);
   return { ...summarize(lat, o.durationMs, non200, all), windowed };
 }
+
+/** Opens `n` keep-alive connections to a server on loopback. */
+function openConnections(port: number, n: number, tlsOpts?: { ca: string; cert: string; key: string }): Promise<RawConnection[]> {
+  return Promise.all(Array.from({ length: n }, () => RawConnection.open(port, tlsOpts)));
+}
+
+/** Load before each measured slice of a paired round that is not measured (the server was idle until then). */
+const SLICE_SETTLE_MS = 100;
 
 /** Time at the fixed rate before the measured window of an open-loop row, after its closed-loop warm-up. */
 const RATE_SETTLE_MS = 1000;
@@ -446,6 +461,7 @@ async function main(): Promise<void> {
   const connections = Number(args.connections);
   const nTokens = Number(args.tokens);
   const rounds = Number(args.rounds);
+  const slices = Math.max(1, Number(args.slices));
   const trRate = Number(args['tr-rate']);
   const sarRate = Number(args['sar-rate']);
   const trMtlsRate = Number(args['tr-mtls-rate']);
@@ -587,7 +603,68 @@ async function main(): Promise<void> {
     }
   };
 
+  /**
+   * A webhook row and its baseline in one round, both servers running at once (each pinned to CPU 0; the one not under
+   * load idles): each warmed up alone for `warmup` s, then `slices` slices of `seconds / slices` s each that alternate
+   * between the two (the order reversed every other pair), each after SLICE_SETTLE_MS of load that is not measured.
+   * A change in the speed of the shared machine that lasts longer than a slice so falls on both sides of the ratio.
+   * `baseFirst` says which server starts, warms up and is loaded first. Each result sums its server's slices;
+   * `sliceRatios` are the webhook's requests/s over the baseline's, pair by pair.
+   */
+  const measurePair = async (
+    base: Scenario,
+    hook: Scenario,
+    baseFirst: boolean,
+  ): Promise<{ results: Record<string, Result>; sliceRatios: number[] }> => {
+    const scen = baseFirst ? [base, hook] : [hook, base];
+    const h = baseFirst ? 1 : 0;
+    const servers: Array<{ child: ChildProcess; port: number }> = [];
+    const conns: RawConnection[][] = [];
+    try {
+      for (const x of scen) servers.push(await startServer(x.mode, x.spec));
+      for (let i = 0; i < 2; i++) conns.push(await openConnections(servers[i]!.port, connections, scen[i]!.tls ? clientTls : undefined));
+      const common = (i: number) => ({ port: servers[i]!.port, path: scen[i]!.path, bodies: scen[i]!.bodies, connections, conns: conns[i] });
+      for (let i = 0; i < 2; i++) await load({ ...common(i), warmupMs: warmup * 1000, durationMs: 0 });
+      const acc = scen.map(() => ({ cpu: 0, windowed: 0, non200: 0, all: 0, lat: [] as number[] }));
+      const sliceMs = (seconds * 1000) / slices;
+      const sliceRatios: number[] = [];
+      for (let k = 0; k < slices; k++) {
+        const rps = [0, 0];
+        for (const i of k % 2 ? [1, 0] : [0, 1]) {
+          const cpu: Record<string, number> = {};
+          const r = await load({
+            ...common(i),
+            warmupMs: SLICE_SETTLE_MS,
+            durationMs: sliceMs,
+            latencies: acc[i]!.lat,
+            onWindow: (edge) => (cpu[edge] = cpuSeconds(servers[i]!.child.pid!)),
+          });
+          acc[i]!.cpu += (cpu.end ?? NaN) - (cpu.start ?? NaN);
+          acc[i]!.windowed += r.windowed ?? r.requests;
+          acc[i]!.non200 += r.non200;
+          acc[i]!.all += r.all;
+          rps[i] = r.rps;
+        }
+        sliceRatios.push(Number((rps[h]! / rps[1 - h]!).toFixed(2)));
+      }
+      const results: Record<string, Result> = {};
+      for (let i = 0; i < 2; i++) {
+        const a = acc[i]!;
+        const r = { ...summarize(a.lat, seconds * 1000, a.non200, a.all), windowed: a.windowed };
+        const cpuUsPerRequest = Math.round((a.cpu * 1e6) / Math.max(1, a.windowed));
+        results[scen[i]!.name] = { ...r, rssMiB: Math.round(vmStatus(servers[i]!.child.pid!, 'VmHWM')), cpuUsPerRequest };
+        log(`${scen[i]!.name}: ${r.rps}/s p50 ${r.p50ms} ms p99 ${r.p99ms} ms non-200 ${r.non200} CPU ${cpuUsPerRequest} µs/request RSS ${results[scen[i]!.name]!.rssMiB} MiB`);
+      }
+      log(`${hook.name} / ${base.name} by slice: ${sliceRatios.map((x) => `${x.toFixed(2)}×`).join(' ')}`);
+      return { results, sliceRatios };
+    } finally {
+      for (const cs of conns) for (const c of cs) c.close();
+      for (const x of servers) await stopServer(x.child);
+    }
+  };
+
   const roundResults: Array<Record<string, Result>> = [];
+  const sliceRatios: { tokenreview: number[][]; sar: number[][] } = { tokenreview: [], sar: [] };
   const rated: Record<string, Result & { rate: number }> = {};
   // each webhook scenario next to its baseline; every other round in reverse order
   const order = Object.keys(scenarios).filter(wanted);
@@ -597,10 +674,15 @@ async function main(): Promise<void> {
       const res: Record<string, Result> = {};
       const pairs = [order.filter((n) => n === 'bare' || n === 'tokenreview_plain'), order.filter((n) => n === 'bare_sar' || n === 'sar_plain')];
       const rest = order.filter((n) => !pairs.flat().includes(n));
-      for (const group of [...pairs, rest]) {
-        const seq = round % 2 ? [...group].reverse() : group;
-        for (const n of seq) res[n] = await measure(scenarios[n]!);
+      for (const [i, group] of pairs.entries()) {
+        if (group.length === 2) {
+          const [base, hook] = group.map((n) => scenarios[n]!);
+          const p = await measurePair(base!, hook!, round % 2 === 0);
+          Object.assign(res, p.results);
+          sliceRatios[i ? 'sar' : 'tokenreview']!.push(p.sliceRatios);
+        } else for (const n of group) res[n] = await measure(scenarios[n]!);
       }
+      for (const n of rest) res[n] = await measure(scenarios[n]!);
       roundResults.push(res);
     }
     for (const [n, rate] of [
@@ -644,6 +726,7 @@ async function main(): Promise<void> {
     connections,
     tokens: nTokens,
     rounds,
+    slices,
     pinned: hasTaskset,
     machine: machine(),
     commit: commit(),
@@ -655,6 +738,7 @@ async function main(): Promise<void> {
       peakRss: rssRatios,
     },
     results,
+    sliceRatios,
     rounds_detail: roundResults,
     rated,
   };
@@ -685,10 +769,12 @@ type Report = {
   connections: number;
   tokens: number;
   rounds: number;
+  slices: number;
   pinned: boolean;
   machine: string;
   commit: string;
   ratios: { tokenreview: number[]; sar: number[]; tokenreviewCpu: number[]; sarCpu: number[]; peakRss: number[] };
+  sliceRatios: { tokenreview: number[][]; sar: number[][] };
   results: Record<string, LoadResult & { rssMiB: number; cpuUsPerRequest: number }>;
   rated: Record<string, LoadResult & { rssMiB: number; cpuUsPerRequest: number; rate: number }>;
 };
@@ -708,8 +794,10 @@ function writeReport(o: Report): void {
   const tr = o.ratios.tokenreview;
   const sar = o.ratios.sar;
   const rss = o.ratios.peakRss;
+  const spread = (xs: number[][]) =>
+    xs.flat().length ? `${Math.min(...xs.flat()).toFixed(2)}× to ${Math.max(...xs.flat()).toFixed(2)}×` : 'not run';
   const body = [
-    `Measured ${new Date().toISOString().slice(0, 10)} on ${o.machine} (shared with other jobs), commit ${o.commit}, \`npm run bench -- authnz-webhook --seconds ${o.seconds} --warmup ${o.warmup} --connections ${o.connections} --tokens ${o.tokens} --rounds ${o.rounds}\`: closed-loop load, ${o.connections} keep-alive connections over loopback, ${o.warmup} s warm-up (V8 compiles the request path in it) then ${o.seconds} s measured per row, every row run ${o.rounds} times (each baseline next to the webhook row it is compared with, order reversed every other round); the table shows the median round (the slower one of two). ${o.pinned ? 'Server pinned to CPU 0, load generator on CPU 1' : 'Server and load generator share the CPUs'}. TokenReviews use ${o.tokens} distinct RS256-2048 tokens with the token cache off (every request verifies a signature) unless marked cached. CPU is the server process's user + system time per request of the measured window. Every server runs with the DaemonSet's \`NODE_OPTIONS\` (\`${deployedNodeOptions.join(' ')}\`).`,
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${o.machine} (shared with other jobs), commit ${o.commit}, \`npm run bench -- authnz-webhook --seconds ${o.seconds} --warmup ${o.warmup} --connections ${o.connections} --tokens ${o.tokens} --rounds ${o.rounds} --slices ${o.slices}\`: closed-loop load, ${o.connections} keep-alive connections over loopback, ${o.warmup} s warm-up (V8 compiles the request path in it) then ${o.seconds} s measured per row, every row run ${o.rounds} times against fresh server processes; a plain-HTTP webhook row and its baseline run as a pair, both servers at once, the ${o.seconds} s of each cut into ${o.slices} slices that alternate between the two (each after ${SLICE_SETTLE_MS} ms of load not measured; order reversed every other pair and every other round), so that a slower or faster spell of the shared machine falls on both sides of the ratio; the table shows the median round (the slower one of two). ${o.pinned ? 'Server pinned to CPU 0, load generator on CPU 1' : 'Server and load generator share the CPUs'}. TokenReviews use ${o.tokens} distinct RS256-2048 tokens with the token cache off (every request verifies a signature) unless marked cached. CPU is the server process's user + system time per request of the measured window. Every server runs with the DaemonSet's \`NODE_OPTIONS\` (\`${deployedNodeOptions.join(' ')}\`).`,
     '',
     '| Scenario | Requests/s | p50 ms | p99 ms | CPU µs/request | Server peak RSS MiB | Budget ([AUTHNZ-BUDGETS](authnz-webhook.md#authnz-budgets)) |',
     '|---|---|---|---|---|---|---|',
@@ -721,7 +809,7 @@ function writeReport(o: Report): void {
     row('TokenReview, plain HTTP, cache on (filled)', 'tokenreview_cached_plain', '—'),
     row('SubjectAccessReview mix, mTLS', 'sar_mtls', '≥ 6,400/s'),
     '',
-    `Ratios to the bare endpoint in the same round: requests/s TokenReview ${fmt(tr)} (worst ${worst(tr).toFixed(2)}×), SubjectAccessReview ${fmt(sar)} (worst ${worst(sar).toFixed(2)}×); CPU time per request, bare over webhook (the capacity ratio of a saturated core, less sensitive to other jobs than requests/s), TokenReview ${fmt(o.ratios.tokenreviewCpu)}, SubjectAccessReview ${fmt(o.ratios.sarCpu)}; peak RSS of the webhook (plain HTTP rows) over the bare endpoints' ${fmt(rss)} (budget ≤ 1.15×). Non-200 answers: ${Object.values(r).reduce((a, x) => a + x.non200, 0)}.`,
+    `Ratios to the bare endpoint in the same round: requests/s TokenReview ${fmt(tr)} (worst ${worst(tr).toFixed(2)}×), SubjectAccessReview ${fmt(sar)} (worst ${worst(sar).toFixed(2)}×); single slices of ${(o.seconds / o.slices).toFixed(1)} s ranged from ${spread(o.sliceRatios.tokenreview)} (TokenReview) and ${spread(o.sliceRatios.sar)} (SubjectAccessReview), which is why a ratio is taken over whole rounds; CPU time per request, bare over webhook (the capacity ratio of a saturated core, less sensitive to other jobs than requests/s), TokenReview ${fmt(o.ratios.tokenreviewCpu)}, SubjectAccessReview ${fmt(o.ratios.sarCpu)}; peak RSS of the webhook (plain HTTP rows) over the bare endpoints' ${fmt(rss)} (budget ≤ 1.15×). Non-200 answers: ${Object.values(r).reduce((a, x) => a + x.non200, 0)}.`,
     '',
     `Open loop at a fixed rate below saturation (half the throughput targets), after the same ${o.warmup} s closed-loop warm-up and ${RATE_SETTLE_MS / 1000} s at the rate, ${o.rateSeconds} s measured, latency from the moment each request was due (the bare rows show what the machine and the load generator add by themselves):`,
     '',
