@@ -23,7 +23,15 @@ import { type Decision, type Policy, authorize } from './authorize.js';
 import { type DecisionLog, tokenFingerprint } from './decision-log.js';
 import { Unavailable, reasonLabel } from './errors.js';
 import type { WebhookMetrics } from './metrics.js';
-import { BadRequest, isJsonContentType, parseBody, parseSar, parseTokenReview, statusBody } from './wire.js';
+import {
+  BadRequest,
+  isJsonContentType,
+  parseBody,
+  parseSar,
+  parseTokenReview,
+  sarAnswerText,
+  statusBody,
+} from './wire.js';
 
 /**
  * Idle keep-alive timeout of every listener (ms); must exceed kube-apiserver's 90 s
@@ -213,7 +221,17 @@ export class WebhookServer {
     endpoint: Endpoint,
     extraHeaders?: Record<string, string>,
   ): void {
-    const text = JSON.stringify(body);
+    this.sendText(res, code, JSON.stringify(body), endpoint, extraHeaders);
+  }
+
+  /** Answers with JSON text and counts the answer. */
+  private sendText(
+    res: http.ServerResponse,
+    code: number,
+    text: string,
+    endpoint: Endpoint,
+    extraHeaders?: Record<string, string>,
+  ): void {
     const length = Buffer.byteLength(text);
     res.writeHead(
       code,
@@ -479,13 +497,7 @@ export class WebhookServer {
     const started = performance.now();
     const { apiVersion, input } = parseSar(body);
     const d: Decision = authorize(input, this.o.policy());
-    const status =
-      d.decision === 'allow'
-        ? { allowed: true, reason: d.reason }
-        : d.decision === 'deny'
-          ? { allowed: false, denied: true, reason: d.reason }
-          : { allowed: false, reason: d.reason };
-    this.sendJson(res, 200, { apiVersion, kind: 'SubjectAccessReview', status }, 'authorize');
+    this.sendText(res, 200, sarAnswerText(apiVersion, d), 'authorize');
     const systemUser = d.rule.startsWith('system-user:');
     this.o.metrics?.sarsBy
       .child(d.decision === 'no-opinion' ? 'no_opinion' : d.decision, systemUser ? 'system-user' : d.rule, d.role)

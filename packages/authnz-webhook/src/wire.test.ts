@@ -8,6 +8,7 @@ import {
   parseBody,
   parseSar,
   parseTokenReview,
+  sarAnswerText,
 } from './wire';
 
 /** The error message parseBody gives for `text`, or 'ok'. */
@@ -170,5 +171,53 @@ describe('review bodies and Object.prototype', () => {
       '{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"__proto__":{"user":"admin"},"resourceAttributes":{"verb":"get"}}}',
     );
     expect(parseSar(body).input.user).toBe('');
+  });
+});
+
+describe('sarAnswerText', () => {
+  /** The answer as JSON.stringify writes the object the server answered before. */
+  const viaObject = (apiVersion: string, decision: 'allow' | 'deny' | 'no-opinion', reason: string) =>
+    JSON.stringify({
+      apiVersion,
+      kind: 'SubjectAccessReview',
+      status:
+        decision === 'allow'
+          ? { allowed: true, reason }
+          : decision === 'deny'
+            ? { allowed: false, denied: true, reason }
+            : { allowed: false, reason },
+    });
+
+  it.each([
+    [
+      'authorization.k8s.io/v1',
+      'allow',
+      'allow rule=administrator role=Administrator user=oidc:a: Administrators may do anything',
+    ],
+    [
+      'authorization.k8s.io/v1beta1',
+      'deny',
+      'deny rule=protected-secrets role=PowerUser user=oidc:"b": secrets in protected namespace "kube-system"',
+    ],
+    [
+      'authorization.k8s.io/v1',
+      'no-opinion',
+      'no-opinion rule=no-matching-rule role=none user=\\x\u0000\u2028µ😀: RBAC decides',
+    ],
+  ] as const)('%s %s is what JSON.stringify writes for the answer object', (v, d, reason) => {
+    const text = sarAnswerText(v, { decision: d, reason });
+    expect(text).toBe(viaObject(v, d, reason));
+    expect(JSON.parse(text).status.reason).toBe(reason);
+  });
+
+  it('writes what JSON.stringify writes for any version string and reason', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ unit: 'binary' }),
+        fc.constantFrom('allow', 'deny', 'no-opinion'),
+        fc.string({ unit: 'binary' }),
+        (v, d, reason) => sarAnswerText(v, { decision: d, reason }) === viaObject(v, d, reason),
+      ),
+    );
   });
 });
