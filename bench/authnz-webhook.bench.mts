@@ -1,8 +1,8 @@
 // Benchmark of the authnz-webhook (docs/authnz-webhook.md#authnz-budgets) with a load generator on loopback.
 //
-//   npm run bench -- authnz-webhook [--seconds 3] [--warmup 5] [--connections 32] [--tokens 2000] [--rounds 2] [--slices 6]
-//                                   [--tr-rate 2500] [--sar-rate 4000] [--tr-mtls-rate 2000] [--sar-mtls-rate 3200]
-//                                   [--rate-seconds 10]
+//   npm run bench -- authnz-webhook [--seconds 3] [--warmup 5] [--connections 32] [--tokens 2000] [--rounds 2]
+//                                   [--slices 6] [--tr-rate 2500] [--sar-rate 4000] [--tr-mtls-rate 2000]
+//                                   [--sar-mtls-rate 3200] [--rate-seconds 10]
 //
 // Scenarios, each against a fresh server process (pinned to CPU 0 with taskset when available; the load
 // generator runs here, on CPU 1):
@@ -20,12 +20,13 @@
 // times, each against fresh server processes. A plain-HTTP webhook row and its baseline run as a pair: both servers
 // at once, each warmed up, then `--slices` alternating slices of `seconds / slices` each (the order reversed every
 // other pair and every other round), so that the load of other jobs on a shared machine falls on both sides of a
-// ratio; the tables give the median round and every round's ratio. Then an open-loop run at a fixed rate below saturation (`--tr-rate`,
-// `--sar-rate`, `--tr-mtls-rate`, `--sar-mtls-rate`: half the throughput targets of AUTHNZ-BUDGETS, plain HTTP and
-// mTLS) of the webhook and of the plain-HTTP baselines, each after the same closed-loop warm-up and 1 s at the
-// rate, measured for `--rate-seconds`, with latency counted from the moment each request was due (no coordinated
-// omission). Results (requests/s, p50/p99/p99.9 latency, server CPU time per request, peak RSS of the server) are
-// printed as JSON and written into docs/benchmarks.md between the authnz-webhook markers.
+// ratio; the tables give the median round and every round's ratio. Then an open-loop run at a fixed rate below
+// saturation (`--tr-rate`, `--sar-rate`, `--tr-mtls-rate`, `--sar-mtls-rate`: half the throughput targets of
+// AUTHNZ-BUDGETS, plain HTTP and mTLS) of the webhook and of the plain-HTTP baselines, each after the same
+// closed-loop warm-up and 1 s at the rate, measured for `--rate-seconds`, with latency counted from the moment each
+// request was due (no coordinated omission). Results (requests/s, p50/p99/p99.9 latency, server CPU time per
+// request, peak RSS of the server) are printed as JSON and written into docs/benchmarks.md between the
+// authnz-webhook markers.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
