@@ -180,7 +180,7 @@ function assertPrototypeClean(): void {
   ) {
     const k = BODY_FIELD_NAMES.find((n) => PROTO[n] !== undefined);
     throw new Error(
-      `Object.prototype carries "${k}", a field of review bodies: code in this process modified the built-in objects (prototype pollution); request bodies are not read until the webhook restarts`,
+      `Object.prototype carries "${k}", a field of review bodies: code in this process modified the built-in objects (prototype pollution); request bodies are not read while it does: restart the webhook`,
     );
   }
 }
