@@ -570,6 +570,19 @@ async function main(): Promise<void> {
     scenarios[s.name] = s;
   const wanted = (name: string) => !args.only || args.only.split(',').includes(name);
 
+  /**
+   * A row's result: the load's figures, the server's CPU time per request of the measured window (`serverCpuS`
+   * seconds over the requests sent in it) and its peak RSS; logged under `label`.
+   */
+  const result = (label: string, r: LoadResult, serverCpuS: number, pid: number): Result => {
+    const cpuUsPerRequest = Math.round((serverCpuS * 1e6) / Math.max(1, r.windowed ?? r.requests));
+    const out = { ...r, rssMiB: Math.round(vmStatus(pid, 'VmHWM')), cpuUsPerRequest };
+    log(
+      `${label}: ${r.rps}/s p50 ${r.p50ms} ms p99 ${r.p99ms} ms non-200 ${r.non200} CPU ${cpuUsPerRequest} µs/request RSS ${out.rssMiB} MiB`,
+    );
+    return out;
+  };
+
   /** One scenario against a fresh server: closed loop, or open loop at `rate`. */
   const measure = async (s: Scenario, rate?: number): Promise<Result> => {
     const { child, port } = await startServer(s.mode, s.spec);
@@ -593,12 +606,7 @@ async function main(): Promise<void> {
             durationMs: seconds * 1000,
             onWindow,
           });
-      const cpuUsPerRequest = Math.round((((cpu.end ?? NaN) - (cpu.start ?? NaN)) * 1e6) / Math.max(1, r.windowed ?? r.requests));
-      const out = { ...r, rssMiB: Math.round(vmStatus(child.pid!, 'VmHWM')), cpuUsPerRequest };
-      log(
-        `${s.name}${rate ? ` @${rate}/s` : ''}: ${r.rps}/s p50 ${r.p50ms} ms p99 ${r.p99ms} ms non-200 ${r.non200} CPU ${cpuUsPerRequest} µs/request RSS ${out.rssMiB} MiB`,
-      );
-      return out;
+      return result(`${s.name}${rate ? ` @${rate}/s` : ''}`, r, (cpu.end ?? NaN) - (cpu.start ?? NaN), child.pid!);
     } finally {
       await stopServer(child);
     }
@@ -652,9 +660,7 @@ async function main(): Promise<void> {
       for (let i = 0; i < 2; i++) {
         const a = acc[i]!;
         const r = { ...summarize(a.lat, seconds * 1000, a.non200, a.all), windowed: a.windowed };
-        const cpuUsPerRequest = Math.round((a.cpu * 1e6) / Math.max(1, a.windowed));
-        results[scen[i]!.name] = { ...r, rssMiB: Math.round(vmStatus(servers[i]!.child.pid!, 'VmHWM')), cpuUsPerRequest };
-        log(`${scen[i]!.name}: ${r.rps}/s p50 ${r.p50ms} ms p99 ${r.p99ms} ms non-200 ${r.non200} CPU ${cpuUsPerRequest} µs/request RSS ${results[scen[i]!.name]!.rssMiB} MiB`);
+        results[scen[i]!.name] = result(scen[i]!.name, r, a.cpu, servers[i]!.child.pid!);
       }
       log(`${hook.name} / ${base.name} by slice: ${sliceRatios.map((x) => `${x.toFixed(2)}×`).join(' ')}`);
       return { results, sliceRatios };
