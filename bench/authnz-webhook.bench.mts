@@ -37,7 +37,7 @@ import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { cpuSeconds, freePort, log, root, vmStatus, writeBenchmarkSection, manifestNodeOptions } from './lib.mts';
+import { cpuSeconds, freePort, log, root, vmStatus, writeBenchmarkSection, manifestNodeOptions, machine } from './lib.mts';
 
 const require = createRequire(import.meta.url);
 
@@ -753,11 +753,6 @@ async function main(): Promise<void> {
   if (!args.only) writeReport(out);
 }
 
-/** CPUs, memory, kernel and Node version of this machine. */
-function machine(): string {
-  const cpus = os.cpus();
-  return `${cpus.length} × ${cpus[0]?.model ?? 'CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}`;
-}
 
 /** The commit measured, marked when the working tree differs from it. */
 function commit(): string {

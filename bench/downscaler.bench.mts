@@ -30,11 +30,10 @@
 //    ticks meanwhile. Written between the downscaler-boundary markers with the machine and the commit.
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
-import { cpuSeconds, freePort, log, pollUntil, pool, root, vmStatus, writeBenchmarkSection, manifestNodeOptions } from './lib.mts';
+import { cpuSeconds, freePort, log, pollUntil, pool, root, vmStatus, writeBenchmarkSection, manifestNodeOptions, machine as machineName } from './lib.mts';
 
 const require = createRequire(import.meta.url);
 const { startCluster, ensureBinaries } = require(path.join(root, 'dist/packages/testenv/lib/index.js'));
@@ -434,8 +433,7 @@ const rfc3339 = (t: number): string => new Date(t).toISOString().replace(/\.\d+Z
 
 /** Machine and commit of this run, for the report. */
 function provenance(): { machine: string; commit: string } {
-  const cpus = os.cpus();
-  const machine = `${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}`;
+  const machine = machineName();
   const git = (...a: string[]) => execFileSync('git', a, { cwd: root, encoding: 'utf8' }).trim();
   let commit = 'unknown';
   try {

@@ -19,7 +19,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parse as parseYaml, parseAllDocuments, stringify as stringifyYaml } from 'yaml';
-import { freePort, log, pollUntil, root, vmStatus, writeBenchmarkSection, manifestNodeOptions } from './lib.mts';
+import { freePort, log, pollUntil, root, vmStatus, writeBenchmarkSection, manifestNodeOptions, machine } from './lib.mts';
 
 const require = createRequire(import.meta.url);
 const { startCluster, ensureBinaries } = require(path.join(root, 'dist/packages/testenv/lib/index.js'));
@@ -197,8 +197,7 @@ async function main(): Promise<void> {
   writeBenchmarkSection(
     'idle',
     [
-      `Measured ${date} at ${commit} on the 2-core build machine (${os.cpus().length} CPUs, ` +
-        `${Math.round(os.totalmem() / 2 ** 30)} GiB, shared with other jobs), \`${command}\`: each component's ` +
+      `Measured ${date} at ${commit} on ${machine()} (shared with other jobs), \`${command}\`: each component's ` +
         'bundle (what its image runs) with `NODE_ENV=production` and its manifest\'s `NODE_OPTIONS` against a local cluster with 3 kwok nodes and nothing to do ' +
         '(the authnz-webhook with its namespace and AccessRequest CRD applied), ' +
         `Ready and then ${SETTLE_MS / 1000} s idle. Anonymous memory is the V8 heap, stacks and malloc; file-backed pages are mostly the node binary's.` +

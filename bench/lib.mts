@@ -1,6 +1,7 @@
 // Helpers shared by the benchmarks in bench/ (run with Node 26 type stripping, `node bench/<name>.bench.mts`).
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 
@@ -48,6 +49,15 @@ export async function pollUntil<T>(
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/**
+ * The machine a benchmark ran on, for its report: `<CPUs> × <CPU model>, <memory> GiB, Linux <kernel>, Node <version>`
+ * (memory rounded to GiB).
+ */
+export function machine(): string {
+  const cpus = os.cpus();
+  return `${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}`;
 }
 
 /** A memory field of /proc/<pid>/status in MiB: `VmHWM` (peak RSS) or `VmRSS`. NaN when absent. */

@@ -16,7 +16,7 @@ import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { freePort, log, root, vmStatus, writeBenchmarkSection, manifestNodeOptions } from './lib.mts';
+import { freePort, log, root, vmStatus, writeBenchmarkSection, manifestNodeOptions, machine as machineName } from './lib.mts';
 
 const require = createRequire(import.meta.url);
 const { values: args } = parseArgs({
@@ -197,7 +197,7 @@ async function main(): Promise<void> {
   try {
     commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).stdout.trim();
   } catch { /* not a checkout */ }
-  const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}${taskset ? ', server pinned to CPU 0' : ''}, shared with other test runs (load average ${os.loadavg()[0]!.toFixed(1)} at the end)`;
+  const machine = `${machineName()}${taskset ? ', server pinned to CPU 0' : ''}, shared with other test runs (load average ${os.loadavg()[0]!.toFixed(1)} at the end)`;
   writeBenchmarkSection('metrics-adapter', [
     `Run ${new Date().toISOString().slice(0, 16)}Z on commit \`${commit}\` (plus uncommitted work), ${machine}.`,
     `\`npm run bench -- metrics-adapter --seconds ${seconds} --rate ${rate} --hpas ${hpas}\`: the API handler in a child process with the Deployment's \`NODE_OPTIONS\` (\`${nodeOptions}\`), front-proxy mTLS keep-alive, warm authorization cache, no API server in the path.`,

@@ -36,7 +36,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
 import { execFileSync, execSync } from 'node:child_process';
-import { cpuSeconds, freePort, log, pollUntil, pool, root, vmStatus, writeBenchmarkSection, manifestNodeOptions } from './lib.mts';
+import { cpuSeconds, freePort, log, pollUntil, pool, root, vmStatus, writeBenchmarkSection, manifestNodeOptions, machine } from './lib.mts';
 
 const require = createRequire(import.meta.url);
 const { startCluster, ensureBinaries, startMoto } = require(path.join(root, 'dist/packages/testenv/lib/index.js'));
@@ -217,7 +217,7 @@ async function main(): Promise<void> {
     writeBenchmarkSection(
       'node-lifecycle-controller',
       [
-        `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB (shared with other jobs), commit ${commit} plus the working tree, local control plane and moto,`,
+        `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()} (shared with other jobs), commit ${commit} plus the working tree, local control plane and moto,`,
         `\`npm run bench -- node-lifecycle-controller --messages ${MESSAGES} --pods ${PODS} --scale-nodes ${SCALE_NODES} --pods-per-node ${PODS_PER_NODE} --workloads ${WORKLOADS} --pdbs ${PDBS} --draining ${DRAINING}\`.`,
         `The controller runs as its image runs it: a child process \`node\` on the bundle (no source maps), \`NODE_ENV=production\`, \`NODE_OPTIONS=${NODE_OPTIONS}\` from the manifest; production SLA, leader election off. kube-controller-manager runs without its ReplicaSet, node-lifecycle, taint-eviction, pod-GC,`,
         'garbage-collector and disruption controllers and the API server without audit log, so tens of thousands of pods can be created bound to their nodes in minutes on two shared cores and stay there',

@@ -26,11 +26,10 @@
 // machine and the commit.
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
-import { cpuSeconds, freePort, log, pollUntil, pool, root, vmStatus, writeBenchmarkSection, manifestNodeOptions } from './lib.mts';
+import { cpuSeconds, freePort, log, pollUntil, pool, root, vmStatus, writeBenchmarkSection, manifestNodeOptions, machine as machineName } from './lib.mts';
 
 const require = createRequire(import.meta.url);
 const { startCluster, ensureBinaries } = require(path.join(root, 'dist/packages/testenv/lib/index.js'));
@@ -315,7 +314,7 @@ async function main(): Promise<void> {
     mem.stop();
     const peakRss = vmStatus(pid, 'VmHWM');
     const peak = mem.state.peak;
-    const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}`;
+    const machine = machineName();
     const commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: root }).toString().trim();
     const dirty = execFileSync('git', ['status', '--porcelain', '--', 'packages/pdb-controller', 'packages/runtime', 'bench/pdb-controller.bench.mts', 'manifests/pdb-controller'], { cwd: root }).toString().trim() !== '';
     const result = {

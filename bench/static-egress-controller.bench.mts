@@ -23,11 +23,10 @@
 import { spawn } from 'node:child_process';
 import { execSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
-import { cpuSeconds, freePort, log, pollUntil, pool, root, vmStatus, writeBenchmarkSection, manifestNodeOptions } from './lib.mts';
+import { cpuSeconds, freePort, log, pollUntil, pool, root, vmStatus, writeBenchmarkSection, manifestNodeOptions, machine } from './lib.mts';
 import { Ec2Proxy, isMutating } from '../packages/static-egress-controller/test/proxy.ts';
 
 const require = createRequire(import.meta.url);
@@ -235,7 +234,7 @@ async function main(): Promise<void> {
     const result = {
       commit: execSync('git rev-parse --short HEAD', { cwd: root }).toString().trim(),
       entry: RUN,
-      machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`,
+      machine: machine(),
       configMaps: CMS,
       sources: CMS * KEYS,
       cidrs: CIDRS,
