@@ -753,7 +753,6 @@ async function main(): Promise<void> {
   if (!args.only) writeReport(out);
 }
 
-
 /** The commit measured, marked when the working tree differs from it. */
 function commit(): string {
   const head = spawnSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: root, encoding: 'utf8' }).stdout.trim();
