@@ -33,7 +33,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
-import { cpuSeconds, freePort, log, pollUntil, pool, root, vmStatus, writeBenchmarkSection, manifestNodeOptions, machine as machineName } from './lib.mts';
+import { cpuSeconds, freePort, log, pollUntil, pool, root, vmStatus, writeBenchmarkSection, manifestNodeOptions, machine } from './lib.mts';
 
 const require = createRequire(import.meta.url);
 const { startCluster, ensureBinaries } = require(path.join(root, 'dist/packages/testenv/lib/index.js'));
@@ -433,7 +433,6 @@ const rfc3339 = (t: number): string => new Date(t).toISOString().replace(/\.\d+Z
 
 /** Machine and commit of this run, for the report. */
 function provenance(): { machine: string; commit: string } {
-  const machine = machineName();
   const git = (...a: string[]) => execFileSync('git', a, { cwd: root, encoding: 'utf8' }).trim();
   let commit = 'unknown';
   try {
@@ -443,7 +442,7 @@ function provenance(): { machine: string; commit: string } {
   } catch {
     // not a git checkout
   }
-  return { machine, commit };
+  return { machine: machine(), commit };
 }
 
 async function boundaryBench(): Promise<void> {
