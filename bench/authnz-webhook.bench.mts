@@ -37,7 +37,7 @@ import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { cpuSeconds, freePort, log, root, vmStatus, writeBenchmarkSection, manifestNodeOptions, machine } from './lib.mts';
+import { cpuSeconds, freePort, log, root, vmStatus, writeBenchmarkSection, manifestNodeOptions, machine, measuredCommit } from './lib.mts';
 
 const require = createRequire(import.meta.url);
 
@@ -217,7 +217,7 @@ interface LoadResult {
  * load-generator core can saturate the server. Resolves with the status of each response in turn.
  */
 class RawConnection {
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   private waiter?: (status: number) => void;
   private readonly sock: net.Socket;
   private constructor(sock: net.Socket) {
@@ -679,7 +679,7 @@ async function main(): Promise<void> {
     for (let round = 0; round < rounds; round++) {
       log(`round ${round + 1} of ${rounds}`);
       const res: Record<string, Result> = {};
-      const pairs = [order.filter((n) => n === 'bare' || n === 'tokenreview_plain'), order.filter((n) => n === 'bare_sar' || n === 'sar_plain')];
+      const pairs: string[][] = [order.filter((n) => n === 'bare' || n === 'tokenreview_plain'), order.filter((n) => n === 'bare_sar' || n === 'sar_plain')];
       const rest = order.filter((n) => !pairs.flat().includes(n));
       for (const [i, group] of pairs.entries()) {
         if (group.length === 2) {
@@ -736,7 +736,7 @@ async function main(): Promise<void> {
     slices,
     pinned: hasTaskset,
     machine: machine(),
-    commit: commit(),
+    commit: measuredCommit(['packages/authnz-webhook', 'packages/runtime', 'manifests/authnz-webhook', 'bench/authnz-webhook.bench.mts']),
     ratios: {
       tokenreview: ratios('tokenreview_plain', 'bare'),
       sar: ratios('sar_plain', 'bare_sar'),
@@ -751,16 +751,6 @@ async function main(): Promise<void> {
   };
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   if (!args.only) writeReport(out);
-}
-
-/** The commit measured, marked when the working tree differs from it. */
-function commit(): string {
-  const head = spawnSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: root, encoding: 'utf8' }).stdout.trim();
-  const dirty = spawnSync('git', ['status', '--porcelain', '--', 'packages/authnz-webhook', 'packages/runtime', 'bench/authnz-webhook.bench.mts'], {
-    cwd: root,
-    encoding: 'utf8',
-  }).stdout.trim();
-  return dirty ? `${head} with uncommitted changes to the authnz-webhook, runtime or this benchmark` : head;
 }
 
 type Report = {

@@ -28,12 +28,12 @@
 //    end is 30 s after its start. From the kube-apiserver audit log: the time from each boundary (start: scale-down,
 //    end: restore) to the completion of the downscaler's PATCH of that Deployment, p50/p99/max, and the evaluation
 //    ticks meanwhile. Written between the downscaler-boundary markers with the machine and the commit.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
-import { cpuSeconds, freePort, log, pollUntil, pool, root, vmStatus, writeBenchmarkSection, manifestNodeOptions, machine } from './lib.mts';
+import { cpuSeconds, freePort, log, pollUntil, pool, root, vmStatus, writeBenchmarkSection, manifestNodeOptions, machine, measuredCommit } from './lib.mts';
 
 const require = createRequire(import.meta.url);
 const { startCluster, ensureBinaries } = require(path.join(root, 'dist/packages/testenv/lib/index.js'));
@@ -433,16 +433,10 @@ const rfc3339 = (t: number): string => new Date(t).toISOString().replace(/\.\d+Z
 
 /** Machine and commit of this run, for the report. */
 function provenance(): { machine: string; commit: string } {
-  const git = (...a: string[]) => execFileSync('git', a, { cwd: root, encoding: 'utf8' }).trim();
-  let commit = 'unknown';
-  try {
-    commit = git('rev-parse', '--short=12', 'HEAD');
-    const dirty = git('status', '--porcelain', '--', 'packages/downscaler', 'packages/runtime', 'bench/downscaler.bench.mts');
-    if (dirty) commit += ' with uncommitted changes to the downscaler, runtime or this benchmark';
-  } catch {
-    // not a git checkout
-  }
-  return { machine: machine(), commit };
+  return {
+    machine: machine(),
+    commit: measuredCommit(['packages/downscaler', 'packages/runtime', 'manifests/downscaler', 'bench/downscaler.bench.mts']),
+  };
 }
 
 async function boundaryBench(): Promise<void> {

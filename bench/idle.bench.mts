@@ -19,7 +19,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parse as parseYaml, parseAllDocuments, stringify as stringifyYaml } from 'yaml';
-import { freePort, log, pollUntil, root, vmStatus, writeBenchmarkSection, manifestNodeOptions, machine } from './lib.mts';
+import { freePort, log, pollUntil, root, vmStatus, writeBenchmarkSection, manifestNodeOptions, machine, measuredCommit } from './lib.mts';
 
 const require = createRequire(import.meta.url);
 const { startCluster, ensureBinaries } = require(path.join(root, 'dist/packages/testenv/lib/index.js'));
@@ -184,7 +184,7 @@ async function main(): Promise<void> {
     fs.rmSync(work, { recursive: true, force: true });
   }
   console.log(JSON.stringify(results, null, 2));
-  const commit = require('node:child_process').execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root }).toString().trim();
+  const commit = measuredCommit(['packages', 'manifests', 'tools/images', 'bench/idle.bench.mts']);
   const header = '| process | RSS idle (VmRSS) | anonymous / file-backed | peak RSS (VmHWM) | V8 heap used | Ready |';
   const row = (r: Result) =>
     `| ${r.component} | ${r.rssMiB} MiB | ${r.anonMiB} / ${r.fileMiB} MiB | ${r.peakMiB} MiB | ` +

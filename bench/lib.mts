@@ -1,4 +1,5 @@
 // Helpers shared by the benchmarks in bench/ (run with Node 26 type stripping, `node bench/<name>.bench.mts`).
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -58,6 +59,19 @@ export async function pollUntil<T>(
 export function machine(): string {
   const cpus = os.cpus();
   return `${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}`;
+}
+
+/**
+ * The commit a benchmark measured, for its report: `git rev-parse --short=12 HEAD`, followed by ` with uncommitted
+ * changes to <paths>` when `git status --porcelain` lists any file under `paths` (relative to the repository root: the
+ * component, the runtime, its manifests, the benchmark itself) as changed or new. `unknown` outside a git checkout.
+ */
+export function measuredCommit(paths: string[]): string {
+  const git = (...args: string[]) => spawnSync('git', args, { cwd: root, encoding: 'utf8' });
+  const head = git('rev-parse', '--short=12', 'HEAD');
+  if (head.status !== 0) return 'unknown';
+  const changed = git('status', '--porcelain', '--', ...paths).stdout.trim() !== '';
+  return changed ? `${head.stdout.trim()} with uncommitted changes to ${paths.join(', ')}` : head.stdout.trim();
 }
 
 /** A memory field of /proc/<pid>/status in MiB: `VmHWM` (peak RSS) or `VmRSS`. NaN when absent. */

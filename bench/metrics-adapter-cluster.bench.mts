@@ -28,7 +28,7 @@ import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { freePort, log, manifestNodeOptions, pollUntil, pool, root, vmStatus, writeBenchmarkSection, machine } from './lib.mts';
+import { freePort, log, manifestNodeOptions, pollUntil, pool, root, vmStatus, writeBenchmarkSection, machine, measuredCommit } from './lib.mts';
 
 const require = createRequire(import.meta.url);
 const dist = (p: string) => require(path.join(root, 'dist/packages', p));
@@ -336,12 +336,11 @@ async function main(): Promise<void> {
 }
 
 function report(r: any): string {
-  const commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
-  const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: root, encoding: 'utf8' }).trim() ? ' with uncommitted changes' : '';
+  const commit = measuredCommit(['packages/metrics-adapter', 'packages/runtime', 'manifests/metrics-adapter', 'bench/metrics-adapter-cluster.bench.mts']);
   const polls = Object.entries(r.steady.pollsPerSource).map(([c, v]) => `${c} ${v}`).join(', ');
   const collectors = Object.entries(r.steady.collectors).map(([c, v]) => `${c} ${v}`).join(', ');
   return [
-    `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}, commit ${commit}${dirty} (load average ${r.loadAverage} at the end), \`npm run bench -- metrics-adapter-cluster\`: local control plane with ${NODES} kwok nodes, the adapter's bundle as its image runs it (\`NODE_OPTIONS=${NODE_OPTIONS}\`), ${r.hpas} HPAs (a third each on ${r.queues} moto SQS queues, ${r.queries} Debian Prometheus queries, and a json-path metric of the ${r.scrapedPods} pods of ${SCRAPED} Deployments), ${r.pods} kwok pods watched, collection interval ${r.intervalS} s.`,
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}, commit ${commit} (load average ${r.loadAverage} at the end), \`npm run bench -- metrics-adapter-cluster\`: local control plane with ${NODES} kwok nodes, the adapter's bundle as its image runs it (\`NODE_OPTIONS=${NODE_OPTIONS}\`), ${r.hpas} HPAs (a third each on ${r.queues} moto SQS queues, ${r.queries} Debian Prometheus queries, and a json-path metric of the ${r.scrapedPods} pods of ${SCRAPED} Deployments), ${r.pods} kwok pods watched, collection interval ${r.intervalS} s.`,
     '',
     '| Measure | Result | Budget ([MA-BUDGETS](metrics-adapter.md#ma-budgets)) |',
     '|---|---|---|',

@@ -10,13 +10,12 @@
 // front-proxy client certificate, in the HPA controller's request shapes (pods, object, external). Recorded:
 // p50/p99 latency and errors, polls per distinct source per interval, RSS idle and with the HPAs.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as https from 'node:https';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { freePort, log, root, vmStatus, writeBenchmarkSection, manifestNodeOptions, machine as machineName } from './lib.mts';
+import { freePort, log, root, writeBenchmarkSection, manifestNodeOptions, machine as machineName, measuredCommit } from './lib.mts';
 
 const require = createRequire(import.meta.url);
 const { values: args } = parseArgs({
@@ -193,13 +192,10 @@ async function main(): Promise<void> {
     idleReferenceDelayP99Ms: Number(reference.p99.toFixed(1)), idleReferenceDelayMaxMs: Number(reference.max.toFixed(1)),
   };
   console.log(JSON.stringify(result));
-  let commit = 'unknown';
-  try {
-    commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).stdout.trim();
-  } catch { /* not a checkout */ }
+  const commit = measuredCommit(['packages/metrics-adapter', 'packages/runtime', 'manifests/metrics-adapter', 'bench/metrics-adapter.bench.mts']);
   const machine = `${machineName()}${taskset ? ', server pinned to CPU 0' : ''}, shared with other test runs (load average ${os.loadavg()[0]!.toFixed(1)} at the end)`;
   writeBenchmarkSection('metrics-adapter', [
-    `Run ${new Date().toISOString().slice(0, 16)}Z on commit \`${commit}\` (plus uncommitted work), ${machine}.`,
+    `Run ${new Date().toISOString().slice(0, 16)}Z on commit ${commit}, ${machine}.`,
     `\`npm run bench -- metrics-adapter --seconds ${seconds} --rate ${rate} --hpas ${hpas}\`: the API handler in a child process with the Deployment's \`NODE_OPTIONS\` (\`${nodeOptions}\`), front-proxy mTLS keep-alive, warm authorization cache, no API server in the path.`,
     '',
     '| Measure | Result | Budget |',

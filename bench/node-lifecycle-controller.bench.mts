@@ -35,8 +35,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
-import { execFileSync, execSync } from 'node:child_process';
-import { cpuSeconds, freePort, log, pollUntil, pool, root, vmStatus, writeBenchmarkSection, manifestNodeOptions, machine } from './lib.mts';
+import { execFileSync } from 'node:child_process';
+import { cpuSeconds, freePort, log, pollUntil, pool, root, vmStatus, writeBenchmarkSection, manifestNodeOptions, machine, measuredCommit } from './lib.mts';
 
 const require = createRequire(import.meta.url);
 const { startCluster, ensureBinaries, startMoto } = require(path.join(root, 'dist/packages/testenv/lib/index.js'));
@@ -205,19 +205,14 @@ async function main(): Promise<void> {
 
     const scale = await scalePart(cluster.kubeconfigPath, kc);
 
-    let commit = 'unknown';
-    try {
-      commit = execSync('git rev-parse --short HEAD', { cwd: root }).toString().trim();
-    } catch {
-      /* not a git checkout */
-    }
+    const commit = measuredCommit(['packages/node-lifecycle-controller', 'packages/runtime', 'manifests/node-lifecycle-controller', 'bench/node-lifecycle-controller.bench.mts']);
     const perPodKiB = ((scale.syncedRss - idleRss) * 1024) / scale.pods;
     const result = { perPodKiB, messages: latencies.length, p50: pct(latencies, 50), p99: pct(latencies, 99), max: Math.max(...latencies), drainMs, pods: PODS, idleRss, peakRss, readyMs, scale, commit };
     process.stdout.write(`${JSON.stringify(result)}\n`);
     writeBenchmarkSection(
       'node-lifecycle-controller',
       [
-        `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()} (shared with other jobs), commit ${commit} plus the working tree, local control plane and moto,`,
+        `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()} (shared with other jobs), commit ${commit}, local control plane and moto,`,
         `\`npm run bench -- node-lifecycle-controller --messages ${MESSAGES} --pods ${PODS} --scale-nodes ${SCALE_NODES} --pods-per-node ${PODS_PER_NODE} --workloads ${WORKLOADS} --pdbs ${PDBS} --draining ${DRAINING}\`.`,
         `The controller runs as its image runs it: a child process \`node\` on the bundle (no source maps), \`NODE_ENV=production\`, \`NODE_OPTIONS=${NODE_OPTIONS}\` from the manifest; production SLA, leader election off. kube-controller-manager runs without its ReplicaSet, node-lifecycle, taint-eviction, pod-GC,`,
         'garbage-collector and disruption controllers and the API server without audit log, so tens of thousands of pods can be created bound to their nodes in minutes on two shared cores and stay there',

@@ -29,7 +29,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
-import { cpuSeconds, freePort, log, pollUntil, pool, root, vmStatus, writeBenchmarkSection, manifestNodeOptions, machine } from './lib.mts';
+import { cpuSeconds, freePort, log, pollUntil, pool, root, vmStatus, writeBenchmarkSection, manifestNodeOptions, machine, measuredCommit } from './lib.mts';
 
 const require = createRequire(import.meta.url);
 const { startCluster, ensureBinaries } = require(path.join(root, 'dist/packages/testenv/lib/index.js'));
@@ -314,11 +314,9 @@ async function main(): Promise<void> {
     mem.stop();
     const peakRss = vmStatus(pid, 'VmHWM');
     const peak = mem.state.peak;
-    const commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: root }).toString().trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'packages/pdb-controller', 'packages/runtime', 'bench/pdb-controller.bench.mts', 'manifests/pdb-controller'], { cwd: root }).toString().trim() !== '';
     const result = {
       machine: machine(),
-      commit: dirty ? `${commit} + uncommitted changes to the pdb-controller, runtime, manifests or this benchmark` : commit,
+      commit: measuredCommit(['packages/pdb-controller', 'packages/runtime', 'manifests/pdb-controller', 'bench/pdb-controller.bench.mts']),
       nodeOptions: NODE_OPTIONS,
       deployments: N,
       namespaces: NS,

@@ -26,7 +26,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
-import { cpuSeconds, freePort, log, pollUntil, pool, root, vmStatus, writeBenchmarkSection, manifestNodeOptions, machine } from './lib.mts';
+import { cpuSeconds, freePort, log, pollUntil, pool, root, vmStatus, writeBenchmarkSection, manifestNodeOptions, machine, measuredCommit } from './lib.mts';
 import { Ec2Proxy, isMutating } from '../packages/static-egress-controller/test/proxy.ts';
 
 const require = createRequire(import.meta.url);
@@ -232,7 +232,7 @@ async function main(): Promise<void> {
     };
     log(`burst: ${JSON.stringify(burst)}`);
     const result = {
-      commit: execSync('git rev-parse --short HEAD', { cwd: root }).toString().trim(),
+      commit: measuredCommit(['packages/static-egress-controller', 'packages/runtime', 'manifests/static-egress-controller', 'bench/static-egress-controller.bench.mts']),
       entry: RUN,
       machine: machine(),
       configMaps: CMS,
@@ -249,7 +249,7 @@ async function main(): Promise<void> {
     writeBenchmarkSection(
       'static-egress-controller',
       [
-        `Measured ${new Date().toISOString().slice(0, 10)} at commit ${result.commit} (plus the uncommitted static-egress-controller) on ${result.machine}, shared with other jobs; local control plane (testenv) and moto behind the recording proxy, two AZs with one dmz route table each; the controller runs as \`${RUN}\` with \`NODE_OPTIONS=${MANIFEST_NODE_OPTIONS}\`${args.entry === 'bundle' && !NODE_FLAGS.length ? ' (as the image runs it)' : ''}. \`npm run bench -- static-egress-controller --configmaps ${CMS} --keys ${KEYS} --cidrs ${CIDRS} --quiet-seconds ${QUIET_MS / 1000} --resync ${RESYNC_S} --entry ${args.entry}${args.entry === 'bundle' ? ` --source-maps ${NODE_FLAGS.length > 0}` : ''}\`.`,
+        `Measured ${new Date().toISOString().slice(0, 10)} at commit ${result.commit} on ${result.machine}, shared with other jobs; local control plane (testenv) and moto behind the recording proxy, two AZs with one dmz route table each; the controller runs as \`${RUN}\` with \`NODE_OPTIONS=${MANIFEST_NODE_OPTIONS}\`${args.entry === 'bundle' && !NODE_FLAGS.length ? ' (as the image runs it)' : ''}. \`npm run bench -- static-egress-controller --configmaps ${CMS} --keys ${KEYS} --cidrs ${CIDRS} --quiet-seconds ${QUIET_MS / 1000} --resync ${RESYNC_S} --entry ${args.entry}${args.entry === 'bundle' ? ` --source-maps ${NODE_FLAGS.length > 0}` : ''}\`.`,
         '',
         '| Target | Budget | Measured |',
         '|---|---|---|',
