@@ -1,32 +1,35 @@
 // Benchmark of the authnz-webhook (docs/authnz-webhook.md#authnz-budgets) with a load generator on loopback.
 //
-//   npm run bench -- authnz-webhook [--seconds 3] [--warmup 5] [--connections 32] [--tokens 2000] [--rounds 2]
+//   npm run bench -- authnz-webhook [--seconds 3] [--warmup 5] [--connections 32] [--tokens 10000] [--rounds 2]
 //                                   [--slices 6] [--tr-rate 2500] [--sar-rate 4000] [--tr-mtls-rate 2000]
-//                                   [--sar-mtls-rate 3200] [--rate-seconds 10]
+//                                   [--sar-mtls-rate 3200] [--rate-seconds 10] [--only <scenario>,...]
 //
 // Scenarios, each against a fresh server process (pinned to CPU 0 with taskset when available; the load
 // generator runs here, on CPU 1):
-// 1. bare node:http baselines: one parses the TokenReview, verifies the JWT with jose and answers (`bare`), one
-//    parses the SubjectAccessReview and answers it from a fixed rule (`bare_sar`);
+// 1. baselines (bench/authnz-webhook-baselines.mjs, plain JavaScript): the TokenReview parsed, its JWT verified with
+//    jose and answered by a bare node:http server (`bare`) and by a bare express server (`express`, the baseline
+//    AUTHNZ-BUDGETS names); the SubjectAccessReview parsed and answered from a fixed rule (`bare_sar`);
 // 2. TokenReview over plain HTTP and over mutual TLS with the token cache off, so every request verifies an
 //    RS256-2048 signature (distinct tokens, JWKS already fetched); the webhook is the image's bundle
-//    (dist/packages/authnz-webhook/bundle/main.mjs, built by `npx nx run authnz-webhook:bundle`) run with its flags;
-// 3. TokenReview with the cache on and filled (every token distinct, cache up to 10,000 entries);
+//    (dist/packages/authnz-webhook/bundle/main.mjs, built by `npx nx run authnz-webhook:bundle`) run as its own
+//    process with its flags, as the container runs it;
+// 3. TokenReview with the cache on and filled (every token distinct, cache up to 10,000 entries; the entries are
+//    read from the webhook's /metrics after the measured window);
 // 4. SubjectAccessReview (a mix of allow, deny and no-opinion) over plain HTTP and mutual TLS.
 // Closed-loop load: `connections` keep-alive connections each send the next request when the previous one
 // answered, after `--warmup` seconds of the same load that are not measured: V8 compiles the request path with
 // TurboFan in the first seconds under load, on the server's one core, and with a 1 s warm-up that compiling fell
 // into the measured window (docs/benchmarks.md, authnz-webhook, runs 13 and 14). Every scenario runs `rounds`
-// times, each against fresh server processes. A plain-HTTP webhook row and its baseline run as a pair: both servers
-// at once, each warmed up, then `--slices` alternating slices of `seconds / slices` each (the order reversed every
-// other pair and every other round), so that the load of other jobs on a shared machine falls on both sides of a
-// ratio; the tables give the median round and every round's ratio. Then an open-loop run at a fixed rate below
-// saturation (`--tr-rate`, `--sar-rate`, `--tr-mtls-rate`, `--sar-mtls-rate`: half the throughput targets of
-// AUTHNZ-BUDGETS, plain HTTP and mTLS) of the webhook and of the plain-HTTP baselines, each after the same
-// closed-loop warm-up and 1 s at the rate, measured for `--rate-seconds`, with latency counted from the moment each
-// request was due (no coordinated omission). Results (requests/s, p50/p99/p99.9 latency, server CPU time per
-// request, peak RSS of the server) are printed as JSON and written into docs/benchmarks.md between the
-// authnz-webhook markers.
+// times, each against fresh server processes. A plain-HTTP webhook row and its baselines run as a group: all servers
+// at once, each warmed up, then `--slices` slices of `seconds / slices` each in which the servers take turns (the
+// order reversed every other slice and every other round), so that the load of other jobs on a shared machine
+// falls on every side of a ratio; the tables give the median round and every round's ratio. Then an open-loop run at
+// a fixed rate below saturation (`--tr-rate`, `--sar-rate`, `--tr-mtls-rate`, `--sar-mtls-rate`: half the
+// throughput targets of AUTHNZ-BUDGETS, plain HTTP and mTLS) of the webhook and of the plain-HTTP baselines, each
+// after the same closed-loop warm-up and 1 s at the rate, measured for `--rate-seconds`, with latency counted from
+// the moment each request was due (no coordinated omission). Results (requests/s, p50/p99/p99.9 latency, server CPU
+// time per request, peak RSS of the server) are printed as JSON and written into docs/benchmarks.md between the
+// authnz-webhook markers (not with --only).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -36,7 +39,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
-import { pathToFileURL } from 'node:url';
 import { cpuSeconds, freePort, log, root, vmStatus, writeBenchmarkSection, manifestNodeOptions, machine, measuredCommit } from './lib.mts';
 
 const require = createRequire(import.meta.url);
@@ -48,7 +50,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '5' },
     connections: { type: 'string', default: '32' },
-    tokens: { type: 'string', default: '2000' },
+    tokens: { type: 'string', default: '10000' },
     rounds: { type: 'string', default: '2' },
     slices: { type: 'string', default: '6' },
     'tr-rate': { type: 'string', default: '2500' },
@@ -56,8 +58,6 @@ const { values: args } = parseArgs({
     'tr-mtls-rate': { type: 'string', default: '2000' },
     'sar-mtls-rate': { type: 'string', default: '3200' },
     'rate-seconds': { type: 'string', default: '10' },
-    serve: { type: 'string' },
-    spec: { type: 'string' },
     only: { type: 'string' },
   },
   allowPositionals: true,
@@ -75,20 +75,31 @@ interface ServeSpec {
   issuer?: string;
 }
 
-async function serveWebhook(spec: ServeSpec): Promise<void> {
-  // the image's bundle (dist/packages/authnz-webhook/bundle/main.mjs) as the container runs it: its own flags,
-  // NODE_ENV=production, standalone (no cluster access); its logs at error level so that stdout carries the port
-  // line only. Ready when /readyz answers 200 (listeners bound, issuer keys fetched): see waitReady.
-  const bundle = path.join(root, 'dist/packages/authnz-webhook/bundle/main.mjs');
+/** The environment of every server process: this one's, without its NODE_OPTIONS (servers get the DaemonSet's). */
+function serverEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  return env;
+}
+
+/** The webhook's bundle, as the image runs it. */
+const bundle = path.join(root, 'dist/packages/authnz-webhook/bundle/main.mjs');
+
+/** The baseline servers: a plain JavaScript file, so that their processes load no TypeScript either. */
+const baselines = path.join(import.meta.dirname, 'authnz-webhook-baselines.mjs');
+
+/**
+ * The webhook's command line and environment as the container runs it: the bundle with its own flags,
+ * NODE_ENV=production, standalone (no cluster access: no kubeconfig, an empty home), its `/metrics` served as the
+ * DaemonSet serves it, its logs at error level. Ready
+ * when /readyz answers 200 (listeners bound, issuer keys fetched): see waitReady.
+ */
+function webhookCommand(spec: ServeSpec, port: number, health: number, metrics: number): { args: string[]; env: NodeJS.ProcessEnv } {
   if (!fs.existsSync(bundle)) throw new Error(`${bundle} missing: run \`npx nx run authnz-webhook:bundle\``);
-  const [port, health] = [await freePort(), await freePort()];
-  for (const k of ['KUBECONFIG', 'KUBERNETES_SERVICE_HOST', 'KUBERNETES_SERVICE_PORT']) delete process.env[k];
-  // an empty home: no ~/.kube/config is found
-  process.env.HOME = path.join(os.tmpdir(), 'kubeaws-authnz-bench-home');
-  fs.mkdirSync(process.env.HOME, { recursive: true });
-  process.env.NODE_ENV = 'production';
-  process.argv = [
-    process.argv[0]!,
+  const env: NodeJS.ProcessEnv = { ...serverEnv(), NODE_ENV: 'production', HOME: path.join(os.tmpdir(), 'kubeaws-authnz-bench-home') };
+  for (const k of ['KUBECONFIG', 'KUBERNETES_SERVICE_HOST', 'KUBERNETES_SERVICE_PORT']) delete env[k];
+  fs.mkdirSync(env.HOME!, { recursive: true });
+  const args = [
     bundle,
     `--config=${spec.configPath}`,
     `--webhook-bind-address=127.0.0.1:${port}`,
@@ -96,15 +107,13 @@ async function serveWebhook(spec: ServeSpec): Promise<void> {
       ? [`--tls-cert-file=${spec.tls.cert}`, `--tls-private-key-file=${spec.tls.key}`, `--client-ca-file=${spec.tls.ca}`]
       : ['--insecure-loopback-webhook']),
     '--access-api-bind-address=',
-    '--metrics-bind-address=0',
+    `--metrics-bind-address=127.0.0.1:${metrics}`,
     `--health-probe-bind-address=127.0.0.1:${health}`,
     `--max-request-bytes=${1 << 20}`,
     '--shutdown-delay=0s',
     '--log-level=error',
   ];
-  await import(pathToFileURL(bundle).href);
-  // the load generator polls /readyz from its own process, as kubelet does from outside the container
-  process.stdout.write(`${JSON.stringify({ port, health })}\n`);
+  return { args, env };
 }
 
 /**
@@ -126,6 +135,27 @@ function fetchStatus(url: string): Promise<number> {
   });
 }
 
+/**
+ * The webhook's `token_cache_entries` gauge (docs/authnz-webhook.md, metrics) read from its `/metrics`.
+ * @throws when the gauge is not there.
+ */
+function tokenCacheEntries(metricsPort: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(`http://127.0.0.1:${metricsPort}/metrics`, { agent: false }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => {
+          const m = /^\w*token_cache_entries(?:\{[^}]*\})? (\S+)$/m.exec(text);
+          if (m) resolve(Number(m[1]));
+          else reject(new Error(`token_cache_entries not in /metrics of 127.0.0.1:${metricsPort}`));
+        });
+      })
+      .on('error', reject);
+  });
+}
+
 /** Polls a webhook's `/readyz` until it answers 200. @throws after 20 s. */
 async function waitReady(health: number): Promise<void> {
   const deadline = Date.now() + 20_000;
@@ -135,63 +165,6 @@ async function waitReady(health: number): Promise<void> {
     if (Date.now() > deadline) throw new Error(`webhook bundle not ready after 20 s (/readyz ${r})`);
     await new Promise((res) => setTimeout(res, 20));
   }
-}
-
-async function serveBare(spec: ServeSpec): Promise<void> {
-  const keySet = jose.createLocalJWKSet({ keys: [spec.jwk] });
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', async () => {
-      try {
-        const body = JSON.parse(Buffer.concat(chunks).toString());
-        const { payload } = await jose.jwtVerify(body.spec.token, keySet, {
-          algorithms: ['RS256'],
-          issuer: spec.issuer,
-          audience: 'kubernetes',
-        });
-        const out = JSON.stringify({
-          apiVersion: body.apiVersion,
-          kind: 'TokenReview',
-          status: { authenticated: true, user: { username: `oidc:${payload.sub}`, groups: [] } },
-        });
-        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(out) }).end(out);
-      } catch {
-        res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"status":{"authenticated":false}}');
-      }
-    });
-  });
-  server.keepAliveTimeout = 125_000;
-  server.listen(0, '127.0.0.1', () =>
-    process.stdout.write(`${JSON.stringify({ port: (server.address() as any).port })}\n`),
-  );
-}
-
-/** The SubjectAccessReview baseline: parse, one fixed rule (allow in the user's own namespace), answer. */
-async function serveBareSar(): Promise<void> {
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      try {
-        const body = JSON.parse(Buffer.concat(chunks).toString());
-        const spec = body.spec;
-        const allowed = spec.resourceAttributes?.namespace === `team-${String(spec.user).slice(5)}`;
-        const out = JSON.stringify({
-          apiVersion: body.apiVersion,
-          kind: 'SubjectAccessReview',
-          status: { allowed, reason: allowed ? 'own namespace' : 'no rule' },
-        });
-        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(out) }).end(out);
-      } catch {
-        res.writeHead(400, { 'Content-Type': 'application/json' }).end('{}');
-      }
-    });
-  });
-  server.keepAliveTimeout = 125_000;
-  server.listen(0, '127.0.0.1', () =>
-    process.stdout.write(`${JSON.stringify({ port: (server.address() as any).port })}\n`),
-  );
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -422,30 +395,45 @@ const deployedNodeOptions: string[] = manifestNodeOptions('authnz-webhook').spli
 
 const hasTaskset = spawnSync('taskset', ['--version']).status === 0 && os.cpus().length >= 2;
 
-type Mode = 'webhook' | 'bare' | 'bare_sar';
+/** A server of a scenario: the webhook's bundle, or one of the baselines of bench/authnz-webhook-baselines.mjs. */
+type Mode = 'webhook' | 'bare' | 'express' | 'bare_sar';
 
-async function startServer(mode: Mode, spec: ServeSpec): Promise<{ child: ChildProcess; port: number }> {
+/**
+ * Starts a scenario's server pinned to CPU 0 (when taskset is there) with the DaemonSet's Node options, and resolves
+ * once it serves: the webhook when its /readyz answers 200, a baseline when it prints its port.
+ */
+async function startServer(
+  mode: Mode,
+  spec: ServeSpec,
+): Promise<{ child: ChildProcess; port: number; metrics?: number }> {
   const extra = (process.env.AUTHNZ_BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const nodeArgs = [
-    ...deployedNodeOptions,
-    ...extra,
-    import.meta.filename,
-    `--serve=${mode}`,
-    `--spec=${JSON.stringify(spec)}`,
-  ];
+  const webhook = mode === 'webhook' ? { port: await freePort(), health: await freePort(), metrics: await freePort() } : undefined;
+  const cmd = webhook
+    ? webhookCommand(spec, webhook.port, webhook.health, webhook.metrics)
+    : { args: [baselines, mode, JSON.stringify(spec)], env: serverEnv() };
+  const nodeArgs = [...deployedNodeOptions, ...extra, ...cmd.args];
   const child = hasTaskset
-    ? spawn('taskset', ['-c', '0', process.execPath, ...nodeArgs], { stdio: ['ignore', 'pipe', 'inherit'] })
-    : spawn(process.execPath, nodeArgs, { stdio: ['ignore', 'pipe', 'inherit'] });
-  const { port, health } = await new Promise<{ port: number; health?: number }>((resolve, reject) => {
-    let buf = '';
-    child.stdout!.on('data', (d) => {
-      buf += d;
-      const line = buf.split('\n')[0];
-      if (buf.includes('\n')) resolve(JSON.parse(line!));
-    });
-    child.once('exit', (c) => reject(new Error(`server exited with ${c}`)));
-  });
-  if (health !== undefined) await waitReady(health);
+    ? spawn('taskset', ['-c', '0', process.execPath, ...nodeArgs], { stdio: ['ignore', 'pipe', 'inherit'], env: cmd.env })
+    : spawn(process.execPath, nodeArgs, { stdio: ['ignore', 'pipe', 'inherit'], env: cmd.env });
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (c) => reject(new Error(`${mode} server exited with ${c}`))),
+  );
+  exited.catch(() => {});
+  if (webhook) {
+    child.stdout!.resume();
+    await Promise.race([waitReady(webhook.health), exited]);
+    return { child, port: webhook.port, metrics: webhook.metrics };
+  }
+  const port = await Promise.race([
+    new Promise<number>((resolve) => {
+      let buf = '';
+      child.stdout!.on('data', (d) => {
+        buf += d;
+        if (buf.includes('\n')) resolve(JSON.parse(buf.split('\n')[0]!).port);
+      });
+    }),
+    exited,
+  ]);
   return { child, port };
 }
 
@@ -547,7 +535,8 @@ async function main(): Promise<void> {
   fs.writeFileSync(f('nocache.yaml'), config(0));
   fs.writeFileSync(f('cache.yaml'), config(10000));
 
-  type Result = LoadResult & { rssMiB: number; cpuUsPerRequest: number };
+  /** A row's figures; `cacheEntries`: the webhook's token cache entries after the measured window (cached rows). */
+  type Result = LoadResult & { rssMiB: number; cpuUsPerRequest: number; cacheEntries?: number };
   interface Scenario {
     name: string;
     mode: Mode;
@@ -555,16 +544,19 @@ async function main(): Promise<void> {
     path: string;
     bodies: string[];
     tls: boolean;
+    /** The token cache is on (its entries are read after the measured window). */
+    cached?: boolean;
   }
   const bareSpec = { configPath: '', jwk, issuer };
   const scenarios: Record<string, Scenario> = {};
   for (const s of [
     { name: 'bare', mode: 'bare', spec: bareSpec, path: '/authenticate', bodies: trBodies, tls: false },
+    { name: 'express', mode: 'express', spec: bareSpec, path: '/authenticate', bodies: trBodies, tls: false },
     { name: 'tokenreview_plain', mode: 'webhook', spec: { configPath: f('nocache.yaml') }, path: '/authenticate', bodies: trBodies, tls: false },
     { name: 'bare_sar', mode: 'bare_sar', spec: bareSpec, path: '/authorize', bodies: sarBodies, tls: false },
     { name: 'sar_plain', mode: 'webhook', spec: { configPath: f('nocache.yaml') }, path: '/authorize', bodies: sarBodies, tls: false },
     { name: 'tokenreview_mtls', mode: 'webhook', spec: { configPath: f('nocache.yaml'), tls }, path: '/authenticate', bodies: trBodies, tls: true },
-    { name: 'tokenreview_cached_plain', mode: 'webhook', spec: { configPath: f('cache.yaml') }, path: '/authenticate', bodies: trBodies, tls: false },
+    { name: 'tokenreview_cached_plain', mode: 'webhook', spec: { configPath: f('cache.yaml') }, path: '/authenticate', bodies: trBodies, tls: false, cached: true },
     { name: 'sar_mtls', mode: 'webhook', spec: { configPath: f('nocache.yaml'), tls }, path: '/authorize', bodies: sarBodies, tls: true },
   ] as Scenario[])
     scenarios[s.name] = s;
@@ -585,7 +577,7 @@ async function main(): Promise<void> {
 
   /** One scenario against a fresh server: closed loop, or open loop at `rate`. */
   const measure = async (s: Scenario, rate?: number): Promise<Result> => {
-    const { child, port } = await startServer(s.mode, s.spec);
+    const { child, port, metrics } = await startServer(s.mode, s.spec);
     try {
       // server CPU time over the measured window (after the warm-up, so start-up and JIT warm-up are not counted)
       const cpu: Record<string, number> = {};
@@ -606,40 +598,48 @@ async function main(): Promise<void> {
             durationMs: seconds * 1000,
             onWindow,
           });
-      return result(`${s.name}${rate ? ` @${rate}/s` : ''}`, r, (cpu.end ?? NaN) - (cpu.start ?? NaN), child.pid!);
+      const out = result(`${s.name}${rate ? ` @${rate}/s` : ''}`, r, (cpu.end ?? NaN) - (cpu.start ?? NaN), child.pid!);
+      if (s.cached && metrics) {
+        out.cacheEntries = await tokenCacheEntries(metrics);
+        log(`${s.name}: ${out.cacheEntries} entries in the token cache`);
+      }
+      return out;
     } finally {
       await stopServer(child);
     }
   };
 
   /**
-   * A webhook row and its baseline in one round, both servers running at once (each pinned to CPU 0; the one not under
-   * load idles): each warmed up alone for `warmup` s, then `slices` slices of `seconds / slices` s each that alternate
-   * between the two (the order reversed every other pair), each after SLICE_SETTLE_MS of load that is not measured.
-   * A change in the speed of the shared machine that lasts longer than a slice so falls on both sides of the ratio.
-   * `baseFirst` says which server starts, warms up and is loaded first. Each result sums its server's slices;
-   * `sliceRatios` are the webhook's requests/s over the baseline's, pair by pair.
+   * A webhook row and its baselines in one round, all servers running at once (each pinned to CPU 0; those not under
+   * load idle): each warmed up alone for `warmup` s, then `slices` slices of `seconds / slices` s each in which the
+   * servers take turns (the order reversed every other slice), each turn after SLICE_SETTLE_MS of load that is not
+   * measured. A change in the speed of the shared machine that lasts longer than a slice so falls on every side of a
+   * ratio. `group` lists the baselines first and the webhook last; `reverse` starts, warms up and loads them in the
+   * opposite order. Each result sums its server's slices; `sliceRatios[base]` are the webhook's requests/s over that
+   * baseline's, slice by slice.
    */
-  const measurePair = async (
-    base: Scenario,
-    hook: Scenario,
-    baseFirst: boolean,
-  ): Promise<{ results: Record<string, Result>; sliceRatios: number[] }> => {
-    const scen = baseFirst ? [base, hook] : [hook, base];
-    const h = baseFirst ? 1 : 0;
+  const measureGroup = async (
+    group: Scenario[],
+    reverse: boolean,
+  ): Promise<{ results: Record<string, Result>; sliceRatios: Record<string, number[]> }> => {
+    const hook = group[group.length - 1]!;
+    const bases = group.slice(0, -1);
+    const scen = reverse ? [...group].reverse() : group;
+    const n = scen.length;
     const servers: Array<{ child: ChildProcess; port: number }> = [];
     const conns: RawConnection[][] = [];
     try {
       for (const x of scen) servers.push(await startServer(x.mode, x.spec));
-      for (let i = 0; i < 2; i++) conns.push(await openConnections(servers[i]!.port, connections, scen[i]!.tls ? clientTls : undefined));
+      for (let i = 0; i < n; i++) conns.push(await openConnections(servers[i]!.port, connections, scen[i]!.tls ? clientTls : undefined));
       const common = (i: number) => ({ port: servers[i]!.port, path: scen[i]!.path, bodies: scen[i]!.bodies, connections, conns: conns[i] });
-      for (let i = 0; i < 2; i++) await load({ ...common(i), warmupMs: warmup * 1000, durationMs: 0 });
+      for (let i = 0; i < n; i++) await load({ ...common(i), warmupMs: warmup * 1000, durationMs: 0 });
       const acc = scen.map(() => ({ cpu: 0, windowed: 0, non200: 0, all: 0, lat: [] as number[] }));
       const sliceMs = (seconds * 1000) / slices;
-      const sliceRatios: number[] = [];
+      const sliceRatios: Record<string, number[]> = Object.fromEntries(bases.map((b) => [b.name, []]));
+      const turns = scen.map((_, i) => i);
       for (let k = 0; k < slices; k++) {
-        const rps = [0, 0];
-        for (const i of k % 2 ? [1, 0] : [0, 1]) {
+        const rps: Record<string, number> = {};
+        for (const i of k % 2 ? [...turns].reverse() : turns) {
           const cpu: Record<string, number> = {};
           const r = await load({
             ...common(i),
@@ -652,17 +652,18 @@ async function main(): Promise<void> {
           acc[i]!.windowed += r.windowed ?? r.requests;
           acc[i]!.non200 += r.non200;
           acc[i]!.all += r.all;
-          rps[i] = r.rps;
+          rps[scen[i]!.name] = r.rps;
         }
-        sliceRatios.push(Number((rps[h]! / rps[1 - h]!).toFixed(2)));
+        for (const b of bases) sliceRatios[b.name]!.push(Number((rps[hook.name]! / rps[b.name]!).toFixed(2)));
       }
       const results: Record<string, Result> = {};
-      for (let i = 0; i < 2; i++) {
+      for (let i = 0; i < n; i++) {
         const a = acc[i]!;
         const r = { ...summarize(a.lat, seconds * 1000, a.non200, a.all), windowed: a.windowed };
         results[scen[i]!.name] = result(scen[i]!.name, r, a.cpu, servers[i]!.child.pid!);
       }
-      log(`${hook.name} / ${base.name} by slice: ${sliceRatios.map((x) => `${x.toFixed(2)}×`).join(' ')}`);
+      for (const b of bases)
+        log(`${hook.name} / ${b.name} by slice: ${sliceRatios[b.name]!.map((x) => `${x.toFixed(2)}×`).join(' ')}`);
       return { results, sliceRatios };
     } finally {
       for (const cs of conns) for (const c of cs) c.close();
@@ -671,29 +672,33 @@ async function main(): Promise<void> {
   };
 
   const roundResults: Array<Record<string, Result>> = [];
-  const sliceRatios: { tokenreview: number[][]; sar: number[][] } = { tokenreview: [], sar: [] };
+  // slice ratios of each webhook row over each of its baselines, one list per round
+  const sliceRatios: Record<'tokenreview' | 'express' | 'sar', number[][]> = { tokenreview: [], express: [], sar: [] };
   const rated: Record<string, Result & { rate: number }> = {};
-  // each webhook scenario next to its baseline; every other round in reverse order
+  // each plain-HTTP webhook row next to its baselines (listed first); every other round in reverse order
   const order = Object.keys(scenarios).filter(wanted);
+  const groups = [
+    ['bare', 'express', 'tokenreview_plain'],
+    ['bare_sar', 'sar_plain'],
+  ].map((g) => g.filter((n) => order.includes(n)));
   try {
     for (let round = 0; round < rounds; round++) {
       log(`round ${round + 1} of ${rounds}`);
       const res: Record<string, Result> = {};
-      const pairs: string[][] = [order.filter((n) => n === 'bare' || n === 'tokenreview_plain'), order.filter((n) => n === 'bare_sar' || n === 'sar_plain')];
-      const rest = order.filter((n) => !pairs.flat().includes(n));
-      for (const [i, group] of pairs.entries()) {
-        if (group.length === 2) {
-          const [base, hook] = group.map((n) => scenarios[n]!);
-          const p = await measurePair(base!, hook!, round % 2 === 0);
+      for (const group of groups) {
+        if (group.length >= 2 && scenarios[group[group.length - 1]!]!.mode === 'webhook') {
+          const p = await measureGroup(group.map((n) => scenarios[n]!), round % 2 === 1);
           Object.assign(res, p.results);
-          sliceRatios[i ? 'sar' : 'tokenreview']!.push(p.sliceRatios);
+          for (const [base, key] of [['bare', 'tokenreview'], ['express', 'express'], ['bare_sar', 'sar']] as const)
+            if (p.sliceRatios[base]) sliceRatios[key].push(p.sliceRatios[base]);
         } else for (const n of group) res[n] = await measure(scenarios[n]!);
       }
-      for (const n of rest) res[n] = await measure(scenarios[n]!);
+      for (const n of order.filter((x) => !groups.flat().includes(x))) res[n] = await measure(scenarios[n]!);
       roundResults.push(res);
     }
     for (const [n, rate] of [
       ['bare', trRate],
+      ['express', trRate],
       ['tokenreview_plain', trRate],
       ['bare_sar', sarRate],
       ['sar_plain', sarRate],
@@ -726,6 +731,12 @@ async function main(): Promise<void> {
         (Math.max(r.tokenreview_plain!.rssMiB, r.sar_plain!.rssMiB) / Math.max(r.bare!.rssMiB, r.bare_sar!.rssMiB)).toFixed(2),
       ),
     );
+  // the webhook's peak RSS over every row it served, each a process of its own (the spec's budget: across all runs)
+  const webhookRows = [...roundResults.flatMap((r) => Object.entries(r)), ...Object.entries(rated)].filter(
+    ([n]) => scenarios[n]!.mode === 'webhook',
+  );
+  const webhookPeak = webhookRows.length ? Math.max(...webhookRows.map(([, x]) => x.rssMiB)) : NaN;
+  const cacheEntries = roundResults.flatMap((r) => (r.tokenreview_cached_plain?.cacheEntries !== undefined ? [r.tokenreview_cached_plain.cacheEntries] : []));
   const out = {
     seconds,
     warmup,
@@ -739,11 +750,15 @@ async function main(): Promise<void> {
     commit: measuredCommit(['packages/authnz-webhook', 'packages/runtime', 'manifests/authnz-webhook', 'bench/authnz-webhook.bench.mts']),
     ratios: {
       tokenreview: ratios('tokenreview_plain', 'bare'),
+      express: ratios('tokenreview_plain', 'express'),
       sar: ratios('sar_plain', 'bare_sar'),
       tokenreviewCpu: cpuRatios('tokenreview_plain', 'bare'),
+      expressCpu: cpuRatios('tokenreview_plain', 'express'),
       sarCpu: cpuRatios('sar_plain', 'bare_sar'),
       peakRss: rssRatios,
     },
+    webhookPeak,
+    cacheEntries,
     results,
     sliceRatios,
     rounds_detail: roundResults,
@@ -764,8 +779,20 @@ type Report = {
   pinned: boolean;
   machine: string;
   commit: string;
-  ratios: { tokenreview: number[]; sar: number[]; tokenreviewCpu: number[]; sarCpu: number[]; peakRss: number[] };
-  sliceRatios: { tokenreview: number[][]; sar: number[][] };
+  ratios: {
+    tokenreview: number[];
+    express: number[];
+    sar: number[];
+    tokenreviewCpu: number[];
+    expressCpu: number[];
+    sarCpu: number[];
+    peakRss: number[];
+  };
+  /** The webhook's highest VmHWM (MiB) over all its rows and rounds. */
+  webhookPeak: number;
+  /** Entries in the token cache after each round of the cached row. */
+  cacheEntries: number[];
+  sliceRatios: { tokenreview: number[][]; express: number[][]; sar: number[][] };
   results: Record<string, LoadResult & { rssMiB: number; cpuUsPerRequest: number }>;
   rated: Record<string, LoadResult & { rssMiB: number; cpuUsPerRequest: number; rate: number }>;
 };
@@ -783,30 +810,41 @@ function writeReport(o: Report): void {
       ? `| ${label} | ${o.rated[k]!.rate.toLocaleString('en-US')} | ${o.rated[k]!.p50ms} | ${o.rated[k]!.p99ms} | ${o.rated[k]!.p999ms} | ${o.rated[k]!.cpuUsPerRequest} | ${o.rated[k]!.non200} | ${budget} |`
       : `| ${label} | not run | | | | | | ${budget} |`;
   const tr = o.ratios.tokenreview;
+  const ex = o.ratios.express;
   const sar = o.ratios.sar;
   const rss = o.ratios.peakRss;
   const spread = (xs: number[][]) =>
     xs.flat().length ? `${Math.min(...xs.flat()).toFixed(2)}× to ${Math.max(...xs.flat()).toFixed(2)}×` : 'not run';
   const body = [
-    `Measured ${new Date().toISOString().slice(0, 10)} on ${o.machine} (shared with other jobs), commit ${o.commit}, \`npm run bench -- authnz-webhook --seconds ${o.seconds} --warmup ${o.warmup} --connections ${o.connections} --tokens ${o.tokens} --rounds ${o.rounds} --slices ${o.slices}\`: closed-loop load, ${o.connections} keep-alive connections over loopback, ${o.warmup} s warm-up (V8 compiles the request path in it) then ${o.seconds} s measured per row, every row run ${o.rounds} times against fresh server processes; a plain-HTTP webhook row and its baseline run as a pair, both servers at once, the ${o.seconds} s of each cut into ${o.slices} slices that alternate between the two (each after ${SLICE_SETTLE_MS} ms of load not measured; order reversed every other pair and every other round), so that a slower or faster spell of the shared machine falls on both sides of the ratio; the table shows the median round (the slower one of two). ${o.pinned ? 'Server pinned to CPU 0, load generator on CPU 1' : 'Server and load generator share the CPUs'}. TokenReviews use ${o.tokens} distinct RS256-2048 tokens with the token cache off (every request verifies a signature) unless marked cached. CPU is the server process's user + system time per request of the measured window. Every server runs with the DaemonSet's \`NODE_OPTIONS\` (\`${deployedNodeOptions.join(' ')}\`).`,
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${o.machine} (shared with other jobs), commit ${o.commit}, \`npm run bench -- authnz-webhook --seconds ${o.seconds} --warmup ${o.warmup} --connections ${o.connections} --tokens ${o.tokens} --rounds ${o.rounds} --slices ${o.slices}\`: closed-loop load, ${o.connections} keep-alive connections over loopback, ${o.warmup} s warm-up (V8 compiles the request path in it) then ${o.seconds} s measured per row, every row run ${o.rounds} times against fresh server processes; a plain-HTTP webhook row and its baselines run as a group, all servers at once, the ${o.seconds} s of each cut into ${o.slices} slices in which the servers take turns (each turn after ${SLICE_SETTLE_MS} ms of load not measured; order reversed every other slice and every other round), so that a slower or faster spell of the shared machine falls on every side of a ratio; the table shows the median round (the slower one of two). The webhook runs its image's bundle with the DaemonSet's flags (\`/metrics\` served), the baselines \`bench/authnz-webhook-baselines.mjs\`; no server process loads TypeScript. ${o.pinned ? 'Server pinned to CPU 0, load generator on CPU 1' : 'Server and load generator share the CPUs'}. TokenReviews use ${o.tokens} distinct RS256-2048 tokens with the token cache off (every request verifies a signature) unless marked cached. CPU is the server process's user + system time per request of the measured window. Every server runs with the DaemonSet's \`NODE_OPTIONS\` (\`${deployedNodeOptions.join(' ')}\`).`,
     '',
     '| Scenario | Requests/s | p50 ms | p99 ms | CPU µs/request | Server peak RSS MiB | Budget ([AUTHNZ-BUDGETS](authnz-webhook.md#authnz-budgets)) |',
     '|---|---|---|---|---|---|---|',
     row('Bare node:http + jose TokenReview endpoint (baseline)', 'bare', '—'),
-    row('TokenReview, plain HTTP', 'tokenreview_plain', `≥ 5,000/s and ≥ 0.9× bare (rounds: ${fmt(tr)})`),
+    row('Bare express + jose TokenReview endpoint (baseline)', 'express', '—'),
+    row(
+      'TokenReview, plain HTTP',
+      'tokenreview_plain',
+      `≥ 5,000/s; ≥ 0.9× the express endpoint (rounds: ${fmt(ex)}); ≥ 0.9× the node:http endpoint (rounds: ${fmt(tr)})`,
+    ),
     row('Bare node:http SubjectAccessReview endpoint (baseline)', 'bare_sar', '—'),
     row('SubjectAccessReview mix, plain HTTP', 'sar_plain', `≥ 8,000/s and ≥ 0.9× bare (rounds: ${fmt(sar)})`),
     row('TokenReview, mTLS', 'tokenreview_mtls', '≥ 4,000/s'),
-    row('TokenReview, plain HTTP, cache on (filled)', 'tokenreview_cached_plain', '—'),
+    row(
+      'TokenReview, plain HTTP, cache on (filled)',
+      'tokenreview_cached_plain',
+      `peak RSS < 100 MB (95.4 MiB) across all rows, cache full (entries after each round: ${o.cacheEntries.join(', ') || 'not read'})`,
+    ),
     row('SubjectAccessReview mix, mTLS', 'sar_mtls', '≥ 6,400/s'),
     '',
-    `Ratios to the bare endpoint in the same round: requests/s TokenReview ${fmt(tr)} (worst ${worst(tr).toFixed(2)}×), SubjectAccessReview ${fmt(sar)} (worst ${worst(sar).toFixed(2)}×); single slices of ${(o.seconds / o.slices).toFixed(1)} s ranged from ${spread(o.sliceRatios.tokenreview)} (TokenReview) and ${spread(o.sliceRatios.sar)} (SubjectAccessReview), which is why a ratio is taken over whole rounds; CPU time per request, bare over webhook (the capacity ratio of a saturated core, less sensitive to other jobs than requests/s), TokenReview ${fmt(o.ratios.tokenreviewCpu)}, SubjectAccessReview ${fmt(o.ratios.sarCpu)}; peak RSS of the webhook (plain HTTP rows) over the bare endpoints' ${fmt(rss)} (budget ≤ 1.15×). Non-200 answers: ${Object.values(r).reduce((a, x) => a + x.non200, 0)}.`,
+    `Ratios to the bare endpoints in the same round: requests/s TokenReview ${fmt(ex)} of the express endpoint (worst ${worst(ex).toFixed(2)}×) and ${fmt(tr)} of the node:http endpoint (worst ${worst(tr).toFixed(2)}×), SubjectAccessReview ${fmt(sar)} (worst ${worst(sar).toFixed(2)}×); single slices of ${(o.seconds / o.slices).toFixed(1)} s ranged from ${spread(o.sliceRatios.express)} (TokenReview, express), ${spread(o.sliceRatios.tokenreview)} (TokenReview, node:http) and ${spread(o.sliceRatios.sar)} (SubjectAccessReview), which is why a ratio is taken over whole rounds; CPU time per request, bare over webhook (the capacity ratio of a saturated core, less sensitive to other jobs than requests/s), TokenReview ${fmt(o.ratios.expressCpu)} (express) and ${fmt(o.ratios.tokenreviewCpu)} (node:http), SubjectAccessReview ${fmt(o.ratios.sarCpu)}; peak RSS of the webhook (plain HTTP rows) over the bare endpoints' ${fmt(rss)} (budget ≤ 1.15×); the webhook's highest peak RSS over all its rows and rounds, each a process of its own, ${o.webhookPeak} MiB (budget < 100 MB, 95.4 MiB). Non-200 answers: ${Object.values(r).reduce((a, x) => a + x.non200, 0)}.`,
     '',
     `Open loop at a fixed rate below saturation (half the throughput targets), after the same ${o.warmup} s closed-loop warm-up and ${RATE_SETTLE_MS / 1000} s at the rate, ${o.rateSeconds} s measured, latency from the moment each request was due (the bare rows show what the machine and the load generator add by themselves):`,
     '',
     '| Scenario | Rate/s | p50 ms | p99 ms | p99.9 ms | CPU µs/request | non-200 | Budget |',
     '|---|---|---|---|---|---|---|---|',
-    rateRow('Bare TokenReview endpoint', 'bare', '—'),
+    rateRow('Bare node:http TokenReview endpoint', 'bare', '—'),
+    rateRow('Bare express TokenReview endpoint', 'express', '—'),
     rateRow('TokenReview, plain HTTP', 'tokenreview_plain', 'p99 < 10 ms'),
     rateRow('Bare SubjectAccessReview endpoint', 'bare_sar', '—'),
     rateRow('SubjectAccessReview mix, plain HTTP', 'sar_plain', 'p99 < 10 ms'),
@@ -816,16 +854,7 @@ function writeReport(o: Report): void {
   writeBenchmarkSection('authnz-webhook', body);
 }
 
-if (args.serve) {
-  process.on('SIGINT', () => process.exit(0));
-  const spec = JSON.parse(args.spec!) as ServeSpec;
-  (args.serve === 'bare' ? serveBare(spec) : args.serve === 'bare_sar' ? serveBareSar() : serveWebhook(spec)).catch((err) => {
-    process.stderr.write(`${err.stack ?? err}\n`);
-    process.exit(1);
-  });
-} else {
-  main().catch((err) => {
-    process.stderr.write(`${err.stack ?? err}\n`);
-    process.exit(1);
-  });
-}
+main().catch((err) => {
+  process.stderr.write(`${err.stack ?? err}\n`);
+  process.exit(1);
+});
