@@ -747,7 +747,7 @@ async function main(): Promise<void> {
     slices,
     pinned: hasTaskset,
     machine: machine(),
-    commit: measuredCommit(['packages/authnz-webhook', 'packages/runtime', 'manifests/authnz-webhook', 'bench/authnz-webhook.bench.mts']),
+    commit: measuredCommit(['packages/authnz-webhook', 'packages/runtime', 'manifests/authnz-webhook', 'bench/authnz-webhook.bench.mts', 'bench/authnz-webhook-baselines.mjs']),
     ratios: {
       tokenreview: ratios('tokenreview_plain', 'bare'),
       express: ratios('tokenreview_plain', 'express'),
@@ -816,7 +816,7 @@ function writeReport(o: Report): void {
   const spread = (xs: number[][]) =>
     xs.flat().length ? `${Math.min(...xs.flat()).toFixed(2)}× to ${Math.max(...xs.flat()).toFixed(2)}×` : 'not run';
   const body = [
-    `Measured ${new Date().toISOString().slice(0, 10)} on ${o.machine} (shared with other jobs), commit ${o.commit}, \`npm run bench -- authnz-webhook --seconds ${o.seconds} --warmup ${o.warmup} --connections ${o.connections} --tokens ${o.tokens} --rounds ${o.rounds} --slices ${o.slices}\`: closed-loop load, ${o.connections} keep-alive connections over loopback, ${o.warmup} s warm-up (V8 compiles the request path in it) then ${o.seconds} s measured per row, every row run ${o.rounds} times against fresh server processes; a plain-HTTP webhook row and its baselines run as a group, all servers at once, the ${o.seconds} s of each cut into ${o.slices} slices in which the servers take turns (each turn after ${SLICE_SETTLE_MS} ms of load not measured; order reversed every other slice and every other round), so that a slower or faster spell of the shared machine falls on every side of a ratio; the table shows the median round (the slower one of two). The webhook runs its image's bundle with the DaemonSet's flags (\`/metrics\` served), the baselines \`bench/authnz-webhook-baselines.mjs\`; no server process loads TypeScript. ${o.pinned ? 'Server pinned to CPU 0, load generator on CPU 1' : 'Server and load generator share the CPUs'}. TokenReviews use ${o.tokens} distinct RS256-2048 tokens with the token cache off (every request verifies a signature) unless marked cached. CPU is the server process's user + system time per request of the measured window. Every server runs with the DaemonSet's \`NODE_OPTIONS\` (\`${deployedNodeOptions.join(' ')}\`).`,
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${o.machine} (shared with other jobs), commit ${o.commit}, \`npm run bench -- authnz-webhook --seconds ${o.seconds} --warmup ${o.warmup} --connections ${o.connections} --tokens ${o.tokens} --rounds ${o.rounds} --slices ${o.slices}\`: closed-loop load, ${o.connections} keep-alive connections over loopback, ${o.warmup} s warm-up (V8 compiles the request path in it) then ${o.seconds} s measured per row, every row run ${o.rounds} times against fresh server processes; a plain-HTTP webhook row and its baselines run as a group, all servers at once, the ${o.seconds} s of each cut into ${o.slices} slices in which the servers take turns (each turn after ${SLICE_SETTLE_MS} ms of load not measured; order reversed every other slice and every other round), so that a slower or faster spell of the shared machine falls on every side of a ratio; the table shows the median round (the slower one of two). The webhook runs its image's bundle with the DaemonSet's flags (\`/metrics\` served), the baselines \`bench/authnz-webhook-baselines.mjs\`; no server process loads TypeScript. ${o.pinned ? 'Server pinned to CPU 0, load generator on CPU 1' : 'Server and load generator share the CPUs'}. TokenReviews use ${o.tokens.toLocaleString('en-US')} distinct RS256-2048 tokens with the token cache off (every request verifies a signature) unless marked cached. CPU is the server process's user + system time per request of the measured window. Every server runs with the DaemonSet's \`NODE_OPTIONS\` (\`${deployedNodeOptions.join(' ')}\`).`,
     '',
     '| Scenario | Requests/s | p50 ms | p99 ms | CPU µs/request | Server peak RSS MiB | Budget ([AUTHNZ-BUDGETS](authnz-webhook.md#authnz-budgets)) |',
     '|---|---|---|---|---|---|---|',
@@ -833,7 +833,7 @@ function writeReport(o: Report): void {
     row(
       'TokenReview, plain HTTP, cache on (filled)',
       'tokenreview_cached_plain',
-      `peak RSS < 100 MB (95.4 MiB) across all rows, cache full (entries after each round: ${o.cacheEntries.join(', ') || 'not read'})`,
+      `peak RSS < 100 MB (95.4 MiB) across all rows, cache full (entries after each round: ${o.cacheEntries.map((n) => n.toLocaleString('en-US')).join(', ') || 'not read'})`,
     ),
     row('SubjectAccessReview mix, mTLS', 'sar_mtls', '≥ 6,400/s'),
     '',
