@@ -217,7 +217,8 @@ async function main(): Promise<void> {
 function previousIdleRows(): { name: string; line: string; note: string }[] {
   const text = fs.readFileSync(path.join(root, 'docs/benchmarks.md'), 'utf8');
   const section = /<!-- idle:begin -->([\s\S]*?)<!-- idle:end -->/.exec(text)?.[1] ?? '';
-  const when = /Measured (\S+) at (\S+)/.exec(section);
+  // the commit as measuredCommit() wrote it, "with uncommitted changes to ..." included; the machine follows
+  const when = /Measured (\S+) at (.+?) on /.exec(section);
   const note = when ? `${when[1]} at ${when[2]}` : 'an earlier run';
   return section
     .split('\n')
