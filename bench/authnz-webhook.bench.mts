@@ -39,7 +39,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
-import { cpuSeconds, freePort, log, root, vmStatus, writeBenchmarkSection, manifestNodeOptions, machine, measuredCommit } from './lib.mts';
+import { cpuSeconds, freePort, log, root, vmStatus, writeBenchmarkSection, manifestNodeOptions, manifestNodeFlags, machine, measuredCommit } from './lib.mts';
 
 const require = createRequire(import.meta.url);
 
@@ -388,10 +388,14 @@ async function loadAtRate(o: {
 
 
 /**
- * The Node options the DaemonSet gives the webhook (`NODE_OPTIONS` in manifests/authnz-webhook/daemonset.yaml), so
- * that the webhook is measured with its deployed heap settings; the baselines get the same options.
+ * The node options the DaemonSet gives the webhook (manifests/authnz-webhook/daemonset.yaml: `NODE_OPTIONS`, and the
+ * node flags of its args before the bundle, such as `--no-maglev`), so that the webhook is measured with its deployed
+ * heap and compiler settings; the baselines get the same options.
  */
-const deployedNodeOptions: string[] = manifestNodeOptions('authnz-webhook').split(' ').filter(Boolean);
+const deployedNodeOptions: string[] = [
+  ...manifestNodeOptions('authnz-webhook').split(' ').filter(Boolean),
+  ...manifestNodeFlags('authnz-webhook'),
+];
 
 const hasTaskset = spawnSync('taskset', ['--version']).status === 0 && os.cpus().length >= 2;
 
@@ -816,7 +820,7 @@ function writeReport(o: Report): void {
   const spread = (xs: number[][]) =>
     xs.flat().length ? `${Math.min(...xs.flat()).toFixed(2)}× to ${Math.max(...xs.flat()).toFixed(2)}×` : 'not run';
   const body = [
-    `Measured ${new Date().toISOString().slice(0, 10)} on ${o.machine} (shared with other jobs), commit ${o.commit}, \`npm run bench -- authnz-webhook --seconds ${o.seconds} --warmup ${o.warmup} --connections ${o.connections} --tokens ${o.tokens} --rounds ${o.rounds} --slices ${o.slices}\`: closed-loop load, ${o.connections} keep-alive connections over loopback, ${o.warmup} s warm-up (V8 compiles the request path in it) then ${o.seconds} s measured per row, every row run ${o.rounds} times against fresh server processes; a plain-HTTP webhook row and its baselines run as a group, all servers at once, the ${o.seconds} s of each cut into ${o.slices} slices in which the servers take turns (each turn after ${SLICE_SETTLE_MS} ms of load not measured; order reversed every other slice and every other round), so that a slower or faster spell of the shared machine falls on every side of a ratio; the table shows the median round (the slower one of two). The webhook runs its image's bundle with the DaemonSet's flags (\`/metrics\` served), the baselines \`bench/authnz-webhook-baselines.mjs\`; no server process loads TypeScript. ${o.pinned ? 'Server pinned to CPU 0, load generator on CPU 1' : 'Server and load generator share the CPUs'}. TokenReviews use ${o.tokens.toLocaleString('en-US')} distinct RS256-2048 tokens with the token cache off (every request verifies a signature) unless marked cached. CPU is the server process's user + system time per request of the measured window. Every server runs with the DaemonSet's \`NODE_OPTIONS\` (\`${deployedNodeOptions.join(' ')}\`).`,
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${o.machine} (shared with other jobs), commit ${o.commit}, \`npm run bench -- authnz-webhook --seconds ${o.seconds} --warmup ${o.warmup} --connections ${o.connections} --tokens ${o.tokens} --rounds ${o.rounds} --slices ${o.slices}\`: closed-loop load, ${o.connections} keep-alive connections over loopback, ${o.warmup} s warm-up (V8 compiles the request path in it) then ${o.seconds} s measured per row, every row run ${o.rounds} times against fresh server processes; a plain-HTTP webhook row and its baselines run as a group, all servers at once, the ${o.seconds} s of each cut into ${o.slices} slices in which the servers take turns (each turn after ${SLICE_SETTLE_MS} ms of load not measured; order reversed every other slice and every other round), so that a slower or faster spell of the shared machine falls on every side of a ratio; the table shows the median round (the slower one of two). The webhook runs its image's bundle with the DaemonSet's flags (\`/metrics\` served), the baselines \`bench/authnz-webhook-baselines.mjs\`; no server process loads TypeScript. ${o.pinned ? 'Server pinned to CPU 0, load generator on CPU 1' : 'Server and load generator share the CPUs'}. TokenReviews use ${o.tokens.toLocaleString('en-US')} distinct RS256-2048 tokens with the token cache off (every request verifies a signature) unless marked cached. CPU is the server process's user + system time per request of the measured window. Every server runs with the DaemonSet's node options (its \`NODE_OPTIONS\` and the node flags of its args: \`${deployedNodeOptions.join(' ')}\`).`,
     '',
     '| Scenario | Requests/s | p50 ms | p99 ms | CPU µs/request | Server peak RSS MiB | Budget ([AUTHNZ-BUDGETS](authnz-webhook.md#authnz-budgets)) |',
     '|---|---|---|---|---|---|---|',

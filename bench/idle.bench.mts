@@ -19,7 +19,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parse as parseYaml, parseAllDocuments, stringify as stringifyYaml } from 'yaml';
-import { freePort, log, pollUntil, root, vmStatus, writeBenchmarkSection, manifestNodeOptions, machine, measuredCommit } from './lib.mts';
+import { freePort, log, pollUntil, root, vmStatus, writeBenchmarkSection, manifestNodeOptions, manifestNodeFlags, machine, measuredCommit } from './lib.mts';
 
 const require = createRequire(import.meta.url);
 const { startCluster, ensureBinaries } = require(path.join(root, 'dist/packages/testenv/lib/index.js'));
@@ -158,6 +158,8 @@ async function main(): Promise<void> {
       const r = await measure(
         name,
         [
+          // node's own flags from the manifest's args (V8 flags that NODE_OPTIONS does not take), then the bundle
+          ...manifestNodeFlags(name),
           bundle,
           `--kubeconfig=${cluster.kubeconfigPath}`,
           `--metrics-bind-address=127.0.0.1:${metrics}`,
@@ -198,7 +200,7 @@ async function main(): Promise<void> {
     'idle',
     [
       `Measured ${date} at ${commit} on ${machine()} (shared with other jobs), \`${command}\`: each component's ` +
-        'bundle (what its image runs) with `NODE_ENV=production` and its manifest\'s `NODE_OPTIONS` against a local cluster with 3 kwok nodes and nothing to do ' +
+        'bundle (what its image runs) with `NODE_ENV=production`, its manifest\'s `NODE_OPTIONS` and the node flags of its args against a local cluster with 3 kwok nodes and nothing to do ' +
         '(the authnz-webhook with its namespace and AccessRequest CRD applied), ' +
         `Ready and then ${SETTLE_MS / 1000} s idle. Anonymous memory is the V8 heap, stacks and malloc; file-backed pages are mostly the node binary's.` +
         (previous.length ? ` Rows of ${previous.map((r) => r.name).join(', ')} are from the run before (${previous[0]!.note}).` : ''),

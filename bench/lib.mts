@@ -103,24 +103,37 @@ export function writeBenchmarkSection(name: string, body: string): void {
   log(`results written to ${path.relative(root, file)}`);
 }
 
-/**
- * `NODE_OPTIONS` of a component's container in its shipped Deployment or DaemonSet (`manifests/<component>/`), so that
- * a benchmark runs the process with the heap settings it is deployed with; '' when the manifest sets none.
- */
-export function manifestNodeOptions(component: string): string {
+/** The first container of a component's shipped Deployment or DaemonSet (`manifests/<component>/`). */
+function deployedContainer(component: string): { env?: Array<{ name: string; value?: string }>; args?: string[] } | undefined {
   const dir = path.join(root, 'manifests', component);
   for (const f of fs.readdirSync(dir).filter((x) => /^(deployment|daemonset)\.yaml$/.test(x))) {
     for (const d of parseAllDocuments(fs.readFileSync(path.join(dir, f), 'utf8'))) {
       const o = d.toJS() as {
         kind?: string;
-        spec?: { template?: { spec?: { containers?: Array<{ env?: Array<{ name: string; value?: string }> }> } } };
+        spec?: { template?: { spec?: { containers?: Array<{ env?: Array<{ name: string; value?: string }>; args?: string[] }> } } };
       };
       if (o?.kind !== 'Deployment' && o?.kind !== 'DaemonSet') continue;
-      for (const c of o.spec?.template?.spec?.containers ?? []) {
-        const e = (c.env ?? []).find((x) => x.name === 'NODE_OPTIONS');
-        if (e?.value) return e.value;
-      }
+      const c = o.spec?.template?.spec?.containers?.[0];
+      if (c) return c;
     }
   }
-  return '';
+  return undefined;
+}
+
+/**
+ * `NODE_OPTIONS` of a component's container in its shipped Deployment or DaemonSet (`manifests/<component>/`), so that
+ * a benchmark runs the process with the heap settings it is deployed with; '' when the manifest sets none.
+ */
+export function manifestNodeOptions(component: string): string {
+  return deployedContainer(component)?.env?.find((x) => x.name === 'NODE_OPTIONS')?.value ?? '';
+}
+
+/**
+ * node's own flags in a component's container args, before its bundle (`/app/main.mjs`): V8 flags that node does not
+ * take in `NODE_OPTIONS`, such as `--no-maglev`; [] when there are none. A benchmark puts them before the bundle.
+ */
+export function manifestNodeFlags(component: string): string[] {
+  const args = deployedContainer(component)?.args ?? [];
+  const bundleAt = args.indexOf('/app/main.mjs');
+  return bundleAt > 0 ? args.slice(0, bundleAt) : [];
 }

@@ -177,8 +177,12 @@ describe('etcd and master bootstrap (moto S3 and STS, built binaries)', () => {
     const ds = parseAllDocuments(fs.readFileSync(path.join(repo, 'manifests/authnz-webhook/daemonset.yaml'), 'utf8'))
       .map((d) => d.toJS())
       .find((o) => o?.kind === 'DaemonSet');
-    const [bundle, ...args] = ds.spec.template.spec.containers[0].args as string[];
-    expect(bundle).toBe('/app/main.mjs');
+    // node's own flags (such as --no-maglev), then the bundle, then the webhook's flags
+    const containerArgs = ds.spec.template.spec.containers[0].args as string[];
+    const bundleAt = containerArgs.indexOf('/app/main.mjs');
+    expect(bundleAt).toBeGreaterThanOrEqual(0);
+    const nodeFlags = containerArgs.slice(0, bundleAt);
+    const args = containerArgs.slice(bundleAt + 1);
     // The policy ConfigMap of the rendered authnz-webhook overlay, unchanged: its `authentication.nodes` is what
     // rendering generates for the cluster (docs/infra.md#infra-node-authentication).
     const overlay = renderManifests(c, repo, path.join(work, 'manifests')).overlays.find((o) => o.component === 'authnz-webhook')!;
@@ -199,7 +203,7 @@ describe('etcd and master bootstrap (moto S3 and STS, built binaries)', () => {
       if (flag in remap) return `--${flag}=${remap[flag]}`;
       return `--${flag}=${value.replace(/^\/etc\/kubernetes\//, `${masterRoot}/etc/kubernetes/`)}`;
     });
-    const child = spawn(process.execPath, [path.join(repo, AUTHNZ_BUNDLE), ...argv], {
+    const child = spawn(process.execPath, [...nodeFlags, path.join(repo, AUTHNZ_BUNDLE), ...argv], {
       env: {
         PATH: process.env.PATH,
         HOME: work,
