@@ -33,7 +33,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
-import { cpuSeconds, freePort, log, pollUntil, pool, root, vmStatus, writeBenchmarkSection, manifestNodeOptions, machine, measuredCommit } from './lib.mts';
+import { cpuSeconds, freePort, log, pollUntil, pool, root, vmStatus, writeBenchmarkSection, manifestNodeOptions, manifestNodeFlags, machine, measuredCommit } from './lib.mts';
 
 const require = createRequire(import.meta.url);
 const { startCluster, ensureBinaries } = require(path.join(root, 'dist/packages/testenv/lib/index.js'));
@@ -235,6 +235,7 @@ async function scaleBench(): Promise<void> {
     controller = spawn(
       process.execPath,
       [
+        ...manifestNodeFlags('downscaler'),
         path.join(root, 'dist/packages/downscaler/lib/main.js'),
         `--kubeconfig=${cluster.kubeconfigPath}`,
         `--metrics-bind-address=127.0.0.1:${metricsPort}`,
@@ -409,6 +410,7 @@ function startDownscaler(cluster: any, metricsPort: number, probePort: number, e
   const child = spawn(
     process.execPath,
     [
+      ...manifestNodeFlags('downscaler'),
       path.join(root, 'dist/packages/downscaler/lib/main.js'),
       `--kubeconfig=${cluster.kubeconfigPath}`,
       `--metrics-bind-address=127.0.0.1:${metricsPort}`,

@@ -28,7 +28,7 @@ import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { freePort, log, manifestNodeOptions, pollUntil, pool, root, vmStatus, writeBenchmarkSection, machine, measuredCommit } from './lib.mts';
+import { freePort, log, manifestNodeOptions, manifestNodeFlags, pollUntil, pool, root, vmStatus, writeBenchmarkSection, machine, measuredCommit } from './lib.mts';
 
 const require = createRequire(import.meta.url);
 const dist = (p: string) => require(path.join(root, 'dist/packages', p));
@@ -194,6 +194,7 @@ async function main(): Promise<void> {
     const out = fs.openSync(path.join(work, 'metrics-adapter.log'), 'a');
     const started = Date.now();
     adapter = spawn(process.execPath, [
+      ...manifestNodeFlags('metrics-adapter'),
       BUNDLE,
       ...demo.args.filter((a: string) => !a.startsWith('--default-collection-interval')),
       `--default-collection-interval=${INTERVAL_S}s`,

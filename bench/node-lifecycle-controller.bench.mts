@@ -36,7 +36,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
-import { cpuSeconds, freePort, log, pollUntil, pool, root, vmStatus, writeBenchmarkSection, manifestNodeOptions, machine, measuredCommit } from './lib.mts';
+import { cpuSeconds, freePort, log, pollUntil, pool, root, vmStatus, writeBenchmarkSection, manifestNodeOptions, manifestNodeFlags, machine, measuredCommit } from './lib.mts';
 
 const require = createRequire(import.meta.url);
 const { startCluster, ensureBinaries, startMoto } = require(path.join(root, 'dist/packages/testenv/lib/index.js'));
@@ -150,6 +150,7 @@ async function main(): Promise<void> {
     const logFile = path.join(os.tmpdir(), `bench-nlc-${Date.now()}.log`);
     const out = fs.openSync(logFile, 'a');
     child = spawn(process.execPath, [
+      ...manifestNodeFlags('node-lifecycle-controller'),
       BUNDLE,
       `--kubeconfig=${cluster.kubeconfigPath}`, '--leader-elect=false', `--metrics-bind-address=127.0.0.1:${metricsPort}`,
       `--health-probe-bind-address=127.0.0.1:${probePort}`, '--cluster-name=bench', `--aws-region=${REGION}`,

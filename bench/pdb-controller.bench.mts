@@ -29,7 +29,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
-import { cpuSeconds, freePort, log, pollUntil, pool, root, vmStatus, writeBenchmarkSection, manifestNodeOptions, machine, measuredCommit } from './lib.mts';
+import { cpuSeconds, freePort, log, pollUntil, pool, root, vmStatus, writeBenchmarkSection, manifestNodeOptions, manifestNodeFlags, machine, measuredCommit } from './lib.mts';
 
 const require = createRequire(import.meta.url);
 const { startCluster, ensureBinaries } = require(path.join(root, 'dist/packages/testenv/lib/index.js'));
@@ -215,6 +215,7 @@ async function main(): Promise<void> {
     controller = spawn(
       process.execPath,
       [
+        ...manifestNodeFlags('pdb-controller'),
         BUNDLE,
         `--kubeconfig=${cluster.kubeconfigPath}`,
         `--metrics-bind-address=127.0.0.1:${metricsPort}`,
