@@ -106,7 +106,9 @@ function statusMiB(pid: number, field: string): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-const mib = (v: number) => Math.round(v);
+/** MiB to one decimal: a whole MiB hides the half-MiB differences that an A/B run of one change looks for. */
+const mib = (v: number) => Math.round(v * 10) / 10;
+const f1 = (v: number) => v.toFixed(1);
 
 async function measure(name: string, argv: string[], env: NodeJS.ProcessEnv, metricsUrl?: string, readyUrl?: string): Promise<Result> {
   const child: ChildProcess = spawn(process.execPath, argv, { env, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -130,7 +132,7 @@ async function measure(name: string, argv: string[], env: NodeJS.ProcessEnv, met
     if (metricsUrl) {
       const body = await (await fetch(metricsUrl)).text();
       const m = /^nodejs_heap_size_used_bytes (\d+(?:\.\d+)?)/m.exec(body);
-      if (m) heapUsedMiB = Math.round(Number(m[1]) / 1048576);
+      if (m) heapUsedMiB = mib(Number(m[1]) / 1048576);
     }
     const anonMiB = mib(statusMiB(child.pid!, 'RssAnon'));
     const fileMiB = mib(statusMiB(child.pid!, 'RssFile'));
@@ -189,8 +191,8 @@ async function main(): Promise<void> {
   const commit = measuredCommit(['packages', 'manifests', 'tools/images', 'bench/idle.bench.mts']);
   const header = '| process | RSS idle (VmRSS) | anonymous / file-backed | peak RSS (VmHWM) | V8 heap used | Ready |';
   const row = (r: Result) =>
-    `| ${r.component} | ${r.rssMiB} MiB | ${r.anonMiB} / ${r.fileMiB} MiB | ${r.peakMiB} MiB | ` +
-    `${r.heapUsedMiB === undefined ? '—' : `${r.heapUsedMiB} MiB`} | ${r.ready ? 'yes' : 'no'} |`;
+    `| ${r.component} | ${f1(r.rssMiB)} MiB | ${f1(r.anonMiB)} / ${f1(r.fileMiB)} MiB | ${f1(r.peakMiB)} MiB | ` +
+    `${r.heapUsedMiB === undefined ? '—' : `${f1(r.heapUsedMiB)} MiB`} | ${r.ready ? 'yes' : 'no'} |`;
   const measured = new Set(results.map((r) => r.component));
   // With --only, the rows of the other components stay as the section held them.
   const previous = args.only ? previousIdleRows().filter((r) => !measured.has(r.name)) : [];
