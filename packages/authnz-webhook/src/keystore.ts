@@ -70,6 +70,11 @@ export interface KeyStoreOptions {
 /** The key store of one issuer; see the module docs. */
 export class KeyStore {
   readonly cfg: IssuerConfig;
+  /**
+   * `oidc/<name>`: the `kubeaws.io/authenticator` value of this issuer's identities, one string shared by every cached
+   * identity of the issuer (docs/authnz-webhook.md#authnz-token-cache).
+   */
+  readonly authenticator: string;
   private keySet?: KeySetFn;
   private keyCount = 0;
   private lastSuccessMs?: number;
@@ -86,6 +91,7 @@ export class KeyStore {
 
   constructor(opts: KeyStoreOptions) {
     this.cfg = opts.issuer;
+    this.authenticator = `oidc/${opts.issuer.name}`;
     this.clock = opts.clock;
     this.log = opts.logger.child({ issuer: opts.issuer.name });
     this.metrics = opts.metrics;

@@ -56,10 +56,16 @@ export function parseTokeninfo(body: unknown, cfg: TokeninfoConfig): TokeninfoId
 /** Calls one tokeninfo endpoint. */
 export class TokeninfoClient {
   private readonly ca?: Buffer;
+  /**
+   * `tokeninfo/<name>`: the `kubeaws.io/authenticator` value of this endpoint's identities, one string shared by every
+   * cached identity (docs/authnz-webhook.md#authnz-token-cache).
+   */
+  readonly authenticator: string;
   constructor(
     readonly cfg: TokeninfoConfig,
     private readonly metrics?: WebhookMetrics,
   ) {
+    this.authenticator = `tokeninfo/${cfg.name}`;
     if (cfg.caFile) this.ca = readFileSync(cfg.caFile);
   }
 
