@@ -68,12 +68,19 @@ const { values: args } = parseArgs({
 // Server side (child processes)
 // ---------------------------------------------------------------------------------------------------------
 
-interface ServeSpec {
+/** What the webhook starts with: its configuration file and, over mutual TLS, its certificate files. */
+interface WebhookSpec {
   configPath: string;
   tls?: { cert: string; key: string; ca: string };
-  jwk?: object;
-  issuer?: string;
 }
+
+/** What a baseline of bench/authnz-webhook-baselines.mjs starts with: the issuer's public key and the tokens' `iss`. */
+interface BaselineSpec {
+  jwk: object;
+  issuer: string;
+}
+
+type ServeSpec = WebhookSpec | BaselineSpec;
 
 /** The environment of every server process: this one's, without its NODE_OPTIONS (servers get the DaemonSet's). */
 function serverEnv(): NodeJS.ProcessEnv {
@@ -94,7 +101,7 @@ const baselines = path.join(import.meta.dirname, 'authnz-webhook-baselines.mjs')
  * DaemonSet serves it, its logs at error level. Ready
  * when /readyz answers 200 (listeners bound, issuer keys fetched): see waitReady.
  */
-function webhookCommand(spec: ServeSpec, port: number, health: number, metrics: number): { args: string[]; env: NodeJS.ProcessEnv } {
+function webhookCommand(spec: WebhookSpec, port: number, health: number, metrics: number): { args: string[]; env: NodeJS.ProcessEnv } {
   if (!fs.existsSync(bundle)) throw new Error(`${bundle} missing: run \`npx nx run authnz-webhook:bundle\``);
   const env: NodeJS.ProcessEnv = { ...serverEnv(), NODE_ENV: 'production', HOME: path.join(os.tmpdir(), 'kubeaws-authnz-bench-home') };
   for (const k of ['KUBECONFIG', 'KUBERNETES_SERVICE_HOST', 'KUBERNETES_SERVICE_PORT']) delete env[k];
@@ -411,9 +418,13 @@ async function startServer(
   spec: ServeSpec,
 ): Promise<{ child: ChildProcess; port: number; metrics?: number }> {
   const extra = (process.env.AUTHNZ_BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const webhook = mode === 'webhook' ? { port: await freePort(), health: await freePort(), metrics: await freePort() } : undefined;
+  const webhook =
+    mode === 'webhook' && 'configPath' in spec
+      ? { spec, port: await freePort(), health: await freePort(), metrics: await freePort() }
+      : undefined;
+  if (mode === 'webhook' && !webhook) throw new Error('the webhook needs a configPath');
   const cmd = webhook
-    ? webhookCommand(spec, webhook.port, webhook.health, webhook.metrics)
+    ? webhookCommand(webhook.spec, webhook.port, webhook.health, webhook.metrics)
     : { args: [baselines, mode, JSON.stringify(spec)], env: serverEnv() };
   const nodeArgs = [...deployedNodeOptions, ...extra, ...cmd.args];
   const child = hasTaskset
@@ -551,7 +562,7 @@ async function main(): Promise<void> {
     /** The token cache is on (its entries are read after the measured window). */
     cached?: boolean;
   }
-  const bareSpec = { configPath: '', jwk, issuer };
+  const bareSpec: BaselineSpec = { jwk, issuer };
   const scenarios: Record<string, Scenario> = {};
   for (const s of [
     { name: 'bare', mode: 'bare', spec: bareSpec, path: '/authenticate', bodies: trBodies, tls: false },
