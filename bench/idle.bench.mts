@@ -100,12 +100,6 @@ interface Result {
   ready: boolean;
 }
 
-/** A `kB` field of /proc/<pid>/status in MiB. */
-function statusMiB(pid: number, field: string): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
 /** MiB to one decimal: a whole MiB hides the half-MiB differences that an A/B run of one change looks for. */
 const mib = (v: number) => Math.round(v * 10) / 10;
 const f1 = (v: number) => v.toFixed(1);
@@ -134,8 +128,8 @@ async function measure(name: string, argv: string[], env: NodeJS.ProcessEnv, met
       const m = /^nodejs_heap_size_used_bytes (\d+(?:\.\d+)?)/m.exec(body);
       if (m) heapUsedMiB = mib(Number(m[1]) / 1048576);
     }
-    const anonMiB = mib(statusMiB(child.pid!, 'RssAnon'));
-    const fileMiB = mib(statusMiB(child.pid!, 'RssFile'));
+    const anonMiB = mib(vmStatus(child.pid!, 'RssAnon'));
+    const fileMiB = mib(vmStatus(child.pid!, 'RssFile'));
     return { component: name, rssMiB: mib(rss), peakMiB: mib(peak), heapUsedMiB, anonMiB, fileMiB, ready };
   } finally {
     child.kill('SIGTERM');

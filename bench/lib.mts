@@ -74,9 +74,12 @@ export function measuredCommit(paths: string[]): string {
   return changed ? `${head.stdout.trim()} with uncommitted changes to ${paths.join(', ')}` : head.stdout.trim();
 }
 
-/** A memory field of /proc/<pid>/status in MiB: `VmHWM` (peak RSS) or `VmRSS`. NaN when absent. */
-export function vmStatus(pid: number, field: 'VmHWM' | 'VmRSS'): number {
-  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+/**
+ * A memory field of /proc/<pid>/status in MiB: `VmHWM` (peak RSS), `VmRSS`, or its anonymous and file-backed parts
+ * `RssAnon` and `RssFile`. NaN when absent.
+ */
+export function vmStatus(pid: number, field: 'VmHWM' | 'VmRSS' | 'RssAnon' | 'RssFile'): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
