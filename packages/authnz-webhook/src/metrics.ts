@@ -3,7 +3,13 @@
  * `kubeaws_authnz_webhook_<thing>_<unit>`. Labels are bounded: never a user, a namespace or token material. Histograms
  * are in seconds.
  */
-import { type BatchedHistogram, ComponentMetrics, CounterChildren, type HistogramChild } from '@kubeaws/runtime';
+import {
+  type BatchedHistogram,
+  ComponentMetrics,
+  type CounterChild,
+  CounterChildren,
+  type HistogramChild,
+} from '@kubeaws/runtime';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 
 /** Histogram buckets (docs/authnz-webhook.md#authnz-metrics), in seconds. */
@@ -42,6 +48,9 @@ export class WebhookMetrics {
   /** {@link httpDuration} of `/authenticate` and `/authorize`, resolved once. */
   readonly authenticateDuration: HistogramChild;
   readonly authorizeDuration: HistogramChild;
+  /** {@link httpRequests} of the 200 answers of `/authenticate` and `/authorize`, resolved once. */
+  readonly authenticateOk: CounterChild;
+  readonly authorizeOk: CounterChild;
 
   /** @param base the component's registry (created with process metrics when omitted). */
   constructor(base?: ComponentMetrics) {
@@ -107,5 +116,7 @@ export class WebhookMetrics {
     this.cacheLookupsBy = new CounterChildren(this.cacheLookups, ['result']);
     this.authenticateDuration = this.httpDuration.labels('authenticate');
     this.authorizeDuration = this.httpDuration.labels('authorize');
+    this.authenticateOk = this.httpRequestsBy.child('authenticate', '200');
+    this.authorizeOk = this.httpRequestsBy.child('authorize', '200');
   }
 }

@@ -240,7 +240,11 @@ export class WebhookServer {
         : { 'Content-Type': 'application/json', 'Content-Length': length },
     );
     res.end(text);
-    this.o.metrics?.httpRequestsBy.child(endpoint, code === 200 ? '200' : String(code)).inc();
+    const m = this.o.metrics;
+    if (!m) return;
+    if (code === 200 && endpoint === 'authorize') m.authorizeOk.inc();
+    else if (code === 200 && endpoint === 'authenticate') m.authenticateOk.inc();
+    else m.httpRequestsBy.child(endpoint, code === 200 ? '200' : String(code)).inc();
   }
 
   private sendStatus(
