@@ -344,8 +344,8 @@ const QUOTED_SAR_V1BETA1 = JSON.stringify(SAR_V1BETA1);
 
 /**
  * The JSON text of a SubjectAccessReview's `apiVersion`: the supported versions quoted once at load, any other string
- * by `JSON.stringify`. Each `JSON.stringify` call costs about 600 instructions before its first character
- * (docs/benchmarks.md, authnz-webhook: "What the SubjectAccessReview's instructions are spent on").
+ * by `JSON.stringify`, whose call costs about 640 instructions for such a string, almost all of it the call's own
+ * (docs/benchmarks.md, "authnz-webhook: the SubjectAccessReview's cost by part, and simulated caches").
  */
 function quotedVersion(v: string): string {
   return v === SAR_V1 ? QUOTED_SAR_V1 : v === SAR_V1BETA1 ? QUOTED_SAR_V1BETA1 : JSON.stringify(v);
