@@ -197,7 +197,7 @@ function checkEnvelope(body: Record<string, unknown>, kind: string, versions: re
     throw new BadRequest(
       `apiVersion: ${v === undefined ? 'missing' : JSON.stringify(v)} is not supported; expected one of ${versions.join(', ')}`,
     );
-  // the constant, not the string of the body: the answer's quoted version is then found by identity (quotedVersion)
+  // the constant, not the string of the body: quotedVersion's comparisons with the constants then match at once
   return versions[i]!;
 }
 
