@@ -16,7 +16,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { type Clock, ConnectionDrain, type Logger } from '@kubeaws/runtime';
+import { AnswerBatch, type Clock, ConnectionDrain, type Logger } from '@kubeaws/runtime';
 import type { AccessApi } from './access-api.js';
 import type { Authenticator } from './authenticator.js';
 import { type Decision, type Policy, authorize } from './authorize.js';
@@ -115,8 +115,12 @@ export function webhookEndpoint(url: string): Endpoint {
 export class WebhookServer {
   private readonly listeners: Listener[] = [];
   private draining = false;
+  /** Every listener's answers, written at the end of each event-loop turn (docs/authnz-webhook.md#authnz-http). */
+  private readonly answers: AnswerBatch;
 
-  constructor(private readonly o: WebhookServerOptions) {}
+  constructor(private readonly o: WebhookServerOptions) {
+    this.answers = new AnswerBatch((err) => o.logger.error({ err }, 'answer could not be written'));
+  }
 
   /** Opens the webhook listener (`/authenticate`, `/authorize`). Resolves with the bound address. */
   listenWebhook(l: ListenOptions): Promise<AddressInfo> {
@@ -224,7 +228,7 @@ export class WebhookServer {
     this.sendText(res, code, JSON.stringify(body), endpoint, extraHeaders);
   }
 
-  /** Answers with JSON text and counts the answer. */
+  /** Answers with JSON text (written at the end of the event-loop turn, {@link AnswerBatch}) and counts the answer. */
   private sendText(
     res: http.ServerResponse,
     code: number,
@@ -239,7 +243,7 @@ export class WebhookServer {
         ? { 'Content-Type': 'application/json', 'Content-Length': length, ...extraHeaders }
         : { 'Content-Type': 'application/json', 'Content-Length': length },
     );
-    res.end(text);
+    this.answers.end(res, text);
     const m = this.o.metrics;
     if (!m) return;
     if (code === 200 && endpoint === 'authorize') m.authorizeOk.inc();

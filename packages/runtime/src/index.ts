@@ -129,6 +129,7 @@ export {
   type BindAddress,
   parseBindAddress,
 } from './server.js';
+export { AnswerBatch } from './answer-batch.js';
 export { ConnectionDrain } from './drain.js';
 export { type ClusterConfig, Kubeconfig, KubeconfigError, SERVICE_ACCOUNT_DIR, loadDefaultKubeconfig } from './kubeconfig.js';
 export {
