@@ -451,8 +451,8 @@ async function scalePart(kubeconfigPath: string, kc: unknown) {
       for (const n of draining) {
         const plan = planRound({
           now: at, sla: SLA_PROFILES.production, podsOnNode: byNode.get(n) ?? [], podsInNamespace: (ns: string) => byNs.get(ns) ?? [],
-          pdbsInNamespace: (ns: string) => pdbByNs.get(ns) ?? [], pdbBlocked, lastEviction: new Map(), drainStart: now, marginMs: 10_000,
-          headroomMs: 30_000, voluntary: true, paused: false,
+          pdbsInNamespace: (ns: string) => pdbByNs.get(ns) ?? [], pdbBlocked, lastEviction: new Map(), accepted: new Set(), drainStart: now,
+          marginMs: 10_000, headroomMs: 30_000, voluntary: true, paused: false,
         });
         if (plan.force) forced++;
       }

@@ -184,6 +184,7 @@ describe('planRound', () => {
     pdbsInNamespace: () => [] as PdbView[],
     pdbBlocked: new Map<string, number>(),
     lastEviction: new Map<string, number>(),
+    accepted: new Set<string>(),
     drainStart,
     marginMs: 10_000,
     headroomMs: 30_000,
@@ -199,6 +200,26 @@ describe('planRound', () => {
     const plan = planRound({ ...base, now, lastEviction, podsOnNode: [pod('a'), pod('b'), pod('c')] });
     expect(plan.evict.map((p) => p.name)).toEqual(['b', 'c']);
     expect(plan.force).toBeUndefined();
+  });
+  it.each([
+    ['an accepted Eviction, voluntary', undefined],
+    ['an accepted Eviction or DELETE, at the deadline', drainStart + 60_000],
+  ])('a pod after %s is waited for while the cache does not show it terminating yet', (_what, deadline) => {
+    const now = drainStart + 60_000;
+    const plan = planRound({
+      ...base,
+      now,
+      deadline,
+      lastEviction: new Map([['uid-a', now - 5 * sla.pollIntervalMs]]),
+      accepted: new Set(['uid-a']),
+      pdbBlocked: new Map([['uid-a', now - 5 * sla.pollIntervalMs]]),
+      podsOnNode: [pod('a'), pod('b')],
+    });
+    expect(plan.evict.map((p) => p.name)).toEqual(deadline === undefined ? ['b'] : []);
+    expect(plan.deadlineDeletes.map((d) => d.pod.name)).toEqual(deadline === undefined ? [] : ['b']);
+    expect(plan.force).toBeUndefined();
+    expect(plan.blocked).toEqual([]);
+    expect(plan.drained).toBe(false);
   });
   it('forces at most one PDB-blocked pod, oldest first, once the gates hold', () => {
     const now = drainStart + sla.gracePeriodMs;

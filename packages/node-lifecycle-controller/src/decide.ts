@@ -322,6 +322,12 @@ export interface RoundInput {
   pdbBlocked: ReadonlyMap<string, number>;
   /** Last Eviction attempt per pod uid (memory only). */
   lastEviction: ReadonlyMap<string, number>;
+  /**
+   * Uids of pods whose Eviction or deadline DELETE this process saw accepted (memory only): they are waited for and get
+   * no further Eviction or DELETE, even while the cache does not show them terminating yet
+   * (docs/node-lifecycle-controller.md#nlc-drain, "accepted: wait for the pod to go").
+   */
+  accepted: ReadonlySet<string>;
   drainStart: number;
   lastForce?: number;
   /** Involuntary deadline (epoch ms), if any. */
@@ -340,7 +346,8 @@ export interface RoundInput {
  * Plans one drain round (docs/node-lifecycle-controller.md#nlc-drain): deadline deletes first (they
  * bypass PDBs and blocks), then Evictions for every candidate not tried within the poll interval
  * (do-not-disrupt pods count as PDB-blocked), then at most one SLA-forced termination, oldest first,
- * among pods that were PDB-blocked and pass {@link forceAllowed}. The gates run cheapest first
+ * among pods that were PDB-blocked and pass {@link forceAllowed}. Pods whose Eviction or DELETE was accepted
+ * (`accepted`) are only waited for. The gates run cheapest first
  * (docs/node-lifecycle-controller.md#nlc-sla): `podsInNamespace` is called only for pods that pass G1-G3, and
  * G4 (siblings) runs oldest first only until one pod may be forced; the younger ones are reported as waiting for
  * the force interval (`interval`), which the forced termination restarts.
@@ -358,6 +365,7 @@ export function planRound(i: RoundInput): RoundPlan {
   if (plan.drained) return plan;
   const remaining: PodView[] = [];
   for (const p of c.active) {
+    if (i.accepted.has(p.uid)) continue;
     const g = i.deadline === undefined ? undefined : deadlineGrace(p, i.deadline, i.marginMs, i.now);
     if (g !== undefined) plan.deadlineDeletes.push({ pod: p, graceSeconds: g });
     else remaining.push(p);

@@ -84,6 +84,8 @@ export interface NlcCaches {
 /** Memory-only state (docs/node-lifecycle-controller.md#nlc-restarts): losing it costs at most one early retry. */
 interface Memory {
   lastEviction: Map<string, number>;
+  /** Pods whose Eviction or deadline DELETE was accepted, by uid, until the pod is deleted ({@link RoundInput.accepted}). */
+  accepted: Set<string>;
   pdbBlocked: Map<string, number>;
   heartbeats: Map<string, number>;
   paused: Set<string>;
@@ -108,6 +110,7 @@ const OUR_ANNOTATIONS = [DRAIN_START, LAST_FORCE, INTERRUPTION, TERMINATION_REQU
 export class NodeReconciler {
   private readonly mem: Memory = {
     lastEviction: new Map(),
+    accepted: new Set(),
     pdbBlocked: new Map(),
     heartbeats: new Map(),
     paused: new Set(),
@@ -184,9 +187,17 @@ export class NodeReconciler {
   /** Forgets memory-only state (on losing leadership). */
   forget(): void {
     for (const m of [this.mem.lastEviction, this.mem.pdbBlocked, this.mem.heartbeats, this.mem.evented, this.mem.terminateFailures, this.mem.blockedPods]) m.clear();
+    this.mem.accepted.clear();
     this.mem.paused.clear();
     this.mem.granted.clear();
     this.publishBlockedPods();
+  }
+
+  /** Forgets what memory holds of a deleted pod (its uid), so that memory holds only pods that still exist. */
+  forgetPod(uid: string): void {
+    this.mem.lastEviction.delete(uid);
+    this.mem.accepted.delete(uid);
+    this.mem.pdbBlocked.delete(uid);
   }
 
   /** Pods on a node, as decision views. */
@@ -441,6 +452,7 @@ export class NodeReconciler {
       pdbsInNamespace: (ns) => pdbs.byIndex(NAMESPACE_INDEX, ns).map(pdbView),
       pdbBlocked: this.mem.pdbBlocked,
       lastEviction: this.mem.lastEviction,
+      accepted: this.mem.accepted,
       drainStart: m.drainStart ?? now,
       lastForce: m.lastForce,
       deadline,
@@ -470,6 +482,7 @@ export class NodeReconciler {
     for (const d of plan.deadlineDeletes) {
       try {
         await this.client.delete(`/api/v1/namespaces/${d.pod.namespace}/pods/${d.pod.name}`, { preconditions: { uid: d.pod.uid }, gracePeriodSeconds: d.graceSeconds });
+        this.mem.accepted.add(d.pod.uid);
         this.o.metrics.forced.inc({ reason: 'deadline' });
         this.o.mgr.events.warning(podRef(d.pod), 'DeadlineTerminated', 'Delete', `Deleted with ${d.graceSeconds}s grace before the node's deadline ${m.interruption?.deadline}`, ref);
       } catch (err) {
@@ -528,6 +541,7 @@ export class NodeReconciler {
         } else this.o.mgr.events.warning(podRef(p), 'EvictionBlocked', 'Evict', body?.message ?? 'blocked by a PodDisruptionBudget', nodeRef);
       }
     } else if (result === 'accepted') {
+      this.mem.accepted.add(p.uid);
       this.mem.pdbBlocked.delete(p.uid);
       if (!p.controllerKind && this.mark(`unmanaged/${p.uid}`)) this.o.mgr.events.warning(podRef(p), 'EvictingUnmanagedPod', 'Evict', 'No controller recreates this pod', nodeRef);
     }

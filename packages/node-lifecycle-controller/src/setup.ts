@@ -79,6 +79,11 @@ export function setupNlc(mgr: Manager, cfg: NlcConfig, env: NodeJS.ProcessEnv, a
     transform: (c) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: c.metadata?.name, namespace: c.metadata?.namespace } }),
   });
   const reconciler = new NodeReconciler({ mgr, cfg, aws: api, caches: { nodes, pods, pdbs, block }, metrics, ownPod, blockNamespace: ns });
+  pods.addEventHandler({
+    onDelete: (p) => {
+      if (p.metadata?.uid) reconciler.forgetPod(p.metadata.uid);
+    },
+  });
   const inWorkflow = () =>
     nodes.cache
       .list()
