@@ -286,6 +286,11 @@ it('a spot stop interruption drains the node, keeps it fenced while stopped, un-
   const again = JSON.parse(refenced.metadata.annotations!['kubeaws.io/interruption']);
   expect(again).toMatchObject({ kinds: ['spot-interruption'], eventIds: [`stop-${suffix}`], stopOnly: true });
   expect(again.stoppedAt).toBeUndefined();
+  // the counter moves just after the fencing PATCH resolves, which the node may show first
+  await waitFor(async () => (await metric('sqs_messages_total', 'kind="spot-interruption",outcome="accepted"')) >= accepted + 1, {
+    timeoutMs: 10_000,
+    description: 'the redelivered stop warning counted as accepted',
+  });
   expect(await metric('sqs_messages_total', 'kind="spot-interruption",outcome="accepted"')).toBe(accepted + 1);
   await waitFor(async () => (await queueDepth(queueUrl)) === 0, { timeoutMs: 30_000, description: 'redelivered message deleted' });
   await waitFor(async () => (await state(name)) === 'drained', { timeoutMs: 60_000, description: 're-fenced node drained' });
@@ -376,9 +381,11 @@ it('leader election: only the leader consumes the queue; a follower takes over w
       env: { POD_NAMESPACE: ns },
       config: { leaderElect: true, metricsBindAddress: '127.0.0.1:0', healthProbeBindAddress: '127.0.0.1:0', logLevel: 'warn' },
       processMetrics: false,
-      leaseDurationMs: 3000,
-      renewDeadlineMs: 2000,
-      retryPeriodMs: 500,
+      // Long enough that a loaded machine does not move the lease during the test; the leader releases it when it
+      // stops, so the takeover waits one retry period, not the lease duration.
+      leaseDurationMs: 15_000,
+      renewDeadlineMs: 10_000,
+      retryPeriodMs: 1000,
     });
   const a = await start('replica-a');
   const b = await start('replica-b');

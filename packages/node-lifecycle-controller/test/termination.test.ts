@@ -47,7 +47,9 @@ it('a slowly terminating pod holds the node until it is gone; one terminating pa
   const reported = async (name: string) => (await f.events()).some((e) => e.reason === 'PodStuckTerminating' && e.regarding?.name === name);
   await waitFor(
     async () => {
-      const [state, s, k, stuckReported] = await Promise.all([f.state(node), f.findPod('slow'), f.findPod('stuck'), reported('stuck')]);
+      // the node first, then the pods: a pod read after the node state cannot predate it
+      const state = await f.state(node);
+      const [s, k, stuckReported] = await Promise.all([f.findPod('slow'), f.findPod('stuck'), reported('stuck')]);
       samples.push({
         at: Date.now(),
         state,
