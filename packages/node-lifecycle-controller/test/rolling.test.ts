@@ -11,7 +11,6 @@
  * moto reports every ASG instance with the launch template's default version; the template keeps version 1 as its
  * default, so the instances launched under version 1 read as version 1, as AWS reports them.
  */
-import { open, stat } from 'node:fs/promises';
 import {
   AutoScalingClient,
   CreateAutoScalingGroupCommand,
@@ -21,17 +20,15 @@ import {
 import { CreateLaunchTemplateCommand, CreateLaunchTemplateVersionCommand, DescribeImagesCommand, DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { KubeClient, type RunningComponent, startComponent } from '@kubeaws/runtime';
-import { type MotoServer, TEST_ENV, createTestNamespace, deleteNamespace, startMoto, testKubeConfig, waitFor } from '@kubeaws/testenv';
+import { type MotoServer, createTestNamespace, deleteNamespace, startMoto, testKubeConfig, waitFor } from '@kubeaws/testenv';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { type NlcConfig, type NlcParts, nodeLifecycleController } from '../src/index';
 import { RecordingProxy } from './proxy';
+import { type AuditEvent, REGION, USER_AGENT, auditOffset, auditSince } from './support';
 
-const REGION = 'us-east-1';
 const CLUSTER = 'nlc-roll';
 const suffix = Math.random().toString(36).slice(2, 7);
 const ASG = `${CLUSTER}-pool-${suffix}`;
-/** The User-Agent of the controller's Kubernetes requests (runtime KubeClient: `kubeaws-<component>`). */
-const USER_AGENT = 'kubeaws-node-lifecycle-controller';
 /** AWS actions that only read. */
 const AWS_READS = new Set(['ReceiveMessage', 'DescribeAutoScalingGroups', 'DescribeInstances', 'DescribeLifecycleHooks', 'GetQueueAttributes']);
 
@@ -50,11 +47,6 @@ interface NodeObj {
   metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   spec?: { unschedulable?: boolean; taints?: { key: string; value?: string; effect: string }[] };
 }
-interface AuditEvent {
-  verb: string;
-  requestURI: string;
-  userAgent?: string;
-}
 
 const getNode = (name: string) => kube.get<NodeObj>(`/api/v1/nodes/${name}`);
 const state = async (name: string) => (await getNode(name)).metadata.labels?.['kubeaws.io/lifecycle-state'];
@@ -64,24 +56,10 @@ const metric = async (name: string, labels: string) => {
   return line ? Number(line.split(' ').pop()) : 0;
 };
 
-/** Reads the kube-apiserver audit log (write verbs only, testenv's policy) from a byte offset. */
-async function auditSince(offset: number): Promise<AuditEvent[]> {
-  const fh = await open(process.env[TEST_ENV.auditLog]!, 'r');
-  try {
-    const size = (await fh.stat()).size;
-    const buf = Buffer.alloc(size - offset);
-    await fh.read(buf, 0, buf.length, offset);
-    return buf
-      .toString('utf8')
-      .split('\n')
-      .filter((l) => l.trim())
-      .map((l) => JSON.parse(l) as AuditEvent);
-  } finally {
-    await fh.close();
-  }
-}
-const auditEnd = async () => (await stat(process.env[TEST_ENV.auditLog]!)).size;
+/** The controller's write requests, answered or refused. */
 const controllerWrites = (events: AuditEvent[]) => events.filter((e) => e.userAgent?.startsWith(USER_AGENT)).map((e) => `${e.verb} ${e.requestURI}`);
+/** The controller's writes that were applied (a 409 on a stale resourceVersion is retried and applies nothing). */
+const appliedWrites = (events: AuditEvent[]) => controllerWrites(events.filter((e) => (e.responseStatus?.code ?? 200) < 400));
 
 beforeAll(async () => {
   kc = testKubeConfig();
@@ -151,7 +129,7 @@ afterAll(async () => {
 it('steady state: no Kubernetes write in the audit log, no AWS write, one long poll per wait time and one ASG listing per sync interval', async () => {
   // Settle: the first ASG listings have run and the controller has written nothing for a few syncs.
   await waitFor(() => proxy.of('DescribeAutoScalingGroups').length >= 2 || undefined, { timeoutMs: 30_000, description: 'two ASG syncs' });
-  const offset = await auditEnd();
+  const offset = await auditOffset();
   const calls = proxy.calls.length;
   const t0 = Date.now();
   await waitFor(() => Date.now() - t0 >= 10_000 || undefined, { timeoutMs: 20_000, intervalMs: 500, description: 'a 10 s steady-state window' });
@@ -196,7 +174,7 @@ async function recordStates(): Promise<{ transitions: { node: string; state: str
 }
 
 it('an ASG pinned to a new launch template version: outdated nodes are marked, retired one at a time and terminated through the ASG', async () => {
-  const offset = await auditEnd();
+  const offset = await auditOffset();
   const recorder = await recordStates();
   await ec2.send(new CreateLaunchTemplateVersionCommand({ LaunchTemplateId: templateId, SourceVersion: '1', LaunchTemplateData: { InstanceType: 't3.small' } }));
   await asg.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: ASG, LaunchTemplate: { LaunchTemplateId: templateId, Version: '2' } }));
@@ -232,8 +210,8 @@ it('an ASG pinned to a new launch template version: outdated nodes are marked, r
   const g = (await asg.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [ASG] }))).AutoScalingGroups![0];
   expect(g.DesiredCapacity).toBe(2);
   expect(await metric('instance_terminations_total', 'api="autoscaling",result="ok"')).toBe(2);
-  // Budget of one voluntary retirement: at most 6 Node PATCHes (no forced termination here), 1 terminate call.
-  const writes = controllerWrites(await auditSince(offset));
+  // Budget of one voluntary retirement: at most 6 Node PATCHes applied (no forced termination here), 1 terminate call.
+  const writes = appliedWrites(await auditSince(offset));
   for (const n of nodes) {
     const patches = writes.filter((w) => w.startsWith(`patch /api/v1/nodes/${n.name}?`) || w === `patch /api/v1/nodes/${n.name}`);
     expect(patches.length).toBeGreaterThanOrEqual(4); // request, fence, drained, terminating, terminated (some may merge)
