@@ -15,7 +15,6 @@ import type * as http from 'node:http';
 export class AnswerBatch {
   /** Responses and their bodies, in pairs, in the order they were answered. */
   private queue: Array<http.ServerResponse | string> = [];
-  private readonly flushBound = (): void => this.flush();
 
   /**
    * @param onError called with the error of a response whose `end` threw; that response's connection is then closed
@@ -29,7 +28,7 @@ export class AnswerBatch {
    * (`res.writeHead`); `res.headersSent` is then true at once, and `res.writableEnded` from the write on.
    */
   end(res: http.ServerResponse, body: string): void {
-    if (this.queue.length === 0) setImmediate(this.flushBound);
+    if (this.queue.length === 0) setImmediate(this.flush);
     this.queue.push(res, body);
   }
 
@@ -38,8 +37,8 @@ export class AnswerBatch {
     return this.queue.length / 2;
   }
 
-  /** Writes every waiting answer, oldest first. */
-  private flush(): void {
+  /** Writes every waiting answer, oldest first (an arrow function: handed to `setImmediate` as it is). */
+  private readonly flush = (): void => {
     const q = this.queue;
     this.queue = [];
     for (let i = 0; i < q.length; i += 2) {
@@ -51,5 +50,5 @@ export class AnswerBatch {
         res.destroy();
       }
     }
-  }
+  };
 }
